@@ -1,0 +1,217 @@
+//! Keys by `kid`, each pinned to one algorithm and parsed once.
+//!
+//! A key set holds several keys at once so tokens signed before a rotation keep verifying; the
+//! algorithm is a property of the key, never of the token, which is what defeats algorithm confusion.
+
+use std::collections::HashMap;
+
+use jsonwebtoken::jwk::{Jwk, KeyOperations, PublicKeyUse};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
+
+use crate::error::KeyError;
+
+/// The shortest HMAC secret accepted: 256 bits, the output size of SHA-256 (RFC 7518 §3.2).
+pub const MIN_HMAC_SECRET_BYTES: usize = 32;
+
+/// One verification key, and its signing half when this process may sign.
+#[derive(Clone)]
+pub struct Key {
+    kid: String,
+    alg: Algorithm,
+    decoding: DecodingKey,
+    encoding: Option<EncodingKey>,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("can_sign", &self.encoding.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Key {
+    /// A symmetric key (HS256/384/512) that both signs and verifies.
+    pub fn hmac(kid: impl Into<String>, secret: &[u8], alg: Algorithm) -> Result<Self, KeyError> {
+        let kid = non_empty(kid.into())?;
+        if alg.family() != AlgorithmFamily::Hmac {
+            return Err(KeyError::AlgorithmMismatch { kid, alg });
+        }
+        if secret.len() < MIN_HMAC_SECRET_BYTES {
+            return Err(KeyError::SecretTooShort {
+                kid,
+                len: secret.len(),
+                min: MIN_HMAC_SECRET_BYTES,
+            });
+        }
+        Ok(Self {
+            kid,
+            alg,
+            decoding: DecodingKey::from_secret(secret),
+            encoding: Some(EncodingKey::from_secret(secret)),
+        })
+    }
+
+    /// A verification-only key from a JWK, pinned to the JWK's own `alg`.
+    ///
+    /// `kid` overrides the JWK's `kid` when given. A JWK without `alg`, or marked for encryption,
+    /// is refused: guessing the algorithm is exactly what RFC 8725 §3.1 forbids.
+    pub fn from_jwk(jwk: &Jwk, kid: Option<&str>) -> Result<Self, KeyError> {
+        if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
+            return Err(KeyError::JwkWrongUse);
+        }
+        if matches!(jwk.common.key_operations, Some(ref ops) if !ops.contains(&KeyOperations::Verify)) {
+            return Err(KeyError::JwkWrongUse);
+        }
+        let alg = jwk
+            .common
+            .key_algorithm
+            .and_then(|ka| Algorithm::try_from(ka).ok())
+            .ok_or(KeyError::JwkWithoutAlgorithm)?;
+        let kid = non_empty(
+            kid.map(str::to_owned)
+                .or_else(|| jwk.common.key_id.clone())
+                .unwrap_or_default(),
+        )?;
+        let decoding = DecodingKey::from_jwk(jwk).map_err(KeyError::Invalid)?;
+        if decoding.family() != alg.family() {
+            return Err(KeyError::AlgorithmMismatch { kid, alg });
+        }
+        Ok(Self {
+            kid,
+            alg,
+            decoding,
+            encoding: None,
+        })
+    }
+
+    /// The key id carried in the `kid` header of tokens this key signs.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The one algorithm this key is used with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    pub(crate) fn decoding(&self) -> &DecodingKey {
+        &self.decoding
+    }
+
+    pub(crate) fn encoding(&self) -> Option<&EncodingKey> {
+        self.encoding.as_ref()
+    }
+}
+
+fn non_empty(kid: String) -> Result<String, KeyError> {
+    if kid.is_empty() {
+        Err(KeyError::EmptyKid)
+    } else {
+        Ok(kid)
+    }
+}
+
+/// The keys a process trusts, by `kid`, and which of them signs new tokens.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    keys: HashMap<String, Key>,
+    signing: Option<String>,
+}
+
+impl KeySet {
+    /// A key set for verification only.
+    pub fn verifying(keys: impl IntoIterator<Item = Key>) -> Result<Self, KeyError> {
+        let mut map = HashMap::new();
+        for key in keys {
+            if map.contains_key(&key.kid) {
+                return Err(KeyError::DuplicateKid(key.kid));
+            }
+            map.insert(key.kid.clone(), key);
+        }
+        Ok(Self {
+            keys: map,
+            signing: None,
+        })
+    }
+
+    /// A key set that signs with `signing_kid` and verifies with every key.
+    pub fn signing(signing_kid: &str, keys: impl IntoIterator<Item = Key>) -> Result<Self, KeyError> {
+        let mut set = Self::verifying(keys)?;
+        match set.keys.get(signing_kid) {
+            Some(key) if key.encoding.is_some() => {}
+            _ => return Err(KeyError::SigningKeyMissing(signing_kid.to_owned())),
+        }
+        set.signing = Some(signing_kid.to_owned());
+        Ok(set)
+    }
+
+    /// The key with this id, if trusted.
+    pub fn get(&self, kid: &str) -> Option<&Key> {
+        self.keys.get(kid)
+    }
+
+    /// The key new tokens are signed with.
+    pub fn signing_key(&self) -> Option<&Key> {
+        self.signing.as_deref().and_then(|kid| self.keys.get(kid))
+    }
+
+    /// Ids of every trusted key, sorted, for logs and diagnostics.
+    pub fn kids(&self) -> Vec<&str> {
+        let mut kids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
+        kids.sort_unstable();
+        kids
+    }
+
+    /// How many keys are trusted.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no key is trusted (every token will be rejected).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn hmac_key_rejects_secrets_shorter_than_256_bits() {
+        let err = Key::hmac("k", &SECRET[..31], Algorithm::HS256).unwrap_err();
+        assert!(matches!(err, KeyError::SecretTooShort { len: 31, .. }));
+    }
+
+    #[test]
+    fn hmac_key_refuses_an_asymmetric_algorithm() {
+        let err = Key::hmac("k", SECRET, Algorithm::RS256).unwrap_err();
+        assert!(matches!(err, KeyError::AlgorithmMismatch { .. }));
+    }
+
+    #[test]
+    fn key_set_rejects_duplicate_kids() {
+        let a = Key::hmac("same", SECRET, Algorithm::HS256).unwrap();
+        let b = Key::hmac("same", SECRET, Algorithm::HS256).unwrap();
+        assert!(matches!(KeySet::verifying([a, b]), Err(KeyError::DuplicateKid(k)) if k == "same"));
+    }
+
+    #[test]
+    fn signing_key_must_be_in_the_set() {
+        let a = Key::hmac("a", SECRET, Algorithm::HS256).unwrap();
+        assert!(matches!(KeySet::signing("b", [a]), Err(KeyError::SigningKeyMissing(_))));
+    }
+
+    #[test]
+    fn debug_output_never_contains_key_material() {
+        let key = Key::hmac("kid-1", SECRET, Algorithm::HS256).unwrap();
+        let shown = format!("{key:?}");
+        assert!(shown.contains("kid-1"));
+        assert!(!shown.contains("0123456789abcdef"));
+    }
+}

@@ -1,0 +1,30 @@
+//! authgate's token crate: access-token claims, signing, and verification.
+//!
+//! Pure logic with no AWS and no I/O, so every Lambda, the local server and the tests share one
+//! implementation of the security-critical part. Verification follows RFC 8725 (JWT best current
+//! practice): the algorithm is pinned per key, every registered claim is required and checked, and
+//! headers that let a token choose its own key (`jku`, `jwk`, `x5u`, `x5c`) or add semantics (`crit`)
+//! are rejected.
+
+mod claims;
+mod error;
+mod issue;
+pub mod jws;
+mod keys;
+mod verify;
+
+pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims};
+pub use error::{KeyError, SignError, VerifyError};
+pub use issue::{IssuedToken, Subject, TokenIssuer};
+pub use jsonwebtoken::Algorithm;
+pub use jsonwebtoken::jwk::Jwk;
+pub use keys::{Key, KeySet, MIN_HMAC_SECRET_BYTES};
+pub use verify::{DEFAULT_LEEWAY_SECS, MAX_TOKEN_BYTES, TokenVerifier, VerifierConfig};
+
+/// Seconds since the Unix epoch, the unit of every JWT date claim.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
