@@ -1,0 +1,20 @@
+//! Users: validated input newtypes, Argon2id password hashing, and the storage contract.
+//!
+//! Everything here is independent of where users live; `UserStore` is the narrow seam that the
+//! DynamoDB store, the embedded store and the in-memory store all implement and that the contract
+//! suite (feature `contract-tests`) checks identically.
+
+#[cfg(any(test, feature = "contract-tests"))]
+pub mod contract;
+mod email;
+mod memory;
+mod password;
+mod store;
+
+pub use email::{Email, EmailError};
+pub use memory::InMemoryUserStore;
+pub use password::{
+    ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST, HashError, MAX_PASSWORD_CHARS,
+    MIN_PASSWORD_CHARS, Password, PasswordError, PasswordHash, PasswordHasher,
+};
+pub use store::{NewUser, PublicUser, StoreError, User, UserId, UserStore};

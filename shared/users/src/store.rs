@@ -1,0 +1,97 @@
+//! The user record and the storage trait every backend implements.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::email::Email;
+use crate::password::PasswordHash;
+
+/// A user's stable id: a random UUID, the `sub` of their tokens.
+pub type UserId = uuid::Uuid;
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Stable id.
+    pub id: UserId,
+    /// Email as registered.
+    pub email: Email,
+    /// Argon2id PHC string.
+    pub password_hash: PasswordHash,
+    /// When the user registered.
+    pub created_at: DateTime<Utc>,
+    /// Disabled users cannot log in.
+    pub disabled: bool,
+    /// Made from the command line; may administer other users.
+    pub superuser: bool,
+}
+
+/// The public view of a user, as the API returns it: never the hash.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PublicUser {
+    pub id: UserId,
+    pub email: Email,
+    pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    /// The fields the API may show.
+    pub fn public(&self) -> PublicUser {
+        PublicUser {
+            id: self.id,
+            email: self.email.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// What registration hands to a store.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: Email,
+    pub password_hash: PasswordHash,
+    pub superuser: bool,
+}
+
+impl NewUser {
+    /// Gives the new user an id and creation time.
+    pub fn into_user(self) -> User {
+        User {
+            id: uuid::Uuid::new_v4(),
+            email: self.email,
+            password_hash: self.password_hash,
+            created_at: Utc::now(),
+            disabled: false,
+            superuser: self.superuser,
+        }
+    }
+}
+
+/// Storage failures. `Backend` keeps its source for the logs; the API shows none of it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a user with this email already exists")]
+    DuplicateEmail,
+    #[error("no such user")]
+    NotFound,
+    #[error("stored user record is invalid: {0}")]
+    Corrupt(String),
+    #[error("user store unavailable")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Where users live. Implementations must make email uniqueness hold under concurrency and look
+/// users up by id and by (case-insensitive) email without scanning.
+#[async_trait::async_trait]
+pub trait UserStore: Send + Sync {
+    /// Stores a new user; `DuplicateEmail` if the normalized email is taken.
+    async fn create(&self, new_user: NewUser) -> Result<User, StoreError>;
+    /// The user with this id.
+    async fn get_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// The user with this email, compared case-insensitively.
+    async fn get_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+    /// Disables or re-enables a user; `NotFound` if there is none.
+    async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), StoreError>;
+    /// Every user, ordered by email, for administration.
+    async fn list(&self) -> Result<Vec<User>, StoreError>;
+}
