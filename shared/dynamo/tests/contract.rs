@@ -1,0 +1,12 @@
+//! The shared UserStore contract, run against AWS's DynamoDB Local through the real SDK client.
+
+use authgate_dynamo::{DynamoUserStore, create_table};
+
+async fn fresh_store() -> DynamoUserStore {
+    let client = authgate_testkit::dynamodb_client().await;
+    let table = authgate_testkit::unique_name("users");
+    create_table(&client, &table).await.expect("create table");
+    DynamoUserStore::new(client, table)
+}
+
+authgate_users::user_store_contract_tests!(fresh_store());
