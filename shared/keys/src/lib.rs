@@ -1,0 +1,162 @@
+//! Signing keys from Secrets Manager, fetched once at init and kept in memory.
+//!
+//! The secret is a JSON object `{"alg": "HS256", "k": "<at least 32 bytes>"}`; the template's
+//! `GenerateSecretString` creates it. Each Secrets Manager version is one key and its `VersionId`
+//! is the key's `kid`, so a token names the exact version that signed it. `AWSCURRENT` signs;
+//! `AWSPREVIOUS`, when present, still verifies, so tokens survive a rotation.
+
+use async_trait::async_trait;
+use authgate_token::{Algorithm, Key, KeyError, KeySet};
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+use serde::Deserialize;
+
+/// The staging label of the version that signs.
+pub const STAGE_CURRENT: &str = "AWSCURRENT";
+/// The staging label of the version that was current before the last rotation.
+pub const STAGE_PREVIOUS: &str = "AWSPREVIOUS";
+
+/// Why keys could not be loaded. The secret's value never appears in these messages.
+#[derive(Debug, thiserror::Error)]
+pub enum KeySourceError {
+    #[error("secret {secret_id} has no {stage} version")]
+    MissingStage { secret_id: String, stage: &'static str },
+    #[error("secret {secret_id} version {version} is not a JSON object {{\"alg\", \"k\"}}")]
+    Format { secret_id: String, version: String },
+    #[error("secret {secret_id} version {version} uses unsupported algorithm {alg:?}")]
+    UnsupportedAlgorithm { secret_id: String, version: String, alg: String },
+    #[error("secret {secret_id} holds an unusable key")]
+    Key {
+        secret_id: String,
+        #[source]
+        source: KeyError,
+    },
+    #[error("cannot read secret {secret_id}")]
+    Backend {
+        secret_id: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Where a process gets the keys it signs and verifies with.
+#[async_trait]
+pub trait KeySource: Send + Sync {
+    /// The current key set; the signing key is the current version's.
+    async fn load(&self) -> Result<KeySet, KeySourceError>;
+}
+
+/// The JSON inside the secret.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretKey {
+    alg: String,
+    k: String,
+}
+
+/// Keys from the versions of one Secrets Manager secret.
+#[derive(Debug, Clone)]
+pub struct SecretsManagerKeySource {
+    client: Client,
+    secret_id: String,
+}
+
+struct Version {
+    id: String,
+    value: String,
+}
+
+impl SecretsManagerKeySource {
+    /// Keys from `secret_id` (a name or ARN).
+    pub fn new(client: Client, secret_id: impl Into<String>) -> Self {
+        Self {
+            client,
+            secret_id: secret_id.into(),
+        }
+    }
+
+    /// The version at `stage`, or `None` if no version carries that label.
+    async fn fetch(&self, stage: &'static str) -> Result<Option<Version>, KeySourceError> {
+        let result = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .version_stage(stage)
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(err)
+                if stage != STAGE_CURRENT
+                    && matches!(
+                        err.as_service_error(),
+                        Some(GetSecretValueError::ResourceNotFoundException(_))
+                    ) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => {
+                return Err(KeySourceError::Backend {
+                    secret_id: self.secret_id.clone(),
+                    source: Box::new(aws_sdk_secretsmanager::Error::from(err)),
+                });
+            }
+        };
+        match (output.version_id, output.secret_string) {
+            (Some(id), Some(value)) => Ok(Some(Version { id, value })),
+            _ => Err(KeySourceError::MissingStage {
+                secret_id: self.secret_id.clone(),
+                stage,
+            }),
+        }
+    }
+
+    fn key(&self, version: &Version) -> Result<Key, KeySourceError> {
+        let parsed: SecretKey =
+            serde_json::from_str(&version.value).map_err(|_| KeySourceError::Format {
+                secret_id: self.secret_id.clone(),
+                version: version.id.clone(),
+            })?;
+        let alg = match parsed.alg.as_str() {
+            "HS256" => Algorithm::HS256,
+            "HS384" => Algorithm::HS384,
+            "HS512" => Algorithm::HS512,
+            _ => {
+                return Err(KeySourceError::UnsupportedAlgorithm {
+                    secret_id: self.secret_id.clone(),
+                    version: version.id.clone(),
+                    alg: parsed.alg,
+                });
+            }
+        };
+        Key::hmac(&version.id, parsed.k.as_bytes(), alg).map_err(|source| KeySourceError::Key {
+            secret_id: self.secret_id.clone(),
+            source,
+        })
+    }
+}
+
+#[async_trait]
+impl KeySource for SecretsManagerKeySource {
+    async fn load(&self) -> Result<KeySet, KeySourceError> {
+        let current = self
+            .fetch(STAGE_CURRENT)
+            .await?
+            .ok_or(KeySourceError::MissingStage {
+                secret_id: self.secret_id.clone(),
+                stage: STAGE_CURRENT,
+            })?;
+        let mut keys = vec![self.key(&current)?];
+        if let Some(previous) = self.fetch(STAGE_PREVIOUS).await? {
+            if previous.id != current.id {
+                keys.push(self.key(&previous)?);
+            }
+        }
+        let set = KeySet::signing(&current.id, keys).map_err(|source| KeySourceError::Key {
+            secret_id: self.secret_id.clone(),
+            source,
+        })?;
+        tracing::info!(kids = ?set.kids(), signing = %current.id, "signing keys loaded");
+        Ok(set)
+    }
+}
