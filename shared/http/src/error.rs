@@ -1,0 +1,156 @@
+//! Errors as HTTP responses.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+/// An error a client sees. Each variant is one status; the message is the `detail`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body must be at most {max} bytes")]
+    PayloadTooLarge { max: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    /// Anything the client did not cause. The source is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    detail: &'a str,
+}
+
+impl ApiError {
+    /// An internal error wrapping `source`.
+    pub fn internal(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(source))
+    }
+
+    /// The status this error maps to.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The response: `{"detail": "..."}`. Internal errors are logged here with their whole
+    /// cause chain and answered with a fixed message.
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        let detail = match &self {
+            Self::Internal(source) => {
+                tracing::error!(error = %chain(source.as_ref()), "request failed");
+                "Internal Server Error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = json_response(status, &Detail { detail: &detail });
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// `error: cause: cause`, the whole chain on one line.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// A JSON response. Serializing plain data cannot fail; if it somehow did, the client gets an
+/// opaque 500 rather than a panic.
+pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    let (status, body) = match serde_json::to_string(value) {
+        Ok(body) => (status, body),
+        Err(e) => {
+            tracing::error!(error = %e, "response serialization failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                r#"{"detail":"Internal Server Error"}"#.to_owned(),
+            )
+        }
+    };
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_json(response: &Response<Body>) -> serde_json::Value {
+        match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap(),
+            other => panic!("unexpected body {other:?}"),
+        }
+    }
+
+    #[test]
+    fn client_errors_carry_their_detail() {
+        let response = ApiError::Conflict("email already registered".into()).into_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(body_json(&response), serde_json::json!({"detail": "email already registered"}));
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn internal_errors_are_opaque() {
+        let source = std::io::Error::other("dynamodb endpoint 10.0.0.1 refused: table users-prod");
+        let response = ApiError::internal(source).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body_json(&response), serde_json::json!({"detail": "Internal Server Error"}));
+    }
+
+    #[test]
+    fn unauthorized_asks_for_a_bearer_token() {
+        let response = ApiError::Unauthorized("Not authenticated".into()).into_response();
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+
+    #[test]
+    fn chain_keeps_every_cause() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        let text = chain(&Outer(std::io::Error::other("inner")));
+        assert_eq!(text, "outer: inner");
+    }
+}
