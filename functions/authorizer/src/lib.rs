@@ -1,0 +1,176 @@
+//! The API Gateway TOKEN authorizer: a valid access token becomes an Allow policy.
+//!
+//! Pure and synchronous on the request path: the key set was loaded at init, so no call leaves
+//! the process. Any failure at all (no header, no `Bearer`, a token that fails any check, a
+//! method ARN it cannot read) is the error `Unauthorized`, which API Gateway turns into a 401;
+//! the authorizer never allows by default and never panics.
+//!
+//! The policy covers every method and path of the stage, not just the one called: API Gateway
+//! caches the policy per token for the configured TTL and reuses it for every route.
+
+use authgate_token::{AccessClaims, TokenVerifier, VerifyError, authorizer_context};
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest,
+    ApiGatewayCustomAuthorizerResponse,
+};
+use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use lambda_runtime::Diagnostic;
+
+/// The only error the authorizer returns; API Gateway answers it with 401.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Unauthorized")]
+pub struct Unauthorized;
+
+impl From<Unauthorized> for Diagnostic {
+    fn from(_: Unauthorized) -> Self {
+        Diagnostic {
+            error_type: "Unauthorized".into(),
+            error_message: "Unauthorized".into(),
+        }
+    }
+}
+
+/// Why a request was refused, for the log line (never the token itself).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Refusal {
+    #[error("no authorization token")]
+    MissingToken,
+    #[error("authorization is not a Bearer token")]
+    NotBearer,
+    #[error("token rejected: {0}")]
+    Token(#[from] VerifyError),
+    #[error("method ARN is not an execute-api ARN")]
+    BadMethodArn,
+}
+
+/// The authorizer, holding the verifier built at init.
+pub struct Authorizer {
+    verifier: TokenVerifier,
+}
+
+/// `Bearer <token>`, with the scheme case-insensitive (RFC 7235 §2.1).
+fn bearer_token(header: &str) -> Result<&str, Refusal> {
+    let (scheme, token) = header.trim().split_once(' ').ok_or(Refusal::NotBearer)?;
+    let token = token.trim_start();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
+        return Err(Refusal::NotBearer);
+    }
+    Ok(token)
+}
+
+/// `arn:aws:execute-api:region:account:api/stage/METHOD/path` → `arn:...:api/stage/*/*`.
+pub fn stage_wildcard(method_arn: &str) -> Result<String, Refusal> {
+    let parts: Vec<&str> = method_arn.splitn(6, ':').collect();
+    let [arn, partition, service, region, account, resource] = parts[..] else {
+        return Err(Refusal::BadMethodArn);
+    };
+    let mut path = resource.splitn(3, '/');
+    let (Some(api), Some(stage)) = (path.next(), path.next()) else {
+        return Err(Refusal::BadMethodArn);
+    };
+    if arn != "arn"
+        || service != "execute-api"
+        || [partition, region, account, api, stage].iter().any(|p| p.is_empty())
+    {
+        return Err(Refusal::BadMethodArn);
+    }
+    Ok(format!(
+        "arn:{partition}:execute-api:{region}:{account}:{api}/{stage}/*/*"
+    ))
+}
+
+impl Authorizer {
+    /// An authorizer trusting what `verifier` accepts.
+    pub fn new(verifier: TokenVerifier) -> Self {
+        Self { verifier }
+    }
+
+    /// Decides one request, with the reason when refused.
+    pub fn decide(
+        &self,
+        event: &ApiGatewayCustomAuthorizerRequest,
+    ) -> Result<(AccessClaims, ApiGatewayCustomAuthorizerResponse), Refusal> {
+        let header = event
+            .authorization_token
+            .as_deref()
+            .ok_or(Refusal::MissingToken)?;
+        let token = bearer_token(header)?;
+        let claims = self.verifier.verify(token)?;
+        let resource = stage_wildcard(event.method_arn.as_deref().unwrap_or(""))?;
+        let mut statement = IamPolicyStatement::default();
+        statement.action = vec!["execute-api:Invoke".into()];
+        statement.effect = IamPolicyEffect::Allow;
+        statement.resource = vec![resource];
+        let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
+        policy.version = Some("2012-10-17".into());
+        policy.statement = vec![statement];
+        let mut response = ApiGatewayCustomAuthorizerResponse::default();
+        response.principal_id = Some(claims.sub.clone());
+        response.policy_document = policy;
+        response.context = serde_json::Value::Object(authorizer_context(&claims));
+        Ok((claims, response))
+    }
+
+    /// Handles one event: Allow, or `Unauthorized`.
+    pub fn handle(
+        &self,
+        event: &ApiGatewayCustomAuthorizerRequest,
+    ) -> Result<ApiGatewayCustomAuthorizerResponse, Unauthorized> {
+        match self.decide(event) {
+            Ok((claims, response)) => {
+                tracing::info!(sub = %claims.sub, jti = %claims.jti, "allowed");
+                Ok(response)
+            }
+            Err(refusal) => {
+                tracing::info!(reason = %refusal, "refused");
+                Err(Unauthorized)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_required() {
+        assert_eq!(bearer_token("Bearer abc"), Ok("abc"));
+        assert_eq!(bearer_token("bearer abc"), Ok("abc"));
+        assert_eq!(bearer_token("BEARER   abc"), Ok("abc"));
+        for bad in ["abc", "Basic abc", "Bearer", "Bearer ", "Bearer a b", ""] {
+            assert_eq!(bearer_token(bad), Err(Refusal::NotBearer), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn policy_resource_covers_the_whole_stage() {
+        assert_eq!(
+            stage_wildcard("arn:aws:execute-api:eu-west-1:123456789012:abc123/Prod/GET/users/me"),
+            Ok("arn:aws:execute-api:eu-west-1:123456789012:abc123/Prod/*/*".into())
+        );
+        assert_eq!(
+            stage_wildcard("arn:aws-cn:execute-api:cn-north-1:123456789012:abc/dev/POST/"),
+            Ok("arn:aws-cn:execute-api:cn-north-1:123456789012:abc/dev/*/*".into())
+        );
+    }
+
+    #[test]
+    fn unreadable_method_arns_are_refused() {
+        for bad in [
+            "",
+            "arn:aws:execute-api:eu-west-1:123456789012:abc123",
+            "arn:aws:lambda:eu-west-1:123456789012:abc/Prod/GET/x",
+            "arn:aws:execute-api::123456789012:abc/Prod/GET/x",
+            "not-an-arn",
+        ] {
+            assert_eq!(stage_wildcard(bad), Err(Refusal::BadMethodArn), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unauthorized_reaches_lambda_as_the_exact_message_api_gateway_expects() {
+        let diagnostic = Diagnostic::from(Unauthorized);
+        assert_eq!(diagnostic.error_message, "Unauthorized");
+    }
+}

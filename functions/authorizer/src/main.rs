@@ -1,1 +1,34 @@
-fn main() {}
+//! Lambda entry point of the TOKEN authorizer: wiring only. Keys are fetched once, here;
+//! the request path never calls AWS.
+
+use std::sync::Arc;
+
+use authgate_config::{Env, SIGNING_KEY_SECRET_ID, TokenSettings};
+use authgate_keys::{KeySource, SecretsManagerKeySource};
+use authgate_token::TokenVerifier;
+use authorizer::Authorizer;
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let env = Env::process();
+    let secret_id = env.required(SIGNING_KEY_SECRET_ID)?;
+    let settings = TokenSettings::from_env(&env)?;
+    let aws = authgate_config::aws_sdk_config().await;
+    let keys = SecretsManagerKeySource::new(aws_sdk_secretsmanager::Client::new(&aws), secret_id)
+        .load()
+        .await?;
+    let authorizer = Arc::new(Authorizer::new(TokenVerifier::new(
+        Arc::new(keys),
+        settings.verifier_config(),
+    )));
+    run(service_fn(
+        move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequest>| {
+            let authorizer = Arc::clone(&authorizer);
+            async move { authorizer.handle(&event.payload) }
+        },
+    ))
+    .await
+}

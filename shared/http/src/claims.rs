@@ -6,14 +6,11 @@
 //! gives a protected function the typed payload (FastAPI's `TokenPayload`), and [`with_claims`] lets
 //! tests and the local gateway put it there.
 
-use authgate_token::AccessClaims;
+use authgate_token::{AccessClaims, CLAIMS_CONTEXT_KEY, authorizer_context};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
 use crate::ApiError;
-
-/// The context key that carries the JSON-encoded claims.
-pub const CLAIMS_CONTEXT_KEY: &str = "claims";
 
 /// Why no claims could be read. Behind API Gateway with the authorizer this means a wiring error,
 /// so it maps to 401 and never to an anonymous success.
@@ -52,17 +49,6 @@ impl RequestClaimsExt for Request {
             .ok_or(ClaimsError::Malformed)?;
         serde_json::from_str(encoded).map_err(|_| ClaimsError::Malformed)
     }
-}
-
-/// The authorizer context for `claims`: what the authorizer returns and API Gateway forwards.
-pub fn authorizer_context(claims: &AccessClaims) -> serde_json::Map<String, serde_json::Value> {
-    let mut context = serde_json::Map::new();
-    // Serializing a struct of strings and integers cannot fail.
-    let encoded = serde_json::to_string(claims).unwrap_or_default();
-    context.insert(CLAIMS_CONTEXT_KEY.into(), encoded.into());
-    context.insert("sub".into(), claims.sub.clone().into());
-    context.insert("email".into(), claims.email.clone().into());
-    context
 }
 
 /// `request` with `claims` placed where the authorizer's context would put them.

@@ -26,3 +26,20 @@ pub struct AccessClaims {
     /// The user's email at the time of issue.
     pub email: String,
 }
+
+/// The authorizer-context key that carries the JSON-encoded claims.
+pub const CLAIMS_CONTEXT_KEY: &str = "claims";
+
+/// The context the authorizer returns for verified `claims`, which API Gateway forwards to the
+/// protected function as `requestContext.authorizer`. API Gateway accepts only flat string,
+/// number and boolean values, so the whole claim set travels JSON-encoded under
+/// [`CLAIMS_CONTEXT_KEY`], with `sub` and `email` also flat for mapping templates and logs.
+pub fn authorizer_context(claims: &AccessClaims) -> serde_json::Map<String, serde_json::Value> {
+    let mut context = serde_json::Map::new();
+    // A struct of strings and integers always serializes.
+    let encoded = serde_json::to_string(claims).unwrap_or_default();
+    context.insert(CLAIMS_CONTEXT_KEY.into(), encoded.into());
+    context.insert("sub".into(), claims.sub.clone().into());
+    context.insert("email".into(), claims.email.clone().into());
+    context
+}

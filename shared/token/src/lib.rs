@@ -13,7 +13,7 @@ pub mod jws;
 mod keys;
 mod verify;
 
-pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims};
+pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims, CLAIMS_CONTEXT_KEY, authorizer_context};
 pub use error::{KeyError, SignError, VerifyError};
 pub use issue::{IssuedToken, Subject, TokenIssuer};
 pub use jsonwebtoken::Algorithm;

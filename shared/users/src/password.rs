@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
@@ -111,6 +112,7 @@ pub enum HashError {
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Arc<Argon2<'static>>,
+    verifications: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for PasswordHasher {
@@ -133,6 +135,7 @@ impl PasswordHasher {
             .expect("constant Argon2 parameters are valid");
         Self {
             argon2: Arc::new(Argon2::new(Algorithm::Argon2id, Version::V0x13, params)),
+            verifications: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -157,7 +160,9 @@ impl PasswordHasher {
         stored: Option<PasswordHash>,
     ) -> Result<bool, HashError> {
         let argon2 = Arc::clone(&self.argon2);
+        let verifications = Arc::clone(&self.verifications);
         tokio::task::spawn_blocking(move || {
+            verifications.fetch_add(1, Ordering::Relaxed);
             let known = stored.is_some();
             let phc = stored.map_or_else(|| DUMMY_HASH.to_owned(), |h| h.0);
             let parsed = argon2::PasswordHash::new(&phc).map_err(HashError::Corrupt)?;
@@ -168,6 +173,12 @@ impl PasswordHasher {
             }
         })
         .await?
+    }
+
+    /// How many Argon2 verifications this hasher (and its clones) has run: the evidence that
+    /// logins of unknown users do the same work as logins of known ones.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 }
 

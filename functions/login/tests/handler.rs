@@ -1,0 +1,164 @@
+//! The login handler, driven by the events in `events/`, on the in-memory store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authgate_testkit::event;
+use authgate_token::{Algorithm, Key, KeySet, TokenIssuer, TokenVerifier, VerifierConfig};
+use authgate_users::{Email, InMemoryUserStore, NewUser, Password, PasswordHasher, UserStore};
+use lambda_http::{Body, Request, Response};
+use login::{INVALID_CREDENTIALS, Login};
+use serde_json::Value;
+
+const ISS: &str = "urn:authgate:test";
+const AUD: &str = "authgate-api";
+
+fn keys() -> Arc<KeySet> {
+    let key = Key::hmac("v1", b"login-test-secret-of-32-bytes-min", Algorithm::HS256).unwrap();
+    Arc::new(KeySet::signing("v1", [key]).unwrap())
+}
+
+fn request(name: &str) -> Request {
+    lambda_http::request::from_str(&event(name)).expect("fixture is an API Gateway event")
+}
+
+fn with_body(mut request: Request, body: &str) -> Request {
+    *request.body_mut() = Body::Text(body.to_owned());
+    request
+}
+
+fn json(response: &Response<Body>) -> Value {
+    match response.body() {
+        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
+        other => panic!("unexpected body {other:?}"),
+    }
+}
+
+struct Fixture {
+    login: Login,
+    store: Arc<InMemoryUserStore>,
+    hasher: PasswordHasher,
+}
+
+/// A login handler whose store holds alice@example.com with the fixtures' password.
+async fn fixture() -> Fixture {
+    let store = Arc::new(InMemoryUserStore::new());
+    let hasher = PasswordHasher::new();
+    let hash = hasher.hash(Password::parse("correct horse battery staple").unwrap()).await.unwrap();
+    store
+        .create(NewUser {
+            email: Email::parse("alice@example.com").unwrap(),
+            password_hash: hash,
+            superuser: false,
+        })
+        .await
+        .unwrap();
+    let issuer = TokenIssuer::new(keys(), ISS, AUD, Duration::from_secs(900)).unwrap();
+    Fixture { login: Login::new(store.clone(), hasher.clone(), issuer), store, hasher }
+}
+
+fn verify(token: &str) -> authgate_token::AccessClaims {
+    TokenVerifier::new(
+        keys(),
+        VerifierConfig { issuer: ISS.into(), audience: AUD.into(), leeway_secs: 30 },
+    )
+    .verify(token)
+    .expect("issued token verifies")
+}
+
+#[tokio::test]
+async fn json_login_returns_a_bearer_token_that_verifies() {
+    let f = fixture().await;
+    let response = f.login.handle(request("login.json")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body = json(&response);
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 900);
+    let claims = verify(body["access_token"].as_str().unwrap());
+    let user = f.store.get_by_email(&Email::parse("alice@example.com").unwrap()).await.unwrap().unwrap();
+    assert_eq!(claims.sub, user.id.to_string());
+    assert_eq!(claims.email, "alice@example.com");
+}
+
+#[tokio::test]
+async fn oauth2_password_form_login_works_like_swagger_ui_sends_it() {
+    let f = fixture().await;
+    let response = f.login.handle(request("login-form.json")).await;
+    assert_eq!(response.status(), 200, "{:?}", response.body());
+    verify(json(&response)["access_token"].as_str().unwrap());
+    let no_grant_type = with_body(
+        request("login-form.json"),
+        "username=Alice%40Example.com&password=correct+horse+battery+staple",
+    );
+    assert_eq!(f.login.handle(no_grant_type).await.status(), 200);
+}
+
+#[tokio::test]
+async fn every_credential_failure_is_the_same_401() {
+    let f = fixture().await;
+    let wrong_password = f.login.handle(request("login-wrong-password.json")).await;
+    let unknown = f
+        .login
+        .handle(with_body(
+            request("login.json"),
+            r#"{"email": "nobody@example.com", "password": "correct horse battery staple"}"#,
+        ))
+        .await;
+    let malformed_email = f
+        .login
+        .handle(with_body(request("login.json"), r#"{"email": "nobody", "password": "x"}"#))
+        .await;
+    for response in [wrong_password, unknown, malformed_email] {
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        assert_eq!(json(&response), serde_json::json!({"detail": INVALID_CREDENTIALS}));
+    }
+}
+
+#[tokio::test]
+async fn login_rejects_unknown_user_in_constant_time() {
+    // Constant time here means: the same Argon2 work as for a known user, one verification.
+    let f = fixture().await;
+    let before = f.hasher.verifications();
+    f.login.handle(request("login-wrong-password.json")).await;
+    let known_cost = f.hasher.verifications() - before;
+    let before = f.hasher.verifications();
+    let unknown = with_body(
+        request("login.json"),
+        r#"{"email": "nobody@example.com", "password": "correct horse battery staple"}"#,
+    );
+    assert_eq!(f.login.handle(unknown).await.status(), 401);
+    let unknown_cost = f.hasher.verifications() - before;
+    assert_eq!((known_cost, unknown_cost), (1, 1));
+}
+
+#[tokio::test]
+async fn disabled_user_cannot_log_in() {
+    let f = fixture().await;
+    let user = f.store.get_by_email(&Email::parse("alice@example.com").unwrap()).await.unwrap().unwrap();
+    f.store.set_disabled(user.id, true).await.unwrap();
+    let response = f.login.handle(request("login.json")).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(json(&response)["detail"], INVALID_CREDENTIALS);
+}
+
+#[tokio::test]
+async fn malformed_requests_are_client_errors_not_401() {
+    let f = fixture().await;
+    let cases = [
+        (request("login.json"), r#"{"email": "alice@example.com""#, 400),
+        (request("login.json"), r#"{"email": "alice@example.com"}"#, 422),
+        (request("login.json"), r#"{"username": "a", "password": "b"}"#, 422),
+        (request("login-form.json"), "grant_type=client_credentials&username=a&password=b", 400),
+        (request("login-form.json"), "grant_type=password&username=a", 422),
+    ];
+    for (req, body, status) in cases {
+        let response = f.login.handle(with_body(req, body)).await;
+        assert_eq!(response.status(), status, "{body}");
+        assert!(json(&response)["detail"].is_string());
+    }
+    let mut xml = request("login.json");
+    xml.headers_mut().insert("content-type", "application/xml".parse().unwrap());
+    assert_eq!(f.login.handle(xml).await.status(), 415);
+}

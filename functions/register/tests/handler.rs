@@ -1,0 +1,113 @@
+//! The register handler, driven by the API Gateway events in `events/`, on the in-memory store.
+
+use std::sync::Arc;
+
+use authgate_testkit::event;
+use authgate_users::{Email, InMemoryUserStore, PasswordHasher, UserStore};
+use lambda_http::{Body, Request, Response};
+use register::Register;
+use serde_json::Value;
+
+fn request(name: &str) -> Request {
+    lambda_http::request::from_str(&event(name)).expect("fixture is an API Gateway event")
+}
+
+fn with_body(mut request: Request, body: &str) -> Request {
+    *request.body_mut() = Body::Text(body.to_owned());
+    request
+}
+
+fn json(response: &Response<Body>) -> Value {
+    match response.body() {
+        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
+        other => panic!("unexpected body {other:?}"),
+    }
+}
+
+fn handler() -> (Register, Arc<InMemoryUserStore>) {
+    let store = Arc::new(InMemoryUserStore::new());
+    (Register::new(store.clone(), PasswordHasher::new()), store)
+}
+
+#[tokio::test]
+async fn register_event_creates_user_and_returns_201_without_secrets() {
+    let (register, store) = handler();
+    let response = register.handle(request("register.json")).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body = json(&response);
+    assert_eq!(body["email"], "alice@example.com");
+    assert!(body["id"].as_str().unwrap().parse::<uuid::Uuid>().is_ok());
+    assert!(body["created_at"].as_str().unwrap().contains('T'));
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 3, "only id, email, created_at: {keys:?}");
+
+    let stored = store
+        .get_by_email(&Email::parse("alice@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.password_hash.as_phc().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    assert!(!stored.password_hash.as_phc().contains("correct horse"));
+}
+
+#[tokio::test]
+async fn duplicate_email_in_any_case_is_409() {
+    let (register, _) = handler();
+    assert_eq!(register.handle(request("register.json")).await.status(), 201);
+    let again = register.handle(request("register.json")).await;
+    assert_eq!(again.status(), 409);
+    assert_eq!(json(&again)["detail"], "A user with this email already exists");
+    let upper = with_body(
+        request("register.json"),
+        r#"{"email": "  ALICE@Example.com ", "password": "another long password"}"#,
+    );
+    assert_eq!(register.handle(upper).await.status(), 409);
+}
+
+#[tokio::test]
+async fn bad_bodies_get_precise_client_errors_and_store_nothing() {
+    let (register, store) = handler();
+    let cases = [
+        ("register-malformed-json.json", 400, "not valid JSON"),
+        ("register-unknown-field.json", 422, "unknown field `is_superuser`"),
+        ("register-invalid-email.json", 422, "email"),
+        ("register-short-password.json", 422, "at least 8 characters"),
+    ];
+    for (fixture, status, needle) in cases {
+        let response = register.handle(request(fixture)).await;
+        assert_eq!(response.status(), status, "{fixture}");
+        let detail = json(&response)["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains(needle), "{fixture}: {detail}");
+    }
+    for (body, status) in [
+        (r#"{"email": "a@example.com"}"#, 422),
+        (r#"{"email": 5, "password": "long enough"}"#, 422),
+        (r#"["a@example.com", "long enough"]"#, 422),
+        ("", 400),
+    ] {
+        let response = register.handle(with_body(request("register.json"), body)).await;
+        assert_eq!(response.status(), status, "{body}");
+        assert!(json(&response)["detail"].is_string());
+    }
+    assert!(store.list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn oversize_body_is_413_and_too_long_password_is_422() {
+    let (register, _) = handler();
+    let huge = format!(r#"{{"email": "a@example.com", "password": "{}"}}"#, "x".repeat(17 * 1024));
+    assert_eq!(register.handle(with_body(request("register.json"), &huge)).await.status(), 413);
+    let long = format!(r#"{{"email": "a@example.com", "password": "{}"}}"#, "x".repeat(257));
+    let response = register.handle(with_body(request("register.json"), &long)).await;
+    assert_eq!(response.status(), 422);
+    assert!(json(&response)["detail"].as_str().unwrap().contains("at most 256"));
+}
+
+#[tokio::test]
+async fn non_json_content_type_is_415() {
+    let (register, _) = handler();
+    let mut req = request("register.json");
+    req.headers_mut().insert("content-type", "text/plain".parse().unwrap());
+    assert_eq!(register.handle(req).await.status(), 415);
+}
