@@ -1,0 +1,142 @@
+//! The whole flow, register → login → authorizer → me, through the real handlers, with users in
+//! DynamoDB Local and the signing secret in moto's Secrets Manager, each function wired as its
+//! Lambda's `main.rs` wires it.
+
+use std::sync::Arc;
+
+use authgate_dynamo::{DynamoUserStore, create_table};
+use authgate_keys::{KeySource, SecretsManagerKeySource};
+use authgate_testkit::event;
+use authgate_token::{TokenIssuer, TokenVerifier, VerifierConfig};
+use authgate_users::PasswordHasher;
+use authorizer::Authorizer;
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use login::Login;
+use me::Me;
+use register::Register;
+use serde_json::Value;
+
+const ISS: &str = "urn:authgate:flow";
+const AUD: &str = "authgate-api";
+
+struct Deployment {
+    register: Arc<Register>,
+    login: Login,
+    authorizer: Authorizer,
+    me: Me,
+}
+
+/// What `sam deploy` creates: a table, a generated secret, and the four functions.
+async fn deploy() -> Deployment {
+    let dynamodb = authgate_testkit::dynamodb_client().await;
+    let table = authgate_testkit::unique_name("users");
+    create_table(&dynamodb, &table).await.unwrap();
+    let secrets = authgate_testkit::secrets_client().await;
+    let secret = authgate_testkit::unique_name("signing-key");
+    let random = secrets.get_random_password().password_length(64).exclude_punctuation(true).send().await.unwrap();
+    let value = serde_json::json!({"alg": "HS256", "k": random.random_password().unwrap()});
+    secrets.create_secret().name(&secret).secret_string(value.to_string()).send().await.unwrap();
+
+    let store = Arc::new(DynamoUserStore::new(dynamodb, table));
+    // Login and the authorizer each load the keys at their own init, as two Lambdas would.
+    let source = SecretsManagerKeySource::new(secrets, secret);
+    let issuer = TokenIssuer::new(
+        Arc::new(source.load().await.unwrap()),
+        ISS,
+        AUD,
+        std::time::Duration::from_secs(900),
+    )
+    .unwrap();
+    let verifier = TokenVerifier::new(
+        Arc::new(source.load().await.unwrap()),
+        VerifierConfig { issuer: ISS.into(), audience: AUD.into(), leeway_secs: 30 },
+    );
+    Deployment {
+        register: Arc::new(Register::new(store.clone(), PasswordHasher::new())),
+        login: Login::new(store.clone(), PasswordHasher::new(), issuer),
+        authorizer: Authorizer::new(verifier),
+        me: Me::new(store),
+    }
+}
+
+fn request(name: &str) -> Request {
+    lambda_http::request::from_str(&event(name)).expect("fixture is an API Gateway event")
+}
+
+fn json(response: &Response<Body>) -> Value {
+    match response.body() {
+        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
+        other => panic!("unexpected body {other:?}"),
+    }
+}
+
+/// What API Gateway does between the authorizer and the protected function: the authorizer's
+/// context and principal become `requestContext.authorizer`.
+fn forward(request: Request, principal: &str, context: &Value) -> Request {
+    let Some(RequestContext::ApiGatewayV1(mut rc)) = request.request_context_ref().cloned() else {
+        panic!("fixture is a REST API event");
+    };
+    rc.authorizer.fields.clear();
+    rc.authorizer.fields.insert("principalId".into(), principal.into());
+    for (key, value) in context.as_object().unwrap() {
+        rc.authorizer.fields.insert(key.clone(), value.clone());
+    }
+    request.with_request_context(RequestContext::ApiGatewayV1(rc))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_login_authorize_and_call_me_on_dynamodb_and_secrets_manager() {
+    let app = deploy().await;
+
+    let registered = app.register.handle(request("register.json")).await;
+    assert_eq!(registered.status(), 201);
+    let user = json(&registered);
+
+    let logged_in = app.login.handle(request("login.json")).await;
+    assert_eq!(logged_in.status(), 200);
+    let token = json(&logged_in)["access_token"].as_str().unwrap().to_owned();
+
+    let auth_event: ApiGatewayCustomAuthorizerRequest = serde_json::from_str(
+        &event("authorizer.json").replace("REPLACE_WITH_AN_ACCESS_TOKEN", &token),
+    )
+    .unwrap();
+    let policy = serde_json::to_value(app.authorizer.handle(&auth_event).expect("allowed")).unwrap();
+    assert_eq!(policy["principalId"], user["id"]);
+    assert_eq!(policy["policyDocument"]["Statement"][0]["Effect"], "Allow");
+
+    let me_request = forward(request("me.json"), policy["principalId"].as_str().unwrap(), &policy["context"]);
+    let me = app.me.handle(me_request).await;
+    assert_eq!(me.status(), 200);
+    let body = json(&me);
+    assert_eq!(body["id"], user["id"]);
+    assert_eq!(body["email"], "alice@example.com");
+    assert_eq!(body["claims"]["iss"], ISS);
+
+    let form_login = app.login.handle(request("login-form.json")).await;
+    assert_eq!(form_login.status(), 200);
+    assert_eq!(app.login.handle(request("login-wrong-password.json")).await.status(), 401);
+
+    let mut tampered = auth_event.clone();
+    tampered.authorization_token = Some(format!("Bearer {token}x"));
+    assert!(app.authorizer.handle(&tampered).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_registrations_of_one_email_yield_one_201_and_409s() {
+    let app = deploy().await;
+    let attempts = (0..50).map(|_| {
+        let register = Arc::clone(&app.register);
+        tokio::spawn(async move { register.handle(request("register.json")).await.status().as_u16() })
+    });
+    let mut statuses: Vec<u16> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect();
+    statuses.sort_unstable();
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    let conflicts = statuses.iter().filter(|s| **s == 409).count();
+    assert_eq!((created, conflicts), (1, 49), "statuses: {statuses:?}");
+}
