@@ -70,7 +70,9 @@ pub fn stage_wildcard(method_arn: &str) -> Result<String, Refusal> {
     };
     if arn != "arn"
         || service != "execute-api"
-        || [partition, region, account, api, stage].iter().any(|p| p.is_empty())
+        || [partition, region, account, api, stage]
+            .iter()
+            .any(|p| p.is_empty())
     {
         return Err(Refusal::BadMethodArn);
     }

@@ -1,5 +1,7 @@
 //! The TOKEN authorizer, driven by `events/authorizer*.json`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,14 +25,24 @@ const SECRET: &[u8] = b"authorizer-test-secret-32-bytes!!";
 fn authorizer() -> Authorizer {
     Authorizer::new(TokenVerifier::new(
         keys(SECRET),
-        VerifierConfig { issuer: ISS.into(), audience: AUD.into(), leeway_secs: 30 },
+        VerifierConfig {
+            issuer: ISS.into(),
+            audience: AUD.into(),
+            leeway_secs: 30,
+        },
     ))
 }
 
 fn token_with(secret: &[u8], issuer: &str, ttl: u64, now: i64) -> String {
     TokenIssuer::new(keys(secret), issuer, AUD, Duration::from_secs(ttl))
         .unwrap()
-        .issue_at(&Subject { id: "0b9a3c1e-8f0e-4c43-9a57-5b8f7f0d2a11", email: "alice@example.com" }, now)
+        .issue_at(
+            &Subject {
+                id: "0b9a3c1e-8f0e-4c43-9a57-5b8f7f0d2a11",
+                email: "alice@example.com",
+            },
+            now,
+        )
         .unwrap()
         .token
 }
@@ -47,7 +59,9 @@ fn event_with(name: &str, token: &str) -> ApiGatewayCustomAuthorizerRequest {
 
 #[test]
 fn valid_token_gets_an_allow_policy_for_the_whole_stage_with_claims_in_context() {
-    let response = authorizer().handle(&event_with("authorizer.json", &valid_token())).expect("allowed");
+    let response = authorizer()
+        .handle(&event_with("authorizer.json", &valid_token()))
+        .expect("allowed");
     let wire = serde_json::to_value(&response).unwrap();
     assert_eq!(wire["principalId"], "0b9a3c1e-8f0e-4c43-9a57-5b8f7f0d2a11");
     assert_eq!(
@@ -64,7 +78,10 @@ fn valid_token_gets_an_allow_policy_for_the_whole_stage_with_claims_in_context()
     let claims: AccessClaims = serde_json::from_str(context["claims"].as_str().unwrap()).unwrap();
     assert_eq!(claims.iss, ISS);
     for value in context.as_object().unwrap().values() {
-        assert!(!value.is_object() && !value.is_array(), "API Gateway context values must be flat");
+        assert!(
+            !value.is_object() && !value.is_array(),
+            "API Gateway context values must be flat"
+        );
     }
 }
 
@@ -73,13 +90,40 @@ fn every_bad_authorization_is_unauthorized() {
     let now = authgate_token::now_unix();
     let a = authorizer();
     let cases: Vec<(&str, ApiGatewayCustomAuthorizerRequest)> = vec![
-        ("no scheme", event_with("authorizer-missing-scheme.json", &valid_token())),
-        ("placeholder", event_with("authorizer.json", "REPLACE_WITH_AN_ACCESS_TOKEN")),
-        ("expired", event_with("authorizer.json", &token_with(SECRET, ISS, 60, now - 3600))),
-        ("not yet valid", event_with("authorizer.json", &token_with(SECRET, ISS, 900, now + 3600))),
-        ("wrong key", event_with("authorizer.json", &token_with(b"some-other-secret-of-32-bytes-xx!", ISS, 900, now))),
-        ("wrong issuer", event_with("authorizer.json", &token_with(SECRET, "urn:evil", 900, now))),
-        ("missing token", serde_json::from_value(json!({"type": "TOKEN", "methodArn": "arn:aws:execute-api:us-east-1:1:a/b/GET/x"})).unwrap()),
+        (
+            "no scheme",
+            event_with("authorizer-missing-scheme.json", &valid_token()),
+        ),
+        (
+            "placeholder",
+            event_with("authorizer.json", "REPLACE_WITH_AN_ACCESS_TOKEN"),
+        ),
+        (
+            "expired",
+            event_with("authorizer.json", &token_with(SECRET, ISS, 60, now - 3600)),
+        ),
+        (
+            "not yet valid",
+            event_with("authorizer.json", &token_with(SECRET, ISS, 900, now + 3600)),
+        ),
+        (
+            "wrong key",
+            event_with(
+                "authorizer.json",
+                &token_with(b"some-other-secret-of-32-bytes-xx!", ISS, 900, now),
+            ),
+        ),
+        (
+            "wrong issuer",
+            event_with("authorizer.json", &token_with(SECRET, "urn:evil", 900, now)),
+        ),
+        (
+            "missing token",
+            serde_json::from_value(
+                json!({"type": "TOKEN", "methodArn": "arn:aws:execute-api:us-east-1:1:a/b/GET/x"}),
+            )
+            .unwrap(),
+        ),
         ("bad method arn", {
             let mut e = event_with("authorizer.json", &valid_token());
             e.method_arn = Some("arn:aws:s3:::bucket".into());
@@ -99,16 +143,29 @@ fn every_bad_authorization_is_unauthorized() {
 #[test]
 fn hostile_header_values_never_panic() {
     let a = authorizer();
-    for header in ["", " ", "Bearer", "Bearer  ", "Bearer ....", "Bearer \u{0}", &format!("Bearer {}", "A".repeat(100_000))] {
+    for header in [
+        "",
+        " ",
+        "Bearer",
+        "Bearer  ",
+        "Bearer ....",
+        "Bearer \u{0}",
+        &format!("Bearer {}", "A".repeat(100_000)),
+    ] {
         let mut event = event_with("authorizer.json", "x");
         event.authorization_token = Some(header.to_owned());
-        assert_eq!(a.handle(&event).map(|_| ()), Err(Unauthorized), "{header:.20}");
+        assert_eq!(
+            a.handle(&event).map(|_| ()),
+            Err(Unauthorized),
+            "{header:.20}"
+        );
     }
 }
 
 #[test]
 fn unauthorized_serializes_as_the_message_api_gateway_maps_to_401() {
     let diagnostic = lambda_runtime::Diagnostic::from(Unauthorized);
-    let wire: Value = json!({"errorType": diagnostic.error_type, "errorMessage": diagnostic.error_message});
+    let wire: Value =
+        json!({"errorType": diagnostic.error_type, "errorMessage": diagnostic.error_message});
     assert_eq!(wire["errorMessage"], "Unauthorized");
 }

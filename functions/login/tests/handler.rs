@@ -1,5 +1,7 @@
 //! The login handler, driven by the events in `events/`, on the in-memory store.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,7 +46,10 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let store = Arc::new(InMemoryUserStore::new());
     let hasher = PasswordHasher::new();
-    let hash = hasher.hash(Password::parse("correct horse battery staple").unwrap()).await.unwrap();
+    let hash = hasher
+        .hash(Password::parse("correct horse battery staple").unwrap())
+        .await
+        .unwrap();
     store
         .create(NewUser {
             email: Email::parse("alice@example.com").unwrap(),
@@ -54,13 +59,21 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     let issuer = TokenIssuer::new(keys(), ISS, AUD, Duration::from_secs(900)).unwrap();
-    Fixture { login: Login::new(store.clone(), hasher.clone(), issuer), store, hasher }
+    Fixture {
+        login: Login::new(store.clone(), hasher.clone(), issuer),
+        store,
+        hasher,
+    }
 }
 
 fn verify(token: &str) -> authgate_token::AccessClaims {
     TokenVerifier::new(
         keys(),
-        VerifierConfig { issuer: ISS.into(), audience: AUD.into(), leeway_secs: 30 },
+        VerifierConfig {
+            issuer: ISS.into(),
+            audience: AUD.into(),
+            leeway_secs: 30,
+        },
     )
     .verify(token)
     .expect("issued token verifies")
@@ -76,7 +89,12 @@ async fn json_login_returns_a_bearer_token_that_verifies() {
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["expires_in"], 900);
     let claims = verify(body["access_token"].as_str().unwrap());
-    let user = f.store.get_by_email(&Email::parse("alice@example.com").unwrap()).await.unwrap().unwrap();
+    let user = f
+        .store
+        .get_by_email(&Email::parse("alice@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(claims.sub, user.id.to_string());
     assert_eq!(claims.email, "alice@example.com");
 }
@@ -107,12 +125,18 @@ async fn every_credential_failure_is_the_same_401() {
         .await;
     let malformed_email = f
         .login
-        .handle(with_body(request("login.json"), r#"{"email": "nobody", "password": "x"}"#))
+        .handle(with_body(
+            request("login.json"),
+            r#"{"email": "nobody", "password": "x"}"#,
+        ))
         .await;
     for response in [wrong_password, unknown, malformed_email] {
         assert_eq!(response.status(), 401);
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
-        assert_eq!(json(&response), serde_json::json!({"detail": INVALID_CREDENTIALS}));
+        assert_eq!(
+            json(&response),
+            serde_json::json!({"detail": INVALID_CREDENTIALS})
+        );
     }
 }
 
@@ -136,7 +160,12 @@ async fn login_rejects_unknown_user_in_constant_time() {
 #[tokio::test]
 async fn disabled_user_cannot_log_in() {
     let f = fixture().await;
-    let user = f.store.get_by_email(&Email::parse("alice@example.com").unwrap()).await.unwrap().unwrap();
+    let user = f
+        .store
+        .get_by_email(&Email::parse("alice@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     f.store.set_disabled(user.id, true).await.unwrap();
     let response = f.login.handle(request("login.json")).await;
     assert_eq!(response.status(), 401);
@@ -147,11 +176,31 @@ async fn disabled_user_cannot_log_in() {
 async fn malformed_requests_are_client_errors_not_401() {
     let f = fixture().await;
     let cases = [
-        (request("login.json"), r#"{"email": "alice@example.com""#, 400),
-        (request("login.json"), r#"{"email": "alice@example.com"}"#, 422),
-        (request("login.json"), r#"{"username": "a", "password": "b"}"#, 422),
-        (request("login-form.json"), "grant_type=client_credentials&username=a&password=b", 400),
-        (request("login-form.json"), "grant_type=password&username=a", 422),
+        (
+            request("login.json"),
+            r#"{"email": "alice@example.com""#,
+            400,
+        ),
+        (
+            request("login.json"),
+            r#"{"email": "alice@example.com"}"#,
+            422,
+        ),
+        (
+            request("login.json"),
+            r#"{"username": "a", "password": "b"}"#,
+            422,
+        ),
+        (
+            request("login-form.json"),
+            "grant_type=client_credentials&username=a&password=b",
+            400,
+        ),
+        (
+            request("login-form.json"),
+            "grant_type=password&username=a",
+            422,
+        ),
     ];
     for (req, body, status) in cases {
         let response = f.login.handle(with_body(req, body)).await;
@@ -159,6 +208,7 @@ async fn malformed_requests_are_client_errors_not_401() {
         assert!(json(&response)["detail"].is_string());
     }
     let mut xml = request("login.json");
-    xml.headers_mut().insert("content-type", "application/xml".parse().unwrap());
+    xml.headers_mut()
+        .insert("content-type", "application/xml".parse().unwrap());
     assert_eq!(f.login.handle(xml).await.status(), 415);
 }

@@ -67,7 +67,11 @@ impl Me {
     async fn me(&self, request: Request) -> Result<Response<Body>, MeError> {
         let claims = request.verified_claims()?;
         let id = claims.sub.parse().map_err(|_| MeError::UnknownUser)?;
-        let user = self.store.get_by_id(id).await?.ok_or(MeError::UnknownUser)?;
+        let user = self
+            .store
+            .get_by_id(id)
+            .await?
+            .ok_or(MeError::UnknownUser)?;
         if user.disabled {
             return Err(MeError::Disabled);
         }

@@ -2,6 +2,8 @@
 //! DynamoDB Local and the signing secret in moto's Secrets Manager, each function wired as its
 //! Lambda's `main.rs` wires it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use authgate_dynamo::{DynamoUserStore, create_table};
@@ -35,9 +37,21 @@ async fn deploy() -> Deployment {
     create_table(&dynamodb, &table).await.unwrap();
     let secrets = authgate_testkit::secrets_client().await;
     let secret = authgate_testkit::unique_name("signing-key");
-    let random = secrets.get_random_password().password_length(64).exclude_punctuation(true).send().await.unwrap();
+    let random = secrets
+        .get_random_password()
+        .password_length(64)
+        .exclude_punctuation(true)
+        .send()
+        .await
+        .unwrap();
     let value = serde_json::json!({"alg": "HS256", "k": random.random_password().unwrap()});
-    secrets.create_secret().name(&secret).secret_string(value.to_string()).send().await.unwrap();
+    secrets
+        .create_secret()
+        .name(&secret)
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .unwrap();
 
     let store = Arc::new(DynamoUserStore::new(dynamodb, table));
     // Login and the authorizer each load the keys at their own init, as two Lambdas would.
@@ -51,7 +65,11 @@ async fn deploy() -> Deployment {
     .unwrap();
     let verifier = TokenVerifier::new(
         Arc::new(source.load().await.unwrap()),
-        VerifierConfig { issuer: ISS.into(), audience: AUD.into(), leeway_secs: 30 },
+        VerifierConfig {
+            issuer: ISS.into(),
+            audience: AUD.into(),
+            leeway_secs: 30,
+        },
     );
     Deployment {
         register: Arc::new(Register::new(store.clone(), PasswordHasher::new())),
@@ -79,7 +97,9 @@ fn forward(request: Request, principal: &str, context: &Value) -> Request {
         panic!("fixture is a REST API event");
     };
     rc.authorizer.fields.clear();
-    rc.authorizer.fields.insert("principalId".into(), principal.into());
+    rc.authorizer
+        .fields
+        .insert("principalId".into(), principal.into());
     for (key, value) in context.as_object().unwrap() {
         rc.authorizer.fields.insert(key.clone(), value.clone());
     }
@@ -96,17 +116,25 @@ async fn register_login_authorize_and_call_me_on_dynamodb_and_secrets_manager() 
 
     let logged_in = app.login.handle(request("login.json")).await;
     assert_eq!(logged_in.status(), 200);
-    let token = json(&logged_in)["access_token"].as_str().unwrap().to_owned();
+    let token = json(&logged_in)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let auth_event: ApiGatewayCustomAuthorizerRequest = serde_json::from_str(
         &event("authorizer.json").replace("REPLACE_WITH_AN_ACCESS_TOKEN", &token),
     )
     .unwrap();
-    let policy = serde_json::to_value(app.authorizer.handle(&auth_event).expect("allowed")).unwrap();
+    let policy =
+        serde_json::to_value(app.authorizer.handle(&auth_event).expect("allowed")).unwrap();
     assert_eq!(policy["principalId"], user["id"]);
     assert_eq!(policy["policyDocument"]["Statement"][0]["Effect"], "Allow");
 
-    let me_request = forward(request("me.json"), policy["principalId"].as_str().unwrap(), &policy["context"]);
+    let me_request = forward(
+        request("me.json"),
+        policy["principalId"].as_str().unwrap(),
+        &policy["context"],
+    );
     let me = app.me.handle(me_request).await;
     assert_eq!(me.status(), 200);
     let body = json(&me);
@@ -116,7 +144,13 @@ async fn register_login_authorize_and_call_me_on_dynamodb_and_secrets_manager() 
 
     let form_login = app.login.handle(request("login-form.json")).await;
     assert_eq!(form_login.status(), 200);
-    assert_eq!(app.login.handle(request("login-wrong-password.json")).await.status(), 401);
+    assert_eq!(
+        app.login
+            .handle(request("login-wrong-password.json"))
+            .await
+            .status(),
+        401
+    );
 
     let mut tampered = auth_event.clone();
     tampered.authorization_token = Some(format!("Bearer {token}x"));
@@ -128,7 +162,13 @@ async fn fifty_concurrent_registrations_of_one_email_yield_one_201_and_409s() {
     let app = deploy().await;
     let attempts = (0..50).map(|_| {
         let register = Arc::clone(&app.register);
-        tokio::spawn(async move { register.handle(request("register.json")).await.status().as_u16() })
+        tokio::spawn(async move {
+            register
+                .handle(request("register.json"))
+                .await
+                .status()
+                .as_u16()
+        })
     });
     let mut statuses: Vec<u16> = futures::future::join_all(attempts)
         .await

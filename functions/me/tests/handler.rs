@@ -1,5 +1,7 @@
 //! The `/users/me` handler, driven by `events/me*.json`, on the in-memory store.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use authgate_http::{RequestClaimsExt, with_claims};
@@ -45,7 +47,9 @@ fn request_for(user: &User) -> Request {
 
 #[test]
 fn claims_are_read_from_the_authorizer_context_of_a_real_event() {
-    let claims = request("me.json").verified_claims().expect("fixture carries claims");
+    let claims = request("me.json")
+        .verified_claims()
+        .expect("fixture carries claims");
     assert_eq!(claims.sub, "0b9a3c1e-8f0e-4c43-9a57-5b8f7f0d2a11");
     assert_eq!(claims.email, "alice@example.com");
     assert_eq!(claims.exp - claims.iat, 900);
@@ -67,7 +71,9 @@ async fn returns_the_caller_and_their_claims() {
 #[tokio::test]
 async fn no_authorizer_context_is_401_never_anonymous() {
     let (store, _) = store_with_alice().await;
-    let response = Me::new(store).handle(request("me-without-authorizer.json")).await;
+    let response = Me::new(store)
+        .handle(request("me-without-authorizer.json"))
+        .await;
     assert_eq!(response.status(), 401);
     assert_eq!(json(&response)["detail"], "Not authenticated");
 }
@@ -76,7 +82,11 @@ async fn no_authorizer_context_is_401_never_anonymous() {
 async fn unknown_subject_is_401_and_disabled_user_is_403() {
     let (store, user) = store_with_alice().await;
     let me = Me::new(store.clone());
-    assert_eq!(me.handle(request("me.json")).await.status(), 401, "fixture's user is not in the store");
+    assert_eq!(
+        me.handle(request("me.json")).await.status(),
+        401,
+        "fixture's user is not in the store"
+    );
     store.set_disabled(user.id, true).await.unwrap();
     let response = me.handle(request_for(&user)).await;
     assert_eq!(response.status(), 403);

@@ -1,5 +1,7 @@
 //! The register handler, driven by the API Gateway events in `events/`, on the in-memory store.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use authgate_testkit::event;
@@ -47,17 +49,28 @@ async fn register_event_creates_user_and_returns_201_without_secrets() {
         .await
         .unwrap()
         .unwrap();
-    assert!(stored.password_hash.as_phc().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    assert!(
+        stored
+            .password_hash
+            .as_phc()
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+    );
     assert!(!stored.password_hash.as_phc().contains("correct horse"));
 }
 
 #[tokio::test]
 async fn duplicate_email_in_any_case_is_409() {
     let (register, _) = handler();
-    assert_eq!(register.handle(request("register.json")).await.status(), 201);
+    assert_eq!(
+        register.handle(request("register.json")).await.status(),
+        201
+    );
     let again = register.handle(request("register.json")).await;
     assert_eq!(again.status(), 409);
-    assert_eq!(json(&again)["detail"], "A user with this email already exists");
+    assert_eq!(
+        json(&again)["detail"],
+        "A user with this email already exists"
+    );
     let upper = with_body(
         request("register.json"),
         r#"{"email": "  ALICE@Example.com ", "password": "another long password"}"#,
@@ -70,7 +83,11 @@ async fn bad_bodies_get_precise_client_errors_and_store_nothing() {
     let (register, store) = handler();
     let cases = [
         ("register-malformed-json.json", 400, "not valid JSON"),
-        ("register-unknown-field.json", 422, "unknown field `is_superuser`"),
+        (
+            "register-unknown-field.json",
+            422,
+            "unknown field `is_superuser`",
+        ),
         ("register-invalid-email.json", 422, "email"),
         ("register-short-password.json", 422, "at least 8 characters"),
     ];
@@ -86,7 +103,9 @@ async fn bad_bodies_get_precise_client_errors_and_store_nothing() {
         (r#"["a@example.com", "long enough"]"#, 422),
         ("", 400),
     ] {
-        let response = register.handle(with_body(request("register.json"), body)).await;
+        let response = register
+            .handle(with_body(request("register.json"), body))
+            .await;
         assert_eq!(response.status(), status, "{body}");
         assert!(json(&response)["detail"].is_string());
     }
@@ -96,18 +115,38 @@ async fn bad_bodies_get_precise_client_errors_and_store_nothing() {
 #[tokio::test]
 async fn oversize_body_is_413_and_too_long_password_is_422() {
     let (register, _) = handler();
-    let huge = format!(r#"{{"email": "a@example.com", "password": "{}"}}"#, "x".repeat(17 * 1024));
-    assert_eq!(register.handle(with_body(request("register.json"), &huge)).await.status(), 413);
-    let long = format!(r#"{{"email": "a@example.com", "password": "{}"}}"#, "x".repeat(257));
-    let response = register.handle(with_body(request("register.json"), &long)).await;
+    let huge = format!(
+        r#"{{"email": "a@example.com", "password": "{}"}}"#,
+        "x".repeat(17 * 1024)
+    );
+    assert_eq!(
+        register
+            .handle(with_body(request("register.json"), &huge))
+            .await
+            .status(),
+        413
+    );
+    let long = format!(
+        r#"{{"email": "a@example.com", "password": "{}"}}"#,
+        "x".repeat(257)
+    );
+    let response = register
+        .handle(with_body(request("register.json"), &long))
+        .await;
     assert_eq!(response.status(), 422);
-    assert!(json(&response)["detail"].as_str().unwrap().contains("at most 256"));
+    assert!(
+        json(&response)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at most 256")
+    );
 }
 
 #[tokio::test]
 async fn non_json_content_type_is_415() {
     let (register, _) = handler();
     let mut req = request("register.json");
-    req.headers_mut().insert("content-type", "text/plain".parse().unwrap());
+    req.headers_mut()
+        .insert("content-type", "text/plain".parse().unwrap());
     assert_eq!(register.handle(req).await.status(), 415);
 }

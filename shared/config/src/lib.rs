@@ -63,10 +63,13 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     {
         match (self.lookup)(name) {
             Some(value) if !value.trim().is_empty() => {
-                value.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
-                    name,
-                    reason: e.to_string(),
-                })
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|e: T::Err| ConfigError::Invalid {
+                        name,
+                        reason: e.to_string(),
+                    })
             }
             _ => Ok(default),
         }
@@ -132,15 +135,18 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Env::from_fn(move |name| map.get(name).cloned())
     }
 
     #[test]
     fn token_settings_default_to_fifteen_minutes_and_thirty_seconds_leeway() {
         let settings =
-            TokenSettings::from_env(&env(&[("TOKEN_ISSUER", "iss"), ("TOKEN_AUDIENCE", "aud")])).unwrap();
+            TokenSettings::from_env(&env(&[("TOKEN_ISSUER", "iss"), ("TOKEN_AUDIENCE", "aud")]))
+                .unwrap();
         assert_eq!(settings.access_ttl, Duration::from_secs(900));
         assert_eq!(settings.leeway_secs, 30);
     }
@@ -157,13 +163,25 @@ mod tests {
             ("ACCESS_TOKEN_TTL_SECONDS", "soon"),
         ]))
         .unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { name: "ACCESS_TOKEN_TTL_SECONDS", .. }));
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "ACCESS_TOKEN_TTL_SECONDS",
+                ..
+            }
+        ));
         let err = TokenSettings::from_env(&env(&[
             ("TOKEN_ISSUER", "iss"),
             ("TOKEN_AUDIENCE", "aud"),
             ("TOKEN_LEEWAY_SECONDS", "3600"),
         ]))
         .unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { name: "TOKEN_LEEWAY_SECONDS", .. }));
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "TOKEN_LEEWAY_SECONDS",
+                ..
+            }
+        ));
     }
 }

@@ -89,7 +89,9 @@ fn user_item(user: &User) -> Item {
 fn user_from_item(item: &Item) -> Result<User, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(what.to_owned());
     Ok(User {
-        id: get_s(item, "id")?.parse().map_err(|_| corrupt("id is not a UUID"))?,
+        id: get_s(item, "id")?
+            .parse()
+            .map_err(|_| corrupt("id is not a UUID"))?,
         email: Email::parse(get_s(item, "email")?).map_err(|_| corrupt("email is invalid"))?,
         password_hash: PasswordHash::from_phc(get_s(item, "password_hash")?)
             .map_err(|_| corrupt("password_hash is not a PHC string"))?,

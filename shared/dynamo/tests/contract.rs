@@ -1,5 +1,7 @@
 //! The shared UserStore contract, run against AWS's DynamoDB Local through the real SDK client.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use authgate_dynamo::{DynamoUserStore, create_table};
 
 async fn fresh_store() -> DynamoUserStore {

@@ -1,5 +1,7 @@
 //! What the DynamoDB store writes, and how it treats records it did not write.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::HashMap;
 
 use authgate_dynamo::{DynamoUserStore, PARTITION_KEY, create_table};
@@ -30,9 +32,23 @@ async fn registration_writes_a_user_item_and_an_email_lock_item() {
         .map(|i| i[PARTITION_KEY].as_s().unwrap().clone())
         .collect();
     keys.sort();
-    assert_eq!(keys, vec!["email#mixed.case@example.com".to_owned(), format!("user#{}", user.id)]);
-    let user_item = scan.items().iter().find(|i| i["kind"].as_s().unwrap() == "user").unwrap();
-    assert_eq!(user_item["password_hash"].as_s().unwrap(), PHC, "only the PHC string is stored");
+    assert_eq!(
+        keys,
+        vec![
+            "email#mixed.case@example.com".to_owned(),
+            format!("user#{}", user.id)
+        ]
+    );
+    let user_item = scan
+        .items()
+        .iter()
+        .find(|i| i["kind"].as_s().unwrap() == "user")
+        .unwrap();
+    assert_eq!(
+        user_item["password_hash"].as_s().unwrap(),
+        PHC,
+        "only the PHC string is stored"
+    );
 }
 
 #[tokio::test]
@@ -45,14 +61,20 @@ async fn corrupt_record_is_an_error_not_a_panic() {
         .put_item()
         .table_name(&table)
         .set_item(Some(HashMap::from([
-            (PARTITION_KEY.to_owned(), AttributeValue::S(format!("user#{id}"))),
+            (
+                PARTITION_KEY.to_owned(),
+                AttributeValue::S(format!("user#{id}")),
+            ),
             ("kind".to_owned(), AttributeValue::S("user".into())),
             ("id".to_owned(), AttributeValue::S(id.to_string())),
         ])))
         .send()
         .await
         .unwrap();
-    let err = DynamoUserStore::new(client, &table).get_by_id(id).await.unwrap_err();
+    let err = DynamoUserStore::new(client, &table)
+        .get_by_id(id)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
 }
 

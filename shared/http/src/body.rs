@@ -25,7 +25,12 @@ pub fn media_type(request: &Request) -> MediaType {
     let Ok(value) = value.to_str() else {
         return MediaType::Other;
     };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match essence.as_str() {
         "application/json" => MediaType::Json,
         "application/x-www-form-urlencoded" => MediaType::Form,
@@ -56,12 +61,16 @@ pub fn bytes(request: &Request) -> Result<&[u8], ApiError> {
 pub fn json<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
     let bytes = bytes(request)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::BadRequest("request body is empty; expected JSON".into()));
+        return Err(ApiError::BadRequest(
+            "request body is empty; expected JSON".into(),
+        ));
     }
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("request body is not valid JSON: {e}")))?;
     if !value.is_object() {
-        return Err(ApiError::Unprocessable("request body must be a JSON object".into()));
+        return Err(ApiError::Unprocessable(
+            "request body must be a JSON object".into(),
+        ));
     }
     serde_json::from_value(value)
         .map_err(|e| ApiError::Unprocessable(format!("invalid request body: {e}")))
@@ -101,7 +110,9 @@ mod tests {
     }
 
     fn request(content_type: Option<&str>, body: &str) -> Request {
-        let mut builder = lambda_http::http::Request::builder().method("POST").uri("/x");
+        let mut builder = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/x");
         if let Some(ct) = content_type {
             builder = builder.header(header::CONTENT_TYPE, ct);
         }
@@ -118,12 +129,20 @@ mod tests {
     fn wrong_shape_is_422_naming_the_problem() {
         for (body, needle) in [
             (r#"{"email": "a@b.co"}"#, "missing field `password`"),
-            (r#"{"email": "a@b.co", "password": 12345678}"#, "invalid type"),
-            (r#"{"email": "a@b.co", "password": "x", "admin": true}"#, "unknown field `admin`"),
+            (
+                r#"{"email": "a@b.co", "password": 12345678}"#,
+                "invalid type",
+            ),
+            (
+                r#"{"email": "a@b.co", "password": "x", "admin": true}"#,
+                "unknown field `admin`",
+            ),
             (r#"["a@b.co", "x"]"#, "must be a JSON object"),
         ] {
             match json::<Creds>(&request(Some("application/json"), body)) {
-                Err(ApiError::Unprocessable(detail)) => assert!(detail.contains(needle), "{detail}"),
+                Err(ApiError::Unprocessable(detail)) => {
+                    assert!(detail.contains(needle), "{detail}")
+                }
                 other => panic!("{body}: {other:?}"),
             }
         }
@@ -131,19 +150,28 @@ mod tests {
 
     #[test]
     fn oversize_body_is_refused_before_parsing() {
-        let body = format!(r#"{{"email": "{}", "password": "x"}}"#, "a".repeat(MAX_BODY_BYTES));
+        let body = format!(
+            r#"{{"email": "{}", "password": "x"}}"#,
+            "a".repeat(MAX_BODY_BYTES)
+        );
         let err = json::<Creds>(&request(None, &body)).unwrap_err();
         assert!(matches!(err, ApiError::PayloadTooLarge { .. }), "{err:?}");
     }
 
     #[test]
     fn media_type_ignores_parameters_and_case() {
-        assert_eq!(media_type(&request(Some("Application/JSON; charset=utf-8"), "")), MediaType::Json);
+        assert_eq!(
+            media_type(&request(Some("Application/JSON; charset=utf-8"), "")),
+            MediaType::Json
+        );
         assert_eq!(
             media_type(&request(Some("application/x-www-form-urlencoded"), "")),
             MediaType::Form
         );
-        assert_eq!(media_type(&request(Some("text/plain"), "")), MediaType::Other);
+        assert_eq!(
+            media_type(&request(Some("text/plain"), "")),
+            MediaType::Other
+        );
         assert!(matches!(
             require_media_type(&request(Some("text/plain"), ""), false),
             Err(ApiError::UnsupportedMediaType(_))

@@ -90,6 +90,9 @@ mod tests {
 
     #[test]
     fn request_without_authorizer_context_has_no_claims() {
-        assert_eq!(Request::default().verified_claims(), Err(ClaimsError::Missing));
+        assert_eq!(
+            Request::default().verified_claims(),
+            Err(ClaimsError::Missing)
+        );
     }
 }

@@ -127,7 +127,10 @@ mod tests {
     fn client_errors_carry_their_detail() {
         let response = ApiError::Conflict("email already registered".into()).into_response();
         assert_eq!(response.status(), StatusCode::CONFLICT);
-        assert_eq!(body_json(&response), serde_json::json!({"detail": "email already registered"}));
+        assert_eq!(
+            body_json(&response),
+            serde_json::json!({"detail": "email already registered"})
+        );
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     }
 
@@ -136,7 +139,10 @@ mod tests {
         let source = std::io::Error::other("dynamodb endpoint 10.0.0.1 refused: table users-prod");
         let response = ApiError::internal(source).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(body_json(&response), serde_json::json!({"detail": "Internal Server Error"}));
+        assert_eq!(
+            body_json(&response),
+            serde_json::json!({"detail": "Internal Server Error"})
+        );
     }
 
     #[test]

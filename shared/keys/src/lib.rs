@@ -20,11 +20,18 @@ pub const STAGE_PREVIOUS: &str = "AWSPREVIOUS";
 #[derive(Debug, thiserror::Error)]
 pub enum KeySourceError {
     #[error("secret {secret_id} has no {stage} version")]
-    MissingStage { secret_id: String, stage: &'static str },
+    MissingStage {
+        secret_id: String,
+        stage: &'static str,
+    },
     #[error("secret {secret_id} version {version} is not a JSON object {{\"alg\", \"k\"}}")]
     Format { secret_id: String, version: String },
     #[error("secret {secret_id} version {version} uses unsupported algorithm {alg:?}")]
-    UnsupportedAlgorithm { secret_id: String, version: String, alg: String },
+    UnsupportedAlgorithm {
+        secret_id: String,
+        version: String,
+        alg: String,
+    },
     #[error("secret {secret_id} holds an unusable key")]
     Key {
         secret_id: String,
@@ -147,10 +154,10 @@ impl KeySource for SecretsManagerKeySource {
                 stage: STAGE_CURRENT,
             })?;
         let mut keys = vec![self.key(&current)?];
-        if let Some(previous) = self.fetch(STAGE_PREVIOUS).await? {
-            if previous.id != current.id {
-                keys.push(self.key(&previous)?);
-            }
+        if let Some(previous) = self.fetch(STAGE_PREVIOUS).await?
+            && previous.id != current.id
+        {
+            keys.push(self.key(&previous)?);
         }
         let set = KeySet::signing(&current.id, keys).map_err(|source| KeySourceError::Key {
             secret_id: self.secret_id.clone(),

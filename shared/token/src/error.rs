@@ -16,7 +16,10 @@ pub enum KeyError {
     #[error("the signing key {0:?} is not in the key set")]
     SigningKeyMissing(String),
     #[error("key {kid:?} cannot be used with algorithm {alg:?}")]
-    AlgorithmMismatch { kid: String, alg: jsonwebtoken::Algorithm },
+    AlgorithmMismatch {
+        kid: String,
+        alg: jsonwebtoken::Algorithm,
+    },
     #[error("JWK has no usable `alg`")]
     JwkWithoutAlgorithm,
     #[error("JWK is not a signature key")]

@@ -38,7 +38,9 @@ fn b64(part: &str) -> Result<Vec<u8>, VerifyError> {
     if !valid {
         return Err(VerifyError::Malformed);
     }
-    URL_SAFE_NO_PAD.decode(part).map_err(|_| VerifyError::Malformed)
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| VerifyError::Malformed)
 }
 
 /// Checks the structure, header and signature of `token` against `keys`.
@@ -61,7 +63,10 @@ pub fn verify_compact<'k>(token: &str, keys: &'k KeySet) -> Result<Verified<'k>,
     let header_json = b64(header_b64)?;
     let raw: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&header_json).map_err(|_| VerifyError::InvalidHeader)?;
-    if let Some(name) = FORBIDDEN_HEADERS.iter().find(|name| raw.contains_key(**name)) {
+    if let Some(name) = FORBIDDEN_HEADERS
+        .iter()
+        .find(|name| raw.contains_key(**name))
+    {
         return Err(VerifyError::ForbiddenHeader(name));
     }
     let header: Header = serde_json::from_value(serde_json::Value::Object(raw))

@@ -62,7 +62,8 @@ impl Key {
         if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
             return Err(KeyError::JwkWrongUse);
         }
-        if matches!(jwk.common.key_operations, Some(ref ops) if !ops.contains(&KeyOperations::Verify)) {
+        if matches!(jwk.common.key_operations, Some(ref ops) if !ops.contains(&KeyOperations::Verify))
+        {
             return Err(KeyError::JwkWrongUse);
         }
         let alg = jwk
@@ -138,7 +139,10 @@ impl KeySet {
     }
 
     /// A key set that signs with `signing_kid` and verifies with every key.
-    pub fn signing(signing_kid: &str, keys: impl IntoIterator<Item = Key>) -> Result<Self, KeyError> {
+    pub fn signing(
+        signing_kid: &str,
+        keys: impl IntoIterator<Item = Key>,
+    ) -> Result<Self, KeyError> {
         let mut set = Self::verifying(keys)?;
         match set.keys.get(signing_kid) {
             Some(key) if key.encoding.is_some() => {}
@@ -204,7 +208,10 @@ mod tests {
     #[test]
     fn signing_key_must_be_in_the_set() {
         let a = Key::hmac("a", SECRET, Algorithm::HS256).unwrap();
-        assert!(matches!(KeySet::signing("b", [a]), Err(KeyError::SigningKeyMissing(_))));
+        assert!(matches!(
+            KeySet::signing("b", [a]),
+            Err(KeyError::SigningKeyMissing(_))
+        ));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Issue-then-verify round trips, and every forgery the verifier must refuse.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,13 +26,26 @@ fn keys() -> Arc<KeySet> {
 fn verifier() -> TokenVerifier {
     TokenVerifier::new(
         keys(),
-        VerifierConfig { issuer: ISS.into(), audience: AUD.into(), leeway_secs: 30 },
+        VerifierConfig {
+            issuer: ISS.into(),
+            audience: AUD.into(),
+            leeway_secs: 30,
+        },
     )
 }
 
 fn issue(now: i64) -> String {
     let issuer = TokenIssuer::new(keys(), ISS, AUD, Duration::from_secs(900)).unwrap();
-    issuer.issue_at(&Subject { id: "user-1", email: "a@example.com" }, now).unwrap().token
+    issuer
+        .issue_at(
+            &Subject {
+                id: "user-1",
+                email: "a@example.com",
+            },
+            now,
+        )
+        .unwrap()
+        .token
 }
 
 fn good_claims() -> Value {
@@ -66,10 +81,15 @@ fn issued_token_verifies_and_round_trips_claims() {
 fn issued_token_header_names_kid_and_access_token_type() {
     let token = issue(NOW);
     let header: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap(),
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
     )
     .unwrap();
-    assert_eq!(header, json!({"alg": "HS256", "typ": "at+jwt", "kid": "v1"}));
+    assert_eq!(
+        header,
+        json!({"alg": "HS256", "typ": "at+jwt", "kid": "v1"})
+    );
 }
 
 #[test]
@@ -92,24 +112,39 @@ fn rejects_alg_none() {
 #[test]
 fn rejects_token_signed_with_another_key() {
     let token = forge(&good_header(), &good_claims(), OTHER_SECRET);
-    assert_eq!(verifier().verify_at(&token, NOW), Err(VerifyError::InvalidSignature));
+    assert_eq!(
+        verifier().verify_at(&token, NOW),
+        Err(VerifyError::InvalidSignature)
+    );
 }
 
 #[test]
 fn rejects_altered_claims() {
     let token = issue(NOW);
     let parts: Vec<&str> = token.split('.').collect();
-    let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let mut claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     claims["sub"] = json!("admin");
-    let altered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
-    assert_eq!(verifier().verify_at(&altered, NOW), Err(VerifyError::InvalidSignature));
+    let altered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        parts[2]
+    );
+    assert_eq!(
+        verifier().verify_at(&altered, NOW),
+        Err(VerifyError::InvalidSignature)
+    );
 }
 
 #[test]
 fn rejects_expired_token_after_leeway() {
     let token = issue(NOW);
     assert!(verifier().verify_at(&token, NOW + 900 + 29).is_ok());
-    assert_eq!(verifier().verify_at(&token, NOW + 900 + 30), Err(VerifyError::Expired));
+    assert_eq!(
+        verifier().verify_at(&token, NOW + 900 + 30),
+        Err(VerifyError::Expired)
+    );
 }
 
 #[test]
@@ -117,7 +152,10 @@ fn rejects_token_not_yet_valid() {
     let mut claims = good_claims();
     claims["nbf"] = json!(NOW + 120);
     let token = forge(&good_header(), &claims, SECRET);
-    assert_eq!(verifier().verify_at(&token, NOW), Err(VerifyError::NotYetValid));
+    assert_eq!(
+        verifier().verify_at(&token, NOW),
+        Err(VerifyError::NotYetValid)
+    );
 }
 
 #[test]
@@ -125,7 +163,10 @@ fn rejects_token_issued_in_the_future() {
     let mut claims = good_claims();
     claims["iat"] = json!(NOW + 120);
     let token = forge(&good_header(), &claims, SECRET);
-    assert_eq!(verifier().verify_at(&token, NOW), Err(VerifyError::IssuedInFuture));
+    assert_eq!(
+        verifier().verify_at(&token, NOW),
+        Err(VerifyError::IssuedInFuture)
+    );
 }
 
 #[test]
@@ -148,7 +189,11 @@ fn rejects_wrong_issuer_and_audience() {
 fn accepts_audience_as_array_containing_this_api() {
     let mut claims = good_claims();
     claims["aud"] = json!(["other-api", AUD]);
-    assert!(verifier().verify_at(&forge(&good_header(), &claims, SECRET), NOW).is_ok());
+    assert!(
+        verifier()
+            .verify_at(&forge(&good_header(), &claims, SECRET), NOW)
+            .is_ok()
+    );
 }
 
 #[test]
@@ -157,7 +202,11 @@ fn rejects_each_missing_required_claim() {
         let mut claims = good_claims();
         claims.as_object_mut().unwrap().remove(name);
         let result = verifier().verify_at(&forge(&good_header(), &claims, SECRET), NOW);
-        assert_eq!(result, Err(VerifyError::MissingClaim(name)), "without {name}");
+        assert_eq!(
+            result,
+            Err(VerifyError::MissingClaim(name)),
+            "without {name}"
+        );
     }
 }
 
@@ -175,15 +224,24 @@ fn rejects_empty_subject() {
 fn rejects_unknown_and_missing_kid() {
     let mut header = good_header();
     header["kid"] = json!("v0");
-    assert_eq!(verifier().verify_at(&forge(&header, &good_claims(), SECRET), NOW), Err(VerifyError::UnknownKid));
+    assert_eq!(
+        verifier().verify_at(&forge(&header, &good_claims(), SECRET), NOW),
+        Err(VerifyError::UnknownKid)
+    );
     header.as_object_mut().unwrap().remove("kid");
-    assert_eq!(verifier().verify_at(&forge(&header, &good_claims(), SECRET), NOW), Err(VerifyError::MissingKid));
+    assert_eq!(
+        verifier().verify_at(&forge(&header, &good_claims(), SECRET), NOW),
+        Err(VerifyError::MissingKid)
+    );
 }
 
 #[test]
 fn rejects_headers_that_bring_their_own_key_or_critical_extensions() {
     let cases = [
-        ("jwk", json!({"kty": "oct", "k": URL_SAFE_NO_PAD.encode(SECRET)})),
+        (
+            "jwk",
+            json!({"kty": "oct", "k": URL_SAFE_NO_PAD.encode(SECRET)}),
+        ),
         ("jku", json!("https://evil.example/jwks.json")),
         ("x5u", json!("https://evil.example/cert.pem")),
         ("x5c", json!(["MIIB"])),
@@ -204,13 +262,26 @@ fn rejects_headers_that_bring_their_own_key_or_critical_extensions() {
 fn rejects_wrong_or_missing_typ() {
     let mut header = good_header();
     header["typ"] = json!("JWT");
-    assert_eq!(verifier().verify_at(&forge(&header, &good_claims(), SECRET), NOW), Err(VerifyError::WrongType));
+    assert_eq!(
+        verifier().verify_at(&forge(&header, &good_claims(), SECRET), NOW),
+        Err(VerifyError::WrongType)
+    );
     header["typ"] = json!("refresh+jwt");
-    assert_eq!(verifier().verify_at(&forge(&header, &good_claims(), SECRET), NOW), Err(VerifyError::WrongType));
+    assert_eq!(
+        verifier().verify_at(&forge(&header, &good_claims(), SECRET), NOW),
+        Err(VerifyError::WrongType)
+    );
     header.as_object_mut().unwrap().remove("typ");
-    assert_eq!(verifier().verify_at(&forge(&header, &good_claims(), SECRET), NOW), Err(VerifyError::WrongType));
+    assert_eq!(
+        verifier().verify_at(&forge(&header, &good_claims(), SECRET), NOW),
+        Err(VerifyError::WrongType)
+    );
     header["typ"] = json!("application/AT+JWT");
-    assert!(verifier().verify_at(&forge(&header, &good_claims(), SECRET), NOW).is_ok());
+    assert!(
+        verifier()
+            .verify_at(&forge(&header, &good_claims(), SECRET), NOW)
+            .is_ok()
+    );
 }
 
 #[test]
@@ -228,12 +299,27 @@ fn rejects_oversize_token_before_decoding() {
     let mut claims = good_claims();
     claims["pad"] = json!("x".repeat(MAX_TOKEN_BYTES));
     let token = forge(&good_header(), &claims, SECRET);
-    assert_eq!(verifier().verify_at(&token, NOW), Err(VerifyError::TooLarge { max: MAX_TOKEN_BYTES }));
+    assert_eq!(
+        verifier().verify_at(&token, NOW),
+        Err(VerifyError::TooLarge {
+            max: MAX_TOKEN_BYTES
+        })
+    );
 }
 
 #[test]
 fn rejects_garbage_without_panicking() {
-    let inputs = ["", ".", "..", "a.b.c", "a.b.c.d", "Bearer x", "\u{0}.\u{0}.\u{0}", "e30.e30.e30", "é.é.é"];
+    let inputs = [
+        "",
+        ".",
+        "..",
+        "a.b.c",
+        "a.b.c.d",
+        "Bearer x",
+        "\u{0}.\u{0}.\u{0}",
+        "e30.e30.e30",
+        "é.é.é",
+    ];
     for input in inputs {
         assert!(verifier().verify_at(input, NOW).is_err(), "{input:?}");
     }
@@ -244,15 +330,30 @@ fn rejects_padded_base64() {
     let token = issue(NOW);
     let parts: Vec<&str> = token.split('.').collect();
     let padded = format!("{}=.{}.{}", parts[0], parts[1], parts[2]);
-    assert_eq!(verifier().verify_at(&padded, NOW), Err(VerifyError::Malformed));
+    assert_eq!(
+        verifier().verify_at(&padded, NOW),
+        Err(VerifyError::Malformed)
+    );
 }
 
 #[test]
 fn verifies_tokens_of_a_previous_key_still_in_the_set() {
-    let old = Arc::new(KeySet::signing("v0", [Key::hmac("v0", OTHER_SECRET, Algorithm::HS256).unwrap()]).unwrap());
+    let old = Arc::new(
+        KeySet::signing(
+            "v0",
+            [Key::hmac("v0", OTHER_SECRET, Algorithm::HS256).unwrap()],
+        )
+        .unwrap(),
+    );
     let old_token = TokenIssuer::new(old, ISS, AUD, Duration::from_secs(900))
         .unwrap()
-        .issue_at(&Subject { id: "u", email: "u@example.com" }, NOW)
+        .issue_at(
+            &Subject {
+                id: "u",
+                email: "u@example.com",
+            },
+            NOW,
+        )
         .unwrap()
         .token;
     let both = KeySet::signing(
@@ -263,7 +364,18 @@ fn verifies_tokens_of_a_previous_key_still_in_the_set() {
         ],
     )
     .unwrap();
-    let config = VerifierConfig { issuer: ISS.into(), audience: AUD.into(), leeway_secs: 30 };
-    assert!(TokenVerifier::new(Arc::new(both), config.clone()).verify_at(&old_token, NOW).is_ok());
-    assert_eq!(verifier().verify_at(&old_token, NOW), Err(VerifyError::UnknownKid));
+    let config = VerifierConfig {
+        issuer: ISS.into(),
+        audience: AUD.into(),
+        leeway_secs: 30,
+    };
+    assert!(
+        TokenVerifier::new(Arc::new(both), config.clone())
+            .verify_at(&old_token, NOW)
+            .is_ok()
+    );
+    assert_eq!(
+        verifier().verify_at(&old_token, NOW),
+        Err(VerifyError::UnknownKid)
+    );
 }

@@ -4,6 +4,8 @@
 //! (an algorithm this crate does not support, or a key not meant for signatures) must reject all
 //! of its cases. Upstream inconsistencies are named below, one by one, never skipped by group.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use authgate_token::jws::verify_compact;
@@ -14,12 +16,36 @@ use serde_json::Value;
 
 /// Cases whose upstream label a strict verifier must overrule, with the reason.
 const EXCEPTIONS: &[(u64, bool, &str)] = &[
-    (367, true, "labelled invalid, but byte-for-byte the jws of valid tcId 357"),
-    (370, true, "labelled invalid, but byte-for-byte the jws of valid tcId 357"),
-    (372, false, "labelled valid, but contains '?', not a base64url character"),
-    (373, false, "labelled valid, but contains '?', not a base64url character"),
-    (346, false, "RFC 7520 Figure 20 is signed PS384 but the group JWK pins alg PS256"),
-    (350, false, "RFC 7520 Figure 20 is signed PS384 but the group JWK pins alg PS256"),
+    (
+        367,
+        true,
+        "labelled invalid, but byte-for-byte the jws of valid tcId 357",
+    ),
+    (
+        370,
+        true,
+        "labelled invalid, but byte-for-byte the jws of valid tcId 357",
+    ),
+    (
+        372,
+        false,
+        "labelled valid, but contains '?', not a base64url character",
+    ),
+    (
+        373,
+        false,
+        "labelled valid, but contains '?', not a base64url character",
+    ),
+    (
+        346,
+        false,
+        "RFC 7520 Figure 20 is signed PS384 but the group JWK pins alg PS256",
+    ),
+    (
+        350,
+        false,
+        "RFC 7520 Figure 20 is signed PS384 but the group JWK pins alg PS256",
+    ),
 ];
 
 fn vectors() -> Value {
@@ -92,16 +118,29 @@ fn wycheproof_jws_vectors_agree_with_strict_verification() {
         }
     }
 
-    assert!(disagreements.is_empty(), "disagreements:\n{}", disagreements.join("\n"));
+    assert!(
+        disagreements.is_empty(),
+        "disagreements:\n{}",
+        disagreements.join("\n")
+    );
     assert_eq!(checked, 401, "every vector is run");
-    assert_eq!(exceptions_seen.len(), EXCEPTIONS.len(), "every named exception exists upstream");
+    assert_eq!(
+        exceptions_seen.len(),
+        EXCEPTIONS.len(),
+        "every named exception exists upstream"
+    );
     // The valid cases of HS256, ES256, RS*, PS* and RFC 7520 really verify: not a reject-all verifier.
     assert!(accepted >= 40, "only {accepted} cases verified");
     // Only keys this crate cannot use are groups without a usable key: ES521/P-521 and encryption keys.
     for group in &unsupported_groups {
         assert!(
-            ["rfc7520", "rfc7520WithKeyOps", "rsa_encryption", "ec_key_for_encryption"]
-                .contains(&group.as_str()),
+            [
+                "rfc7520",
+                "rfc7520WithKeyOps",
+                "rsa_encryption",
+                "ec_key_for_encryption"
+            ]
+            .contains(&group.as_str()),
             "group {group} unexpectedly has no usable key"
         );
     }

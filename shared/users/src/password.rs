@@ -188,12 +188,18 @@ mod tests {
 
     #[test]
     fn password_length_is_counted_in_characters() {
-        assert_eq!(Password::parse("1234567").unwrap_err(), PasswordError::TooShort);
+        assert_eq!(
+            Password::parse("1234567").unwrap_err(),
+            PasswordError::TooShort
+        );
         assert!(Password::parse("12345678").is_ok());
         // 8 characters, 16 bytes.
         assert!(Password::parse("ééééééééé").is_ok());
         assert!(Password::parse("é".repeat(256)).is_ok());
-        assert_eq!(Password::parse("a".repeat(257)).unwrap_err(), PasswordError::TooLong);
+        assert_eq!(
+            Password::parse("a".repeat(257)).unwrap_err(),
+            PasswordError::TooLong
+        );
     }
 
     #[test]
@@ -219,14 +225,21 @@ mod tests {
             .hash(Password::parse("correct horse battery").unwrap())
             .await
             .unwrap();
-        assert!(hash.as_phc().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", hash.as_phc());
+        assert!(
+            hash.as_phc().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{}",
+            hash.as_phc()
+        );
         assert!(!format!("{hash:?}").contains(hash.as_phc().rsplit('$').next().unwrap()));
     }
 
     #[tokio::test]
     async fn verify_accepts_the_password_and_rejects_others() {
         let hasher = PasswordHasher::new();
-        let hash = hasher.hash(Password::parse("correct horse battery").unwrap()).await.unwrap();
+        let hash = hasher
+            .hash(Password::parse("correct horse battery").unwrap())
+            .await
+            .unwrap();
         let right = Password::for_verification("correct horse battery");
         let wrong = Password::for_verification("correct horse battery!");
         assert!(hasher.verify(right, Some(hash.clone())).await.unwrap());
@@ -236,15 +249,28 @@ mod tests {
     #[tokio::test]
     async fn verify_without_stored_hash_is_false_even_for_the_dummy_password() {
         let hasher = PasswordHasher::new();
-        assert!(!hasher.verify(Password::for_verification("anything"), None).await.unwrap());
+        assert!(
+            !hasher
+                .verify(Password::for_verification("anything"), None)
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
     async fn long_passwords_are_not_truncated() {
         let hasher = PasswordHasher::new();
         let long = "p".repeat(200);
-        let hash = hasher.hash(Password::parse(long.clone()).unwrap()).await.unwrap();
+        let hash = hasher
+            .hash(Password::parse(long.clone()).unwrap())
+            .await
+            .unwrap();
         let differs_at_end = format!("{}q", &long[..199]);
-        assert!(!hasher.verify(Password::for_verification(differs_at_end), Some(hash)).await.unwrap());
+        assert!(
+            !hasher
+                .verify(Password::for_verification(differs_at_end), Some(hash))
+                .await
+                .unwrap()
+        );
     }
 }
