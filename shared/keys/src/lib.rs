@@ -38,6 +38,8 @@ pub enum KeySourceError {
         #[source]
         source: KeyError,
     },
+    #[error("key file {path} is accessible to other users; run `chmod 600 {path}`")]
+    InsecureFile { path: String },
     #[error("cannot read secret {secret_id}")]
     Backend {
         secret_id: String,
@@ -167,3 +169,6 @@ impl KeySource for SecretsManagerKeySource {
         Ok(set)
     }
 }
+
+mod file;
+pub use file::KeyFile;

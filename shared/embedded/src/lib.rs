@@ -1,0 +1,201 @@
+//! `UserStore` in one local redb file: what `authgate serve` uses when no AWS service is named.
+//!
+//! Same two-record layout as the DynamoDB store: a user by id, and an email lock by normalized
+//! email. redb serializes write transactions, so checking the lock and writing both records in one
+//! transaction makes email uniqueness hold under concurrency. Every call runs on the blocking pool.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use authgate_users::{Email, NewUser, PasswordHash, StoreError, User, UserId, UserStore};
+use chrono::{DateTime, Utc};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+const EMAILS: TableDefinition<&str, &str> = TableDefinition::new("emails");
+
+/// The stored form of a user.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    id: UserId,
+    email: String,
+    password_hash: String,
+    created_at: DateTime<Utc>,
+    disabled: bool,
+    superuser: bool,
+}
+
+impl Record {
+    fn from_user(user: &User) -> Self {
+        Self {
+            id: user.id,
+            email: user.email.as_str().to_owned(),
+            password_hash: user.password_hash.as_phc().to_owned(),
+            created_at: user.created_at,
+            disabled: user.disabled,
+            superuser: user.superuser,
+        }
+    }
+
+    fn into_user(self) -> Result<User, StoreError> {
+        Ok(User {
+            id: self.id,
+            email: Email::parse(&self.email)
+                .map_err(|_| StoreError::Corrupt("stored email is invalid".into()))?,
+            password_hash: PasswordHash::from_phc(self.password_hash)
+                .map_err(|_| StoreError::Corrupt("stored password hash is invalid".into()))?,
+            created_at: self.created_at,
+            disabled: self.disabled,
+            superuser: self.superuser,
+        })
+    }
+}
+
+fn backend(err: impl Into<redb::Error>) -> StoreError {
+    StoreError::Backend(Box::new(err.into()))
+}
+
+fn decode(bytes: &[u8]) -> Result<User, StoreError> {
+    serde_json::from_slice::<Record>(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("stored user is not valid: {e}")))?
+        .into_user()
+}
+
+fn encode(user: &User) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(&Record::from_user(user)).map_err(|e| StoreError::Backend(Box::new(e)))
+}
+
+/// Users in a redb file that survives restarts.
+#[derive(Clone)]
+pub struct EmbeddedUserStore {
+    db: Arc<Database>,
+}
+
+impl std::fmt::Debug for EmbeddedUserStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedUserStore").finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedUserStore {
+    /// Opens the store at `path`, creating the file and its tables if needed.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::init(Database::create(path.as_ref()).map_err(backend)?)
+    }
+
+    /// A store in memory only, with the same transactional behaviour, for tests.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(backend)?;
+        Self::init(db)
+    }
+
+    fn init(db: Database) -> Result<Self, StoreError> {
+        let txn = db.begin_write().map_err(backend)?;
+        txn.open_table(USERS).map_err(backend)?;
+        txn.open_table(EMAILS).map_err(backend)?;
+        txn.commit().map_err(backend)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || work(&db))
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(e)))?
+    }
+}
+
+fn read_user(db: &Database, id: &str) -> Result<Option<User>, StoreError> {
+    let txn = db.begin_read().map_err(backend)?;
+    let users = txn.open_table(USERS).map_err(backend)?;
+    let found = users.get(id).map_err(backend)?;
+    found.map(|bytes| decode(bytes.value())).transpose()
+}
+
+#[async_trait]
+impl UserStore for EmbeddedUserStore {
+    async fn create(&self, new_user: NewUser) -> Result<User, StoreError> {
+        let user = new_user.into_user();
+        self.blocking(move |db| {
+            let key = user.email.normalized();
+            let id = user.id.to_string();
+            let bytes = encode(&user)?;
+            let txn = db.begin_write().map_err(backend)?;
+            {
+                let mut emails = txn.open_table(EMAILS).map_err(backend)?;
+                if emails.get(key.as_str()).map_err(backend)?.is_some() {
+                    return Err(StoreError::DuplicateEmail);
+                }
+                emails.insert(key.as_str(), id.as_str()).map_err(backend)?;
+                let mut users = txn.open_table(USERS).map_err(backend)?;
+                users.insert(id.as_str(), bytes.as_slice()).map_err(backend)?;
+            }
+            txn.commit().map_err(backend)?;
+            Ok(user)
+        })
+        .await
+    }
+
+    async fn get_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.blocking(move |db| read_user(db, &id.to_string())).await
+    }
+
+    async fn get_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let key = email.normalized();
+        self.blocking(move |db| {
+            let id = {
+                let txn = db.begin_read().map_err(backend)?;
+                let emails = txn.open_table(EMAILS).map_err(backend)?;
+                let found = emails.get(key.as_str()).map_err(backend)?;
+                found.map(|id| id.value().to_owned())
+            };
+            match id {
+                Some(id) => read_user(db, &id),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), StoreError> {
+        self.blocking(move |db| {
+            let id = id.to_string();
+            let txn = db.begin_write().map_err(backend)?;
+            {
+                let mut users = txn.open_table(USERS).map_err(backend)?;
+                let mut user = match users.get(id.as_str()).map_err(backend)? {
+                    Some(bytes) => decode(bytes.value())?,
+                    None => return Err(StoreError::NotFound),
+                };
+                user.disabled = disabled;
+                let bytes = encode(&user)?;
+                users.insert(id.as_str(), bytes.as_slice()).map_err(backend)?;
+            }
+            txn.commit().map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<User>, StoreError> {
+        self.blocking(|db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let users = txn.open_table(USERS).map_err(backend)?;
+            let mut all = Vec::new();
+            for entry in users.iter().map_err(backend)? {
+                let (_, bytes) = entry.map_err(backend)?;
+                all.push(decode(bytes.value())?);
+            }
+            all.sort_by_key(|u| u.email.normalized());
+            Ok(all)
+        })
+        .await
+    }
+}

@@ -1,0 +1,159 @@
+//! A signing key in a local file, for running authgate on a developer's machine.
+//!
+//! Created on first use with a fresh random key, readable and writable by its owner only; a file
+//! that others can read is refused rather than trusted. Same JSON as the Secrets Manager secret,
+//! plus the `kid` that a secret gets from its version id.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use authgate_token::{Algorithm, Key, KeySet};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::{KeySource, KeySourceError};
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileKey {
+    kid: String,
+    alg: String,
+    k: String,
+}
+
+/// A key file at a path.
+#[derive(Debug, Clone)]
+pub struct KeyFile {
+    path: PathBuf,
+}
+
+impl KeyFile {
+    /// The key file at `path` (created by [`KeyFile::load_or_create`] if absent).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// Where the key lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn format_error(&self, what: impl Into<String>) -> KeySourceError {
+        KeySourceError::Format {
+            secret_id: self.path.display().to_string(),
+            version: what.into(),
+        }
+    }
+
+    fn io(&self, err: std::io::Error) -> KeySourceError {
+        KeySourceError::Backend {
+            secret_id: self.path.display().to_string(),
+            source: Box::new(err),
+        }
+    }
+
+    /// Writes a new random key unless the file exists. Returns whether it created one.
+    pub fn create_if_missing(&self) -> Result<bool, KeySourceError> {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let key = FileKey {
+            kid: format!("local-{}", uuid_like(&bytes)),
+            alg: "HS256".into(),
+            k: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        };
+        let json = serde_json::to_vec_pretty(&key).map_err(|e| self.io(e.into()))?;
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&self.path);
+        match created {
+            Ok(mut file) => {
+                file.write_all(&json).map_err(|e| self.io(e))?;
+                file.sync_all().map_err(|e| self.io(e))?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Reads the key, refusing a file that group or others can access.
+    pub fn read(&self) -> Result<KeySet, KeySourceError> {
+        let metadata = std::fs::metadata(&self.path).map_err(|e| self.io(e))?;
+        if metadata.permissions().mode() & 0o077 != 0 {
+            return Err(KeySourceError::InsecureFile {
+                path: self.path.display().to_string(),
+            });
+        }
+        let text = std::fs::read_to_string(&self.path).map_err(|e| self.io(e))?;
+        let parsed: FileKey =
+            serde_json::from_str(&text).map_err(|_| self.format_error("not a JSON key file"))?;
+        if parsed.alg != "HS256" {
+            return Err(KeySourceError::UnsupportedAlgorithm {
+                secret_id: self.path.display().to_string(),
+                version: parsed.kid,
+                alg: parsed.alg,
+            });
+        }
+        let key = Key::hmac(&parsed.kid, parsed.k.as_bytes(), Algorithm::HS256).map_err(|source| {
+            KeySourceError::Key {
+                secret_id: self.path.display().to_string(),
+                source,
+            }
+        })?;
+        KeySet::signing(&parsed.kid, [key]).map_err(|source| KeySourceError::Key {
+            secret_id: self.path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Creates the key file if needed, then reads it.
+    pub fn load_or_create(&self) -> Result<KeySet, KeySourceError> {
+        self.create_if_missing()?;
+        self.read()
+    }
+}
+
+fn uuid_like(bytes: &[u8; 32]) -> String {
+    bytes[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[async_trait]
+impl KeySource for KeyFile {
+    async fn load(&self) -> Result<KeySet, KeySourceError> {
+        self.load_or_create()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn creates_an_owner_only_key_once_and_reads_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = KeyFile::new(dir.path().join("signing-key.json"));
+        let first = file.load_or_create().unwrap();
+        let mode = std::fs::metadata(file.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(!file.create_if_missing().unwrap(), "an existing key is never replaced");
+        let second = file.load_or_create().unwrap();
+        assert_eq!(first.kids(), second.kids());
+        assert!(first.kids()[0].starts_with("local-"));
+    }
+
+    #[test]
+    fn refuses_a_key_file_others_can_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = KeyFile::new(dir.path().join("signing-key.json"));
+        file.create_if_missing().unwrap();
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = file.read().unwrap_err();
+        assert!(matches!(err, KeySourceError::InsecureFile { .. }), "{err:?}");
+        assert!(err.to_string().contains("chmod 600"));
+    }
+}
