@@ -1,1 +1,58 @@
-fn main() {}
+//! `authgate`: run the API locally, administer users, inspect tokens.
+
+use std::io::IsTerminal;
+
+use clap::{Parser, Subcommand};
+
+use authgate::commands::{self, ServeArgs, TokenCommand, UserCommand};
+
+#[derive(Parser)]
+#[command(name = "authgate", version, about = "Self-hosted authentication for API Gateway and Lambda")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API of template.yaml locally, authorizer included (no Docker, no AWS).
+    Serve(ServeArgs),
+    /// Administer users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws=warn")),
+        )
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let mut out = std::io::stdout();
+    let result = match Cli::parse().command {
+        Command::Serve(args) => commands::serve(args).await,
+        Command::User(command) => commands::user(command, &mut out).await,
+        Command::Token(command) => commands::token(command, &mut out).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            let mut message = format!("error: {error}");
+            let mut source = error.source();
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("{message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

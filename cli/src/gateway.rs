@@ -1,0 +1,451 @@
+//! A local API Gateway: the REST API of `template.yaml`, in front of the real handlers.
+//!
+//! Each request goes through the steps API Gateway takes: route lookup; for protected routes the
+//! identity source and its validation expression, then the TOKEN authorizer (or its cached
+//! result), then the returned policy evaluated against the method ARN; then the REST proxy event
+//! (built with `aws_lambda_events` types and parsed by `lambda_http` exactly as in Lambda) handed
+//! to the same handler library the Lambda runs. Gateway errors use the template's
+//! `GatewayResponses`, so the 401 and 403 bodies are the deployed ones.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use authorizer::Unauthorized;
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerResponse, ApiGatewayProxyRequest,
+};
+use aws_lambda_events::iam::IamPolicyEffect;
+use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use regex::Regex;
+use serde_json::{Value, json};
+
+use crate::template::{ApiSpec, GatewayResponse, Route};
+
+/// Region, account and API id in the method ARNs the local gateway builds.
+const LOCAL_ARN_PREFIX: &str = "arn:aws:execute-api:local:000000000000:local";
+/// API Gateway's payload limit.
+pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+
+/// A function the gateway can invoke with a proxy request.
+pub type HttpFunction =
+    Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> + Send + Sync>;
+
+/// A TOKEN authorizer: the real one in `serve`, any policy in tests.
+pub type AuthorizerFunction = Arc<
+    dyn Fn(&ApiGatewayCustomAuthorizerRequest) -> Result<ApiGatewayCustomAuthorizerResponse, Unauthorized>
+        + Send
+        + Sync,
+>;
+
+/// The template and the available handlers do not fit together.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GatewayError {
+    #[error("route {method} {path} needs function {function}, which the local gateway does not have")]
+    MissingFunction { method: String, path: String, function: String },
+    #[error("function {0} is available locally but no route in template.yaml uses it")]
+    UnusedFunction(String),
+    #[error("routes are protected but the template declares no authorizer")]
+    NoAuthorizer,
+    #[error("the template names authorizer function {0}, which the local gateway does not have")]
+    WrongAuthorizer(String),
+    #[error("invalid authorizer validation expression: {0}")]
+    BadValidationExpression(String),
+}
+
+/// An HTTP request as the gateway sees it.
+#[derive(Debug)]
+pub struct IncomingRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub source_ip: String,
+}
+
+/// What the gateway answers.
+#[derive(Debug)]
+pub struct OutgoingResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+enum Decision {
+    Unauthorized,
+    Denied,
+    Allowed { principal: String, context: serde_json::Map<String, Value> },
+}
+
+struct LocalAuthorizer {
+    header: String,
+    validation: Option<Regex>,
+    authorizer: AuthorizerFunction,
+    ttl: Duration,
+    cache: Mutex<HashMap<String, (Instant, ApiGatewayCustomAuthorizerResponse)>>,
+}
+
+/// The local gateway.
+pub struct Gateway {
+    spec: ApiSpec,
+    stage: String,
+    functions: HashMap<String, HttpFunction>,
+    authorizer: Option<LocalAuthorizer>,
+}
+
+/// `*` and `?` wildcards, as IAM matches policy resources.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// IAM evaluation of an authorizer policy for one method ARN: an explicit Deny wins, then an Allow.
+fn policy_allows(response: &ApiGatewayCustomAuthorizerResponse, method_arn: &str) -> bool {
+    let matching = |effect: IamPolicyEffect| {
+        response.policy_document.statement.iter().any(|s| {
+            s.effect == effect
+                && s.action.iter().any(|a| wildcard_match(a, "execute-api:Invoke"))
+                && s.resource.iter().any(|r| wildcard_match(r, method_arn))
+        })
+    };
+    !matching(IamPolicyEffect::Deny) && matching(IamPolicyEffect::Allow)
+}
+
+impl LocalAuthorizer {
+    fn decide(&self, headers: &HeaderMap, method_arn: &str) -> Decision {
+        let Some(token) = headers.get(self.header.as_str()).and_then(|v| v.to_str().ok()) else {
+            return Decision::Unauthorized;
+        };
+        if token.is_empty() || self.validation.as_ref().is_some_and(|re| !re.is_match(token)) {
+            return Decision::Unauthorized;
+        }
+        let cached = self.cached(token);
+        let response = match cached {
+            Some(response) => response,
+            None => {
+                let mut event = ApiGatewayCustomAuthorizerRequest::default();
+                event.type_ = Some("TOKEN".into());
+                event.authorization_token = Some(token.to_owned());
+                event.method_arn = Some(method_arn.to_owned());
+                match (self.authorizer)(&event) {
+                    Ok(response) => {
+                        self.remember(token, &response);
+                        response
+                    }
+                    Err(_) => return Decision::Unauthorized,
+                }
+            }
+        };
+        if !policy_allows(&response, method_arn) {
+            return Decision::Denied;
+        }
+        let context = match response.context {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        Decision::Allowed {
+            principal: response.principal_id.unwrap_or_default(),
+            context,
+        }
+    }
+
+    fn cached(&self, token: &str) -> Option<ApiGatewayCustomAuthorizerResponse> {
+        let cache = self.cache.lock().ok()?;
+        let (at, response) = cache.get(token)?;
+        (at.elapsed() < self.ttl).then(|| response.clone())
+    }
+
+    fn remember(&self, token: &str, response: &ApiGatewayCustomAuthorizerResponse) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            cache.insert(token.to_owned(), (Instant::now(), response.clone()));
+        }
+    }
+}
+
+impl Gateway {
+    /// A gateway for `spec` with these functions by logical id; fails if the two disagree.
+    pub fn new(
+        spec: ApiSpec,
+        functions: HashMap<String, HttpFunction>,
+        authorizer: Option<(String, AuthorizerFunction)>,
+        cache_ttl: Option<Duration>,
+    ) -> Result<Self, GatewayError> {
+        for route in &spec.routes {
+            if !functions.contains_key(&route.function) {
+                return Err(GatewayError::MissingFunction {
+                    method: route.method.clone(),
+                    path: route.path.clone(),
+                    function: route.function.clone(),
+                });
+            }
+        }
+        for name in functions.keys() {
+            if !spec.routes.iter().any(|r| &r.function == name) {
+                return Err(GatewayError::UnusedFunction(name.clone()));
+            }
+        }
+        let needs_authorizer = spec.routes.iter().any(|r| r.protected);
+        let authorizer = match (&spec.authorizer, authorizer) {
+            (Some(config), Some((name, authorizer))) => {
+                if config.function != name {
+                    return Err(GatewayError::WrongAuthorizer(config.function.clone()));
+                }
+                let validation = config
+                    .validation_expression
+                    .as_deref()
+                    .map(Regex::new)
+                    .transpose()
+                    .map_err(|e| GatewayError::BadValidationExpression(e.to_string()))?;
+                Some(LocalAuthorizer {
+                    header: config.header.to_ascii_lowercase(),
+                    validation,
+                    authorizer,
+                    ttl: cache_ttl.unwrap_or(Duration::from_secs(config.cache_ttl_secs)),
+                    cache: Mutex::new(HashMap::new()),
+                })
+            }
+            (Some(config), None) => return Err(GatewayError::WrongAuthorizer(config.function.clone())),
+            (None, _) if needs_authorizer => return Err(GatewayError::NoAuthorizer),
+            (None, _) => None,
+        };
+        let stage = spec
+            .parameter_defaults
+            .get("StageName")
+            .cloned()
+            .unwrap_or_else(|| "Prod".into());
+        Ok(Self { spec, stage, functions, authorizer })
+    }
+
+    /// The routes served, for the start-up banner.
+    pub fn routes(&self) -> &[Route] {
+        &self.spec.routes
+    }
+
+    /// The authorizer's result cache TTL, if there is an authorizer.
+    pub fn authorizer_cache_ttl(&self) -> Option<Duration> {
+        self.authorizer.as_ref().map(|a| a.ttl)
+    }
+
+    /// A response of one of the template's gateway response types.
+    fn gateway_response(&self, kind: &str, default_status: StatusCode, message: &str) -> OutgoingResponse {
+        let fallback = if default_status.is_server_error() { "DEFAULT_5XX" } else { "DEFAULT_4XX" };
+        let configured: Option<&GatewayResponse> =
+            self.spec.gateway_responses.get(kind).or_else(|| self.spec.gateway_responses.get(fallback));
+        let quoted = Value::String(message.to_owned()).to_string();
+        let body = configured
+            .and_then(|r| r.body.clone())
+            .unwrap_or_else(|| json!({"message": message}).to_string())
+            .replace("$context.error.messageString", &quoted)
+            .replace("$context.error.message", message);
+        let status = self
+            .spec
+            .gateway_responses
+            .get(kind)
+            .and_then(|r| r.status)
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(default_status);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (name, value) in configured.map(|r| r.headers.as_slice()).unwrap_or_default() {
+            if let (Ok(name), Ok(value)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(value)) {
+                headers.insert(name, value);
+            }
+        }
+        OutgoingResponse { status, headers, body: body.into_bytes() }
+    }
+
+    /// API Gateway's answer to a body over its payload limit.
+    pub fn payload_too_large(&self) -> OutgoingResponse {
+        self.gateway_response("REQUEST_TOO_LARGE", StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long")
+    }
+
+    /// Serves one request.
+    pub async fn handle(&self, incoming: IncomingRequest<'_>) -> OutgoingResponse {
+        let Some((route, path_params)) = self.spec.route(incoming.method, incoming.path) else {
+            return self.gateway_response(
+                "MISSING_AUTHENTICATION_TOKEN",
+                StatusCode::FORBIDDEN,
+                "Missing Authentication Token",
+            );
+        };
+        if incoming.body.len() > MAX_PAYLOAD_BYTES {
+            return self.payload_too_large();
+        }
+        let method_arn = format!(
+            "{LOCAL_ARN_PREFIX}/{}/{}{}",
+            self.stage, incoming.method, incoming.path
+        );
+        let mut authorizer_fields = None;
+        if route.protected {
+            let Some(authorizer) = &self.authorizer else {
+                return self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+            };
+            match authorizer.decide(incoming.headers, &method_arn) {
+                Decision::Unauthorized => {
+                    return self.gateway_response("UNAUTHORIZED", StatusCode::UNAUTHORIZED, "Unauthorized");
+                }
+                Decision::Denied => {
+                    return self.gateway_response(
+                        "ACCESS_DENIED",
+                        StatusCode::FORBIDDEN,
+                        "User is not authorized to access this resource",
+                    );
+                }
+                Decision::Allowed { principal, mut context } => {
+                    context.insert("principalId".into(), principal.into());
+                    authorizer_fields = Some(context);
+                }
+            }
+        }
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let request = match self.proxy_request(route, &path_params, &incoming, authorizer_fields, &request_id) {
+            Ok(request) => request,
+            Err(e) => {
+                tracing::error!(error = %e, "could not build the proxy event");
+                return self.gateway_response("DEFAULT_5XX", StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+            }
+        };
+        let Some(function) = self.functions.get(&route.function) else {
+            return self.gateway_response("DEFAULT_5XX", StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+        };
+        let response = function(request).await;
+        let (parts, body) = response.into_parts();
+        let mut headers = parts.headers;
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            headers.insert("x-amzn-requestid", value);
+        }
+        let body = match body {
+            Body::Text(text) => text.into_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => Vec::new(),
+        };
+        OutgoingResponse { status: parts.status, headers, body }
+    }
+
+    /// The REST proxy event API Gateway would send, parsed by `lambda_http` as in Lambda.
+    fn proxy_request(
+        &self,
+        route: &Route,
+        path_params: &BTreeMap<String, String>,
+        incoming: &IncomingRequest<'_>,
+        authorizer: Option<serde_json::Map<String, Value>>,
+        request_id: &str,
+    ) -> Result<Request, String> {
+        let mut single = serde_json::Map::new();
+        let mut multi: serde_json::Map<String, Value> = serde_json::Map::new();
+        for (name, value) in incoming.headers {
+            let value = value.to_str().map_err(|e| e.to_string())?.to_owned();
+            single.insert(name.as_str().to_owned(), Value::String(value.clone()));
+            if let Some(Value::Array(values)) = multi.get_mut(name.as_str()) {
+                values.push(Value::String(value));
+            } else {
+                multi.insert(name.as_str().to_owned(), json!([value]));
+            }
+        }
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(incoming.query.unwrap_or("")).map_err(|e| e.to_string())?;
+        let (query, multi_query) = if pairs.is_empty() {
+            (Value::Null, Value::Null)
+        } else {
+            let mut one = serde_json::Map::new();
+            let mut many: serde_json::Map<String, Value> = serde_json::Map::new();
+            for (k, v) in pairs {
+                one.insert(k.clone(), Value::String(v.clone()));
+                match many.get_mut(&k) {
+                    Some(Value::Array(values)) => values.push(Value::String(v)),
+                    _ => {
+                        many.insert(k, json!([v]));
+                    }
+                }
+            }
+            (Value::Object(one), Value::Object(many))
+        };
+        let (body, is_base64) = match std::str::from_utf8(incoming.body) {
+            Ok("") => (Value::Null, false),
+            Ok(text) => (Value::String(text.to_owned()), false),
+            Err(_) => {
+                use base64::Engine;
+                (Value::String(base64::engine::general_purpose::STANDARD.encode(incoming.body)), true)
+            }
+        };
+        let mut context = json!({
+            "resourceId": "local",
+            "resourcePath": route.path,
+            "httpMethod": incoming.method,
+            "path": format!("/{}{}", self.stage, incoming.path),
+            "accountId": "000000000000",
+            "protocol": "HTTP/1.1",
+            "stage": self.stage,
+            "domainPrefix": "localhost",
+            "requestId": request_id,
+            "requestTimeEpoch": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+            "identity": {"sourceIp": incoming.source_ip, "userAgent": single.get("user-agent").cloned().unwrap_or(Value::Null)},
+            "domainName": "localhost",
+            "apiId": "local",
+        });
+        if let Some(fields) = authorizer {
+            context["authorizer"] = Value::Object(fields);
+        }
+        let event = json!({
+            "resource": route.path,
+            "path": incoming.path,
+            "httpMethod": incoming.method,
+            "headers": single,
+            "multiValueHeaders": multi,
+            "queryStringParameters": query,
+            "multiValueQueryStringParameters": multi_query,
+            "pathParameters": if path_params.is_empty() { Value::Null } else { json!(path_params) },
+            "stageVariables": Value::Null,
+            "requestContext": context,
+            "body": body,
+            "isBase64Encoded": is_base64,
+        });
+        // Checked against the aws_lambda_events type, then parsed as the Lambda runtime parses it.
+        let typed: ApiGatewayProxyRequest = serde_json::from_value(event).map_err(|e| e.to_string())?;
+        let wire = serde_json::to_string(&typed).map_err(|e| e.to_string())?;
+        lambda_http::request::from_str(&wire).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_like_iam() {
+        assert!(wildcard_match("arn:x:api/Prod/*/*", "arn:x:api/Prod/GET/users/me"));
+        assert!(wildcard_match("execute-api:*", "execute-api:Invoke"));
+        assert!(wildcard_match("a?c", "abc"));
+        assert!(!wildcard_match("arn:x:api/Prod/GET/*", "arn:x:api/Prod/POST/users"));
+        assert!(!wildcard_match("arn:x:api/Dev/*", "arn:x:api/Prod/GET/x"));
+        assert!(wildcard_match("*", ""));
+    }
+}

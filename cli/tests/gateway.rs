@@ -1,0 +1,243 @@
+//! The local gateway against the real template: routing, the authorizer's 401/403 semantics, the
+//! policy cache, and the proxy event the handlers receive.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use authgate::gateway::{AuthorizerFunction, Gateway, GatewayError, HttpFunction, IncomingRequest, OutgoingResponse};
+use authgate::template::{ApiSpec, TEMPLATE};
+use authgate_http::RequestClaimsExt;
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerResponse;
+use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use lambda_http::http::{HeaderMap, HeaderValue};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "Bearer aaa.bbb.ccc";
+
+/// A function that echoes what it received: path, resource, stage, claims, body.
+fn echo() -> HttpFunction {
+    Arc::new(|request: Request| {
+        Box::pin(async move {
+            let context = request.request_context();
+            let (stage, resource) = match &context {
+                lambda_http::request::RequestContext::ApiGatewayV1(c) => (c.stage.clone(), c.resource_path.clone()),
+                _ => (None, None),
+            };
+            let body = match request.body() {
+                Body::Text(t) => t.clone(),
+                _ => String::new(),
+            };
+            let echoed = json!({
+                "path": request.uri().path(),
+                "stage": stage,
+                "resource": resource,
+                "claims_sub": request.verified_claims().ok().map(|c| c.sub),
+                "query": request.query_string_parameters().first("q"),
+                "body": body,
+            });
+            let mut response = Response::new(Body::Text(echoed.to_string()));
+            response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+            response
+        })
+    })
+}
+
+fn all_functions() -> HashMap<String, HttpFunction> {
+    ["RegisterFunction", "LoginFunction", "MeFunction"].into_iter().map(|f| (f.to_owned(), echo())).collect()
+}
+
+fn claims_context() -> serde_json::Map<String, Value> {
+    let claims = authgate_token::AccessClaims {
+        iss: "i".into(),
+        sub: "user-7".into(),
+        aud: "a".into(),
+        iat: 1,
+        nbf: 1,
+        exp: i64::MAX,
+        jti: "j".into(),
+        email: "u@example.com".into(),
+    };
+    authgate_token::authorizer_context(&claims)
+}
+
+/// An authorizer returning one statement of `effect` on `resource`, counting its calls.
+fn authorizer(effect: IamPolicyEffect, resource: &str, calls: Arc<AtomicUsize>) -> AuthorizerFunction {
+    let resource = resource.to_owned();
+    Arc::new(move |_event| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        let mut statement = IamPolicyStatement::default();
+        statement.action = vec!["execute-api:Invoke".into()];
+        statement.effect = effect.clone();
+        statement.resource = vec![resource.clone()];
+        let mut response = ApiGatewayCustomAuthorizerResponse::default();
+        response.principal_id = Some("user-7".into());
+        response.policy_document.version = Some("2012-10-17".into());
+        response.policy_document.statement = vec![statement];
+        response.context = Value::Object(claims_context());
+        Ok(response)
+    })
+}
+
+fn gateway(auth: AuthorizerFunction, ttl: u64) -> Gateway {
+    Gateway::new(
+        ApiSpec::parse(TEMPLATE).unwrap(),
+        all_functions(),
+        Some(("AuthorizerFunction".into(), auth)),
+        Some(Duration::from_secs(ttl)),
+    )
+    .unwrap()
+}
+
+async fn call(gateway: &Gateway, method: &str, path: &str, authorization: Option<&str>) -> OutgoingResponse {
+    let mut headers = HeaderMap::new();
+    if let Some(value) = authorization {
+        headers.insert("authorization", HeaderValue::from_str(value).unwrap());
+    }
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    let (path, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
+    gateway
+        .handle(IncomingRequest { method, path, query, headers: &headers, body: b"{\"x\": 1}", source_ip: "127.0.0.1".into() })
+        .await
+}
+
+fn json_body(response: &OutgoingResponse) -> Value {
+    serde_json::from_slice(&response.body).unwrap()
+}
+
+#[tokio::test]
+async fn public_routes_get_the_proxy_event_without_the_authorizer() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let gw = gateway(authorizer(IamPolicyEffect::Allow, "*", calls.clone()), 300);
+    let response = call(&gw, "POST", "/auth/register?q=1", None).await;
+    assert_eq!(response.status, 200);
+    let body = json_body(&response);
+    // As in Lambda: lambda_http puts the stage in the URI path of REST API events.
+    assert_eq!(body["path"], "/Prod/auth/register");
+    assert_eq!(body["resource"], "/auth/register");
+    assert_eq!(body["stage"], "Prod");
+    assert_eq!(body["query"], "1");
+    assert_eq!(body["body"], "{\"x\": 1}");
+    assert_eq!(body["claims_sub"], Value::Null);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn allow_policy_forwards_the_authorizer_context_to_the_function() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let gw = gateway(authorizer(IamPolicyEffect::Allow, "arn:aws:execute-api:*:*:*/Prod/*/*", calls), 300);
+    let response = call(&gw, "GET", "/users/me", Some(TOKEN)).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(json_body(&response)["claims_sub"], "user-7");
+}
+
+#[tokio::test]
+async fn missing_or_malformed_authorization_is_401_with_the_templates_body() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let gw = gateway(authorizer(IamPolicyEffect::Allow, "*", calls.clone()), 300);
+    for header in [None, Some("Basic dXNlcjpwYXNz"), Some("Bearer not-a-jwt")] {
+        let response = call(&gw, "GET", "/users/me", header).await;
+        assert_eq!(response.status, 401, "{header:?}");
+        assert_eq!(json_body(&response), json!({"detail": "Not authenticated"}));
+        assert_eq!(response.headers["www-authenticate"], "Bearer");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "the validation expression stops them before the authorizer");
+}
+
+#[tokio::test]
+async fn authorizer_error_is_401() {
+    let refusing: AuthorizerFunction = Arc::new(|_| Err(authorizer::Unauthorized));
+    let gw = gateway(refusing, 300);
+    let response = call(&gw, "GET", "/users/me", Some(TOKEN)).await;
+    assert_eq!(response.status, 401);
+    assert_eq!(json_body(&response), json!({"detail": "Not authenticated"}));
+}
+
+#[tokio::test]
+async fn deny_policy_or_policy_not_covering_the_method_is_403() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    for (effect, resource) in [
+        (IamPolicyEffect::Deny, "*"),
+        (IamPolicyEffect::Allow, "arn:aws:execute-api:*:*:*/Prod/POST/*"),
+        (IamPolicyEffect::Allow, "arn:aws:execute-api:*:*:*/Dev/*/*"),
+    ] {
+        let gw = gateway(authorizer(effect, resource, calls.clone()), 300);
+        let response = call(&gw, "GET", "/users/me", Some(TOKEN)).await;
+        assert_eq!(response.status, 403, "{resource}");
+        assert_eq!(json_body(&response), json!({"detail": "Not authorized"}));
+    }
+}
+
+#[tokio::test]
+async fn policy_is_cached_per_token_for_the_ttl() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let gw = gateway(authorizer(IamPolicyEffect::Allow, "*", calls.clone()), 300);
+    for _ in 0..3 {
+        assert_eq!(call(&gw, "GET", "/users/me", Some(TOKEN)).await.status, 200);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(call(&gw, "GET", "/users/me", Some("Bearer ddd.eee.fff")).await.status, 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "another token is another cache entry");
+
+    let uncached = Arc::new(AtomicUsize::new(0));
+    let gw = gateway(authorizer(IamPolicyEffect::Allow, "*", uncached.clone()), 0);
+    for _ in 0..3 {
+        call(&gw, "GET", "/users/me", Some(TOKEN)).await;
+    }
+    assert_eq!(uncached.load(Ordering::SeqCst), 3, "TTL 0 disables the cache");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_the_templates_404() {
+    let gw = gateway(authorizer(IamPolicyEffect::Allow, "*", Arc::new(AtomicUsize::new(0))), 300);
+    for (method, path) in [("GET", "/nope"), ("GET", "/auth/register"), ("DELETE", "/users/me")] {
+        let response = call(&gw, method, path, Some(TOKEN)).await;
+        assert_eq!(response.status, 404, "{method} {path}");
+        assert_eq!(json_body(&response), json!({"detail": "Not Found"}));
+    }
+}
+
+#[test]
+fn every_template_route_has_a_local_function_and_every_local_function_a_route() {
+    // The gateway that `serve` builds from the real template and the real handlers.
+    let store = Arc::new(authgate_users::InMemoryUserStore::new());
+    let key = authgate_token::Key::hmac("k", &[7; 32], authgate_token::Algorithm::HS256).unwrap();
+    let keys = authgate_token::KeySet::signing("k", [key]).unwrap();
+    let token = authgate::commands::TokenArgs {
+        issuer: "i".into(),
+        audience: None,
+        access_token_ttl: 900,
+        leeway: 30,
+    };
+    let gw = authgate::commands::build_gateway(store, keys, &token, None).expect("template and handlers agree");
+    assert_eq!(gw.routes().len(), 3);
+}
+
+#[test]
+fn a_route_added_only_to_the_template_is_an_error() {
+    let extra = TEMPLATE.replace(
+        "  AuthorizerFunction:\n    Type: AWS::Serverless::Function\n",
+        "  AdminFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        Admin:\n          Type: Api\n          Properties:\n            RestApiId: !Ref AuthApi\n            Path: /admin\n            Method: get\n\n  AuthorizerFunction:\n    Type: AWS::Serverless::Function\n",
+    );
+    let spec = ApiSpec::parse(&extra).unwrap();
+    let err = Gateway::new(spec, all_functions(), None, None).err().unwrap();
+    assert_eq!(
+        err,
+        GatewayError::MissingFunction { method: "GET".into(), path: "/admin".into(), function: "AdminFunction".into() }
+    );
+}
+
+#[test]
+fn a_function_added_only_locally_is_an_error() {
+    let mut functions = all_functions();
+    functions.insert("AdminFunction".into(), echo());
+    let auth: AuthorizerFunction = Arc::new(|_| Err(authorizer::Unauthorized));
+    let err = Gateway::new(ApiSpec::parse(TEMPLATE).unwrap(), functions, Some(("AuthorizerFunction".into(), auth)), None)
+        .err()
+        .unwrap();
+    assert_eq!(err, GatewayError::UnusedFunction("AdminFunction".into()));
+}
