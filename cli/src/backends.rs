@@ -43,15 +43,27 @@ pub struct BackendArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error("cannot create data directory {path}")]
-    DataDir { path: String, #[source] source: std::io::Error },
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] authgate_users::StoreError),
     #[error(transparent)]
     Keys(#[from] authgate_keys::KeySourceError),
     #[error("DynamoDB table {table} is not usable")]
-    Table { table: String, #[source] source: Box<dyn std::error::Error + Send + Sync> },
+    Table {
+        table: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("cannot create secret {secret}")]
-    Secret { secret: String, #[source] source: Box<dyn std::error::Error + Send + Sync> },
+    Secret {
+        secret: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// The opened user store, and a sentence saying where it is.
@@ -71,19 +83,29 @@ async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && std::env::var_os("AWS_PROFILE").is_none() {
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
+            && std::env::var_os("AWS_PROFILE").is_none()
+        {
             loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "local", "local", None, None, "authgate-local",
+                "local",
+                "local",
+                None,
+                None,
+                "authgate-local",
             ));
         }
-        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
             loader = loader.region(aws_config::Region::new("us-east-1"));
         }
     }
     loader.load().await
 }
 
-fn boxed(e: impl std::error::Error + Send + Sync + 'static) -> Box<dyn std::error::Error + Send + Sync> {
+fn boxed(
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> Box<dyn std::error::Error + Send + Sync> {
     Box::new(e)
 }
 
@@ -94,7 +116,10 @@ impl BackendArgs {
             .recursive(true)
             .mode(0o700)
             .create(&self.data_dir)
-            .map_err(|source| BackendError::DataDir { path: self.data_dir.display().to_string(), source })
+            .map_err(|source| BackendError::DataDir {
+                path: self.data_dir.display().to_string(),
+                source,
+            })
     }
 
     /// Opens the user store these flags name.
@@ -105,18 +130,36 @@ impl BackendArgs {
             let store = EmbeddedUserStore::open(&path)?;
             // Password hashes: owner-only, like the key file.
             std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-                .map_err(|source| BackendError::DataDir { path: path.display().to_string(), source })?;
-            return Ok(Store { store: Arc::new(store), description: format!("embedded, {}", path.display()) });
+                .map_err(|source| BackendError::DataDir {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+            return Ok(Store {
+                store: Arc::new(store),
+                description: format!("embedded, {}", path.display()),
+            });
         }
-        let table = self.users_table.clone().unwrap_or_else(|| DEFAULT_TABLE.into());
-        let client = aws_sdk_dynamodb::Client::new(&sdk_config(self.dynamodb_endpoint.as_deref()).await);
+        let table = self
+            .users_table
+            .clone()
+            .unwrap_or_else(|| DEFAULT_TABLE.into());
+        let client =
+            aws_sdk_dynamodb::Client::new(&sdk_config(self.dynamodb_endpoint.as_deref()).await);
         if self.dynamodb_endpoint.is_some() {
             match client.describe_table().table_name(&table).send().await {
                 Ok(_) => {}
-                Err(e) if matches!(e.as_service_error(), Some(DescribeTableError::ResourceNotFoundException(_))) => {
+                Err(e)
+                    if matches!(
+                        e.as_service_error(),
+                        Some(DescribeTableError::ResourceNotFoundException(_))
+                    ) =>
+                {
                     authgate_dynamo::create_table(&client, &table)
                         .await
-                        .map_err(|e| BackendError::Table { table: table.clone(), source: boxed(e) })?;
+                        .map_err(|e| BackendError::Table {
+                            table: table.clone(),
+                            source: boxed(e),
+                        })?;
                 }
                 Err(e) => {
                     return Err(BackendError::Table {
@@ -130,7 +173,10 @@ impl BackendArgs {
             Some(endpoint) => format!("DynamoDB table {table} at {endpoint}"),
             None => format!("DynamoDB table {table}"),
         };
-        Ok(Store { store: Arc::new(DynamoUserStore::new(client, table)), description })
+        Ok(Store {
+            store: Arc::new(DynamoUserStore::new(client, table)),
+            description,
+        })
     }
 
     /// Whether keys come from Secrets Manager rather than the local key file.
@@ -144,10 +190,18 @@ impl BackendArgs {
             self.ensure_data_dir()?;
             let file = KeyFile::new(self.data_dir.join("signing-key.json"));
             let keys = file.load_or_create()?;
-            return Ok(Keys { keys, description: format!("local key file {} (mode 600)", file.path().display()) });
+            return Ok(Keys {
+                keys,
+                description: format!("local key file {} (mode 600)", file.path().display()),
+            });
         }
-        let secret = self.signing_secret.clone().unwrap_or_else(|| DEFAULT_SECRET.into());
-        let client = aws_sdk_secretsmanager::Client::new(&sdk_config(self.secrets_endpoint.as_deref()).await);
+        let secret = self
+            .signing_secret
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SECRET.into());
+        let client = aws_sdk_secretsmanager::Client::new(
+            &sdk_config(self.secrets_endpoint.as_deref()).await,
+        );
         if self.secrets_endpoint.is_some() {
             self.create_secret_if_missing(&client, &secret).await?;
         }
@@ -162,7 +216,9 @@ impl BackendArgs {
     /// Loads keys only if they already exist (for `token decode`, which must not create any).
     pub async fn existing_keys(&self) -> Option<KeySet> {
         if !self.uses_secrets_manager() {
-            return KeyFile::new(self.data_dir.join("signing-key.json")).read().ok();
+            return KeyFile::new(self.data_dir.join("signing-key.json"))
+                .read()
+                .ok();
         }
         self.keys().await.ok().map(|k| k.keys)
     }
@@ -172,10 +228,17 @@ impl BackendArgs {
         client: &aws_sdk_secretsmanager::Client,
         secret: &str,
     ) -> Result<(), BackendError> {
-        let error = |e: Box<dyn std::error::Error + Send + Sync>| BackendError::Secret { secret: secret.to_owned(), source: e };
+        let error = |e: Box<dyn std::error::Error + Send + Sync>| BackendError::Secret {
+            secret: secret.to_owned(),
+            source: e,
+        };
         match client.describe_secret().secret_id(secret).send().await {
             Ok(_) => return Ok(()),
-            Err(e) if matches!(e.as_service_error(), Some(DescribeSecretError::ResourceNotFoundException(_))) => {}
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(DescribeSecretError::ResourceNotFoundException(_))
+                ) => {}
             Err(e) => return Err(error(boxed(aws_sdk_secretsmanager::Error::from(e)))),
         }
         let random = client
@@ -185,7 +248,8 @@ impl BackendArgs {
             .send()
             .await
             .map_err(|e| error(boxed(aws_sdk_secretsmanager::Error::from(e))))?;
-        let value = serde_json::json!({"alg": "HS256", "k": random.random_password().unwrap_or_default()});
+        let value =
+            serde_json::json!({"alg": "HS256", "k": random.random_password().unwrap_or_default()});
         client
             .create_secret()
             .name(secret)

@@ -86,7 +86,11 @@ pub fn build_gateway(
     )?;
     let verifier = TokenVerifier::new(
         keys,
-        VerifierConfig { issuer: token.issuer.clone(), audience, leeway_secs: token.leeway },
+        VerifierConfig {
+            issuer: token.issuer.clone(),
+            audience,
+            leeway_secs: token.leeway,
+        },
     );
     let register = Arc::new(register::Register::new(Arc::clone(&store), hasher.clone()));
     let login = Arc::new(login::Login::new(Arc::clone(&store), hasher, issuer));
@@ -115,7 +119,12 @@ pub fn build_gateway(
     );
     let authorizer = Authorizer::new(verifier);
     let authorizer: AuthorizerFunction = Arc::new(move |event| authorizer.handle(event));
-    Ok(Gateway::new(spec, functions, Some(("AuthorizerFunction".into(), authorizer)), cache_ttl)?)
+    Ok(Gateway::new(
+        spec,
+        functions,
+        Some(("AuthorizerFunction".into(), authorizer)),
+        cache_ttl,
+    )?)
 }
 
 /// `authgate serve`.
@@ -132,10 +141,20 @@ pub async fn serve(args: ServeArgs) -> Result<(), CommandError> {
     let url = format!("http://{}", listener.local_addr()?);
     let mut banner = format!("authgate is serving the API of template.yaml on {url}\n");
     for route in gateway.routes() {
-        let guard = if route.protected { "authorizer" } else { "public" };
-        banner.push_str(&format!("  {:<6} {url}{:<20} -> {} ({guard})\n", route.method, route.path, route.function));
+        let guard = if route.protected {
+            "authorizer"
+        } else {
+            "public"
+        };
+        banner.push_str(&format!(
+            "  {:<6} {url}{:<20} -> {} ({guard})\n",
+            route.method, route.path, route.function
+        ));
     }
-    banner.push_str(&format!("users: {}\nsigning key: {}\n", store.description, keys.description));
+    banner.push_str(&format!(
+        "users: {}\nsigning key: {}\n",
+        store.description, keys.description
+    ));
     if let Some(ttl) = gateway.authorizer_cache_ttl() {
         banner.push_str(&format!("authorizer cache TTL: {}s\n", ttl.as_secs()));
     }
@@ -143,7 +162,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), CommandError> {
     let mut out = std::io::stdout();
     out.write_all(banner.as_bytes())?;
     out.flush()?;
-    crate::server::run(Arc::new(gateway), listener, crate::server::shutdown_signal()).await?;
+    crate::server::run(
+        Arc::new(gateway),
+        listener,
+        crate::server::shutdown_signal(),
+    )
+    .await?;
     eprintln!("authgate stopped");
     Ok(())
 }
@@ -205,19 +229,38 @@ async fn find_user(store: &dyn UserStore, user: &str) -> Result<UserId, CommandE
 /// Runs a `user` subcommand, writing its report to `out`.
 pub async fn user(command: UserCommand, out: &mut impl Write) -> Result<(), CommandError> {
     match command {
-        UserCommand::Create { email, superuser, backend } => {
+        UserCommand::Create {
+            email,
+            superuser,
+            backend,
+        } => {
             let email = Email::parse(&email)?;
             let password = Password::parse(read_password()?)?;
             let store = backend.store().await?;
             let password_hash = PasswordHasher::new().hash(password).await?;
-            let user = store.store.create(NewUser { email, password_hash, superuser }).await?;
+            let user = store
+                .store
+                .create(NewUser {
+                    email,
+                    password_hash,
+                    superuser,
+                })
+                .await?;
             let kind = if superuser { "superuser" } else { "user" };
-            writeln!(out, "created {kind} {} <{}> in {}", user.id, user.email, store.description)?;
+            writeln!(
+                out,
+                "created {kind} {} <{}> in {}",
+                user.id, user.email, store.description
+            )?;
         }
         UserCommand::List { backend } => {
             let store = backend.store().await?;
             let users = store.store.list().await?;
-            writeln!(out, "{:<36}  {:<32}  {:<25}  flags", "id", "email", "created_at")?;
+            writeln!(
+                out,
+                "{:<36}  {:<32}  {:<25}  flags",
+                "id", "email", "created_at"
+            )?;
             for user in &users {
                 let mut flags = Vec::new();
                 if user.superuser {
@@ -226,7 +269,14 @@ pub async fn user(command: UserCommand, out: &mut impl Write) -> Result<(), Comm
                 if user.disabled {
                     flags.push("disabled");
                 }
-                writeln!(out, "{:<36}  {:<32}  {:<25}  {}", user.id, user.email, user.created_at.to_rfc3339(), flags.join(","))?;
+                writeln!(
+                    out,
+                    "{:<36}  {:<32}  {:<25}  {}",
+                    user.id,
+                    user.email,
+                    user.created_at.to_rfc3339(),
+                    flags.join(",")
+                )?;
             }
             writeln!(out, "{} user(s) in {}", users.len(), store.description)?;
         }
@@ -259,7 +309,9 @@ pub enum TokenCommand {
 
 fn decode_part(part: Option<&str>, what: &str) -> Result<serde_json::Value, CommandError> {
     let part = part.ok_or_else(|| format!("token has no {what}"))?;
-    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| format!("token {what} is not base64url"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| format!("token {what} is not base64url"))?;
     Ok(serde_json::from_slice(&bytes).map_err(|_| format!("token {what} is not JSON"))?)
 }
 

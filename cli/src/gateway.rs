@@ -36,7 +36,9 @@ pub type HttpFunction =
 
 /// A TOKEN authorizer: the real one in `serve`, any policy in tests.
 pub type AuthorizerFunction = Arc<
-    dyn Fn(&ApiGatewayCustomAuthorizerRequest) -> Result<ApiGatewayCustomAuthorizerResponse, Unauthorized>
+    dyn Fn(
+            &ApiGatewayCustomAuthorizerRequest,
+        ) -> Result<ApiGatewayCustomAuthorizerResponse, Unauthorized>
         + Send
         + Sync,
 >;
@@ -44,8 +46,14 @@ pub type AuthorizerFunction = Arc<
 /// The template and the available handlers do not fit together.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum GatewayError {
-    #[error("route {method} {path} needs function {function}, which the local gateway does not have")]
-    MissingFunction { method: String, path: String, function: String },
+    #[error(
+        "route {method} {path} needs function {function}, which the local gateway does not have"
+    )]
+    MissingFunction {
+        method: String,
+        path: String,
+        function: String,
+    },
     #[error("function {0} is available locally but no route in template.yaml uses it")]
     UnusedFunction(String),
     #[error("routes are protected but the template declares no authorizer")]
@@ -78,7 +86,10 @@ pub struct OutgoingResponse {
 enum Decision {
     Unauthorized,
     Denied,
-    Allowed { principal: String, context: serde_json::Map<String, Value> },
+    Allowed {
+        principal: String,
+        context: serde_json::Map<String, Value>,
+    },
 }
 
 struct LocalAuthorizer {
@@ -125,7 +136,9 @@ fn policy_allows(response: &ApiGatewayCustomAuthorizerResponse, method_arn: &str
     let matching = |effect: IamPolicyEffect| {
         response.policy_document.statement.iter().any(|s| {
             s.effect == effect
-                && s.action.iter().any(|a| wildcard_match(a, "execute-api:Invoke"))
+                && s.action
+                    .iter()
+                    .any(|a| wildcard_match(a, "execute-api:Invoke"))
                 && s.resource.iter().any(|r| wildcard_match(r, method_arn))
         })
     };
@@ -134,10 +147,18 @@ fn policy_allows(response: &ApiGatewayCustomAuthorizerResponse, method_arn: &str
 
 impl LocalAuthorizer {
     fn decide(&self, headers: &HeaderMap, method_arn: &str) -> Decision {
-        let Some(token) = headers.get(self.header.as_str()).and_then(|v| v.to_str().ok()) else {
+        let Some(token) = headers
+            .get(self.header.as_str())
+            .and_then(|v| v.to_str().ok())
+        else {
             return Decision::Unauthorized;
         };
-        if token.is_empty() || self.validation.as_ref().is_some_and(|re| !re.is_match(token)) {
+        if token.is_empty()
+            || self
+                .validation
+                .as_ref()
+                .is_some_and(|re| !re.is_match(token))
+        {
             return Decision::Unauthorized;
         }
         let cached = self.cached(token);
@@ -229,7 +250,9 @@ impl Gateway {
                     cache: Mutex::new(HashMap::new()),
                 })
             }
-            (Some(config), None) => return Err(GatewayError::WrongAuthorizer(config.function.clone())),
+            (Some(config), None) => {
+                return Err(GatewayError::WrongAuthorizer(config.function.clone()));
+            }
             (None, _) if needs_authorizer => return Err(GatewayError::NoAuthorizer),
             (None, _) => None,
         };
@@ -238,7 +261,12 @@ impl Gateway {
             .get("StageName")
             .cloned()
             .unwrap_or_else(|| "Prod".into());
-        Ok(Self { spec, stage, functions, authorizer })
+        Ok(Self {
+            spec,
+            stage,
+            functions,
+            authorizer,
+        })
     }
 
     /// The routes served, for the start-up banner.
@@ -252,10 +280,22 @@ impl Gateway {
     }
 
     /// A response of one of the template's gateway response types.
-    fn gateway_response(&self, kind: &str, default_status: StatusCode, message: &str) -> OutgoingResponse {
-        let fallback = if default_status.is_server_error() { "DEFAULT_5XX" } else { "DEFAULT_4XX" };
-        let configured: Option<&GatewayResponse> =
-            self.spec.gateway_responses.get(kind).or_else(|| self.spec.gateway_responses.get(fallback));
+    fn gateway_response(
+        &self,
+        kind: &str,
+        default_status: StatusCode,
+        message: &str,
+    ) -> OutgoingResponse {
+        let fallback = if default_status.is_server_error() {
+            "DEFAULT_5XX"
+        } else {
+            "DEFAULT_4XX"
+        };
+        let configured: Option<&GatewayResponse> = self
+            .spec
+            .gateway_responses
+            .get(kind)
+            .or_else(|| self.spec.gateway_responses.get(fallback));
         let quoted = Value::String(message.to_owned()).to_string();
         let body = configured
             .and_then(|r| r.body.clone())
@@ -270,18 +310,32 @@ impl Gateway {
             .and_then(|s| StatusCode::from_u16(s).ok())
             .unwrap_or(default_status);
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         for (name, value) in configured.map(|r| r.headers.as_slice()).unwrap_or_default() {
-            if let (Ok(name), Ok(value)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(value)) {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::from_str(value),
+            ) {
                 headers.insert(name, value);
             }
         }
-        OutgoingResponse { status, headers, body: body.into_bytes() }
+        OutgoingResponse {
+            status,
+            headers,
+            body: body.into_bytes(),
+        }
     }
 
     /// API Gateway's answer to a body over its payload limit.
     pub fn payload_too_large(&self) -> OutgoingResponse {
-        self.gateway_response("REQUEST_TOO_LARGE", StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long")
+        self.gateway_response(
+            "REQUEST_TOO_LARGE",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Too Long",
+        )
     }
 
     /// Serves one request.
@@ -303,11 +357,19 @@ impl Gateway {
         let mut authorizer_fields = None;
         if route.protected {
             let Some(authorizer) = &self.authorizer else {
-                return self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+                return self.gateway_response(
+                    "AUTHORIZER_CONFIGURATION_ERROR",
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal server error",
+                );
             };
             match authorizer.decide(incoming.headers, &method_arn) {
                 Decision::Unauthorized => {
-                    return self.gateway_response("UNAUTHORIZED", StatusCode::UNAUTHORIZED, "Unauthorized");
+                    return self.gateway_response(
+                        "UNAUTHORIZED",
+                        StatusCode::UNAUTHORIZED,
+                        "Unauthorized",
+                    );
                 }
                 Decision::Denied => {
                     return self.gateway_response(
@@ -316,22 +378,39 @@ impl Gateway {
                         "User is not authorized to access this resource",
                     );
                 }
-                Decision::Allowed { principal, mut context } => {
+                Decision::Allowed {
+                    principal,
+                    mut context,
+                } => {
                     context.insert("principalId".into(), principal.into());
                     authorizer_fields = Some(context);
                 }
             }
         }
         let request_id = uuid::Uuid::new_v4().to_string();
-        let request = match self.proxy_request(route, &path_params, &incoming, authorizer_fields, &request_id) {
+        let request = match self.proxy_request(
+            route,
+            &path_params,
+            &incoming,
+            authorizer_fields,
+            &request_id,
+        ) {
             Ok(request) => request,
             Err(e) => {
                 tracing::error!(error = %e, "could not build the proxy event");
-                return self.gateway_response("DEFAULT_5XX", StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+                return self.gateway_response(
+                    "DEFAULT_5XX",
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal server error",
+                );
             }
         };
         let Some(function) = self.functions.get(&route.function) else {
-            return self.gateway_response("DEFAULT_5XX", StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+            return self.gateway_response(
+                "DEFAULT_5XX",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error",
+            );
         };
         let response = function(request).await;
         let (parts, body) = response.into_parts();
@@ -344,7 +423,11 @@ impl Gateway {
             Body::Binary(bytes) => bytes,
             _ => Vec::new(),
         };
-        OutgoingResponse { status: parts.status, headers, body }
+        OutgoingResponse {
+            status: parts.status,
+            headers,
+            body,
+        }
     }
 
     /// The REST proxy event API Gateway would send, parsed by `lambda_http` as in Lambda.
@@ -390,7 +473,10 @@ impl Gateway {
             Ok(text) => (Value::String(text.to_owned()), false),
             Err(_) => {
                 use base64::Engine;
-                (Value::String(base64::engine::general_purpose::STANDARD.encode(incoming.body)), true)
+                (
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(incoming.body)),
+                    true,
+                )
             }
         };
         let mut context = json!({
@@ -429,7 +515,8 @@ impl Gateway {
             "isBase64Encoded": is_base64,
         });
         // Checked against the aws_lambda_events type, then parsed as the Lambda runtime parses it.
-        let typed: ApiGatewayProxyRequest = serde_json::from_value(event).map_err(|e| e.to_string())?;
+        let typed: ApiGatewayProxyRequest =
+            serde_json::from_value(event).map_err(|e| e.to_string())?;
         let wire = serde_json::to_string(&typed).map_err(|e| e.to_string())?;
         lambda_http::request::from_str(&wire).map_err(|e| e.to_string())
     }
@@ -441,10 +528,16 @@ mod tests {
 
     #[test]
     fn wildcards_match_like_iam() {
-        assert!(wildcard_match("arn:x:api/Prod/*/*", "arn:x:api/Prod/GET/users/me"));
+        assert!(wildcard_match(
+            "arn:x:api/Prod/*/*",
+            "arn:x:api/Prod/GET/users/me"
+        ));
         assert!(wildcard_match("execute-api:*", "execute-api:Invoke"));
         assert!(wildcard_match("a?c", "abc"));
-        assert!(!wildcard_match("arn:x:api/Prod/GET/*", "arn:x:api/Prod/POST/users"));
+        assert!(!wildcard_match(
+            "arn:x:api/Prod/GET/*",
+            "arn:x:api/Prod/POST/users"
+        ));
         assert!(!wildcard_match("arn:x:api/Dev/*", "arn:x:api/Prod/GET/x"));
         assert!(wildcard_match("*", ""));
     }

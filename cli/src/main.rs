@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use authgate::commands::{self, ServeArgs, TokenCommand, UserCommand};
 
 #[derive(Parser)]
-#[command(name = "authgate", version, about = "Self-hosted authentication for API Gateway and Lambda")]
+#[command(
+    name = "authgate",
+    version,
+    about = "Self-hosted authentication for API Gateway and Lambda"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

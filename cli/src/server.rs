@@ -49,12 +49,17 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = axum::Router::new().fallback(move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
-        serve_one(Arc::clone(&gateway), peer, request)
-    });
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = axum::Router::new().fallback(
+        move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
+            serve_one(Arc::clone(&gateway), peer, request)
+        },
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Completes on Ctrl-C or SIGTERM.

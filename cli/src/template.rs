@@ -111,7 +111,8 @@ fn referenced_id(value: &Value) -> Option<String> {
 impl ApiSpec {
     /// Reads the gateway configuration out of a SAM template.
     pub fn parse(yaml: &str) -> Result<Self, TemplateError> {
-        let doc: Value = serde_yaml::from_str(yaml).map_err(|e| TemplateError::Yaml(e.to_string()))?;
+        let doc: Value =
+            serde_yaml::from_str(yaml).map_err(|e| TemplateError::Yaml(e.to_string()))?;
         let mut defaults = BTreeMap::new();
         if let Some(Value::Mapping(params)) = get(&doc, "Parameters") {
             for (name, param) in params {
@@ -136,7 +137,10 @@ impl ApiSpec {
             api_id = scalar(id);
             let props = get(resource, "Properties");
             let auth = props.and_then(|p| get(p, "Auth"));
-            if let Some(default) = auth.and_then(|a| get(a, "DefaultAuthorizer")).and_then(scalar) {
+            if let Some(default) = auth
+                .and_then(|a| get(a, "DefaultAuthorizer"))
+                .and_then(scalar)
+            {
                 let config = auth
                     .and_then(|a| get(a, "Authorizers"))
                     .and_then(|a| get(a, &default))
@@ -157,25 +161,34 @@ impl ApiSpec {
                     cache_ttl_secs: identity
                         .and_then(|i| get(i, "ReauthorizeEvery"))
                         .and_then(|v| resolve(v, &defaults))
-                        .map(|v| v.parse().map_err(|_| TemplateError::Unsupported("ReauthorizeEvery".into())))
+                        .map(|v| {
+                            v.parse()
+                                .map_err(|_| TemplateError::Unsupported("ReauthorizeEvery".into()))
+                        })
                         .transpose()?
                         .unwrap_or(300),
                 });
             }
-            if let Some(Value::Mapping(responses)) = props.and_then(|p| get(p, "GatewayResponses")) {
+            if let Some(Value::Mapping(responses)) = props.and_then(|p| get(p, "GatewayResponses"))
+            {
                 for (kind, response) in responses {
                     let Some(kind) = scalar(kind) else { continue };
-                    let headers = match get(response, "ResponseParameters").and_then(|p| get(p, "Headers")) {
-                        Some(Value::Mapping(h)) => h
-                            .iter()
-                            .filter_map(|(k, v)| Some((scalar(k)?, scalar(v)?.trim_matches('\'').to_owned())))
-                            .collect(),
-                        _ => Vec::new(),
-                    };
+                    let headers =
+                        match get(response, "ResponseParameters").and_then(|p| get(p, "Headers")) {
+                            Some(Value::Mapping(h)) => h
+                                .iter()
+                                .filter_map(|(k, v)| {
+                                    Some((scalar(k)?, scalar(v)?.trim_matches('\'').to_owned()))
+                                })
+                                .collect(),
+                            _ => Vec::new(),
+                        };
                     gateway_responses.insert(
                         kind,
                         GatewayResponse {
-                            status: get(response, "StatusCode").and_then(scalar).and_then(|s| s.parse().ok()),
+                            status: get(response, "StatusCode")
+                                .and_then(scalar)
+                                .and_then(|s| s.parse().ok()),
                             body: get(response, "ResponseTemplates")
                                 .and_then(|t| get(t, "application/json"))
                                 .and_then(scalar),
@@ -189,11 +202,15 @@ impl ApiSpec {
 
         let mut routes = Vec::new();
         for (id, resource) in resources {
-            if get(resource, "Type").and_then(scalar).as_deref() != Some("AWS::Serverless::Function") {
+            if get(resource, "Type").and_then(scalar).as_deref()
+                != Some("AWS::Serverless::Function")
+            {
                 continue;
             }
             let Some(function) = scalar(id) else { continue };
-            let Some(Value::Mapping(events)) = get(resource, "Properties").and_then(|p| get(p, "Events")) else {
+            let Some(Value::Mapping(events)) =
+                get(resource, "Properties").and_then(|p| get(p, "Events"))
+            else {
                 continue;
             };
             for (name, event) in events {
@@ -201,15 +218,22 @@ impl ApiSpec {
                     continue;
                 }
                 let where_ = format!("{function}.Events.{}", scalar(name).unwrap_or_default());
-                let props = get(event, "Properties").ok_or_else(|| TemplateError::Missing(where_.clone()))?;
+                let props = get(event, "Properties")
+                    .ok_or_else(|| TemplateError::Missing(where_.clone()))?;
                 if let Some(api) = get(props, "RestApiId")
                     && referenced_id(api).as_deref() != Some(api_id.as_str())
                 {
                     return Err(TemplateError::Unsupported(format!("{where_}.RestApiId")));
                 }
-                let path = get(props, "Path").and_then(scalar).ok_or_else(|| TemplateError::Missing(format!("{where_}.Path")))?;
-                let method = get(props, "Method").and_then(scalar).ok_or_else(|| TemplateError::Missing(format!("{where_}.Method")))?;
-                let route_authorizer = get(props, "Auth").and_then(|a| get(a, "Authorizer")).and_then(scalar);
+                let path = get(props, "Path")
+                    .and_then(scalar)
+                    .ok_or_else(|| TemplateError::Missing(format!("{where_}.Path")))?;
+                let method = get(props, "Method")
+                    .and_then(scalar)
+                    .ok_or_else(|| TemplateError::Missing(format!("{where_}.Method")))?;
+                let route_authorizer = get(props, "Auth")
+                    .and_then(|a| get(a, "Authorizer"))
+                    .and_then(scalar);
                 let protected = match route_authorizer.as_deref() {
                     Some("NONE") => false,
                     Some(_) => true,
@@ -217,7 +241,11 @@ impl ApiSpec {
                 };
                 let method = method.to_ascii_uppercase();
                 routes.push(Route {
-                    method: if method == "ANY" { "ANY".into() } else { method },
+                    method: if method == "ANY" {
+                        "ANY".into()
+                    } else {
+                        method
+                    },
                     path,
                     function: function.clone(),
                     protected,
@@ -225,7 +253,12 @@ impl ApiSpec {
             }
         }
         routes.sort();
-        Ok(Self { routes, authorizer, gateway_responses, parameter_defaults: defaults })
+        Ok(Self {
+            routes,
+            authorizer,
+            gateway_responses,
+            parameter_defaults: defaults,
+        })
     }
 
     /// The route for `method` and `path`, with its path parameters.
@@ -266,7 +299,14 @@ mod tests {
         let routes: Vec<(&str, &str, &str, bool)> = spec
             .routes
             .iter()
-            .map(|r| (r.method.as_str(), r.path.as_str(), r.function.as_str(), r.protected))
+            .map(|r| {
+                (
+                    r.method.as_str(),
+                    r.path.as_str(),
+                    r.function.as_str(),
+                    r.protected,
+                )
+            })
             .collect();
         assert_eq!(
             routes,
@@ -283,7 +323,10 @@ mod tests {
         assert!(authorizer.validation_expression.unwrap().starts_with('^'));
         let unauthorized = &spec.gateway_responses["UNAUTHORIZED"];
         assert_eq!(unauthorized.status, Some(401));
-        assert_eq!(unauthorized.headers, vec![("WWW-Authenticate".to_owned(), "Bearer".to_owned())]);
+        assert_eq!(
+            unauthorized.headers,
+            vec![("WWW-Authenticate".to_owned(), "Bearer".to_owned())]
+        );
         assert!(unauthorized.body.as_deref().unwrap().contains("detail"));
     }
 

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use authgate::gateway::{AuthorizerFunction, Gateway, GatewayError, HttpFunction, IncomingRequest, OutgoingResponse};
+use authgate::gateway::{
+    AuthorizerFunction, Gateway, GatewayError, HttpFunction, IncomingRequest, OutgoingResponse,
+};
 use authgate::template::{ApiSpec, TEMPLATE};
 use authgate_http::RequestClaimsExt;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerResponse;
@@ -25,7 +27,9 @@ fn echo() -> HttpFunction {
         Box::pin(async move {
             let context = request.request_context();
             let (stage, resource) = match &context {
-                lambda_http::request::RequestContext::ApiGatewayV1(c) => (c.stage.clone(), c.resource_path.clone()),
+                lambda_http::request::RequestContext::ApiGatewayV1(c) => {
+                    (c.stage.clone(), c.resource_path.clone())
+                }
                 _ => (None, None),
             };
             let body = match request.body() {
@@ -41,14 +45,19 @@ fn echo() -> HttpFunction {
                 "body": body,
             });
             let mut response = Response::new(Body::Text(echoed.to_string()));
-            response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+            response
+                .headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
             response
         })
     })
 }
 
 fn all_functions() -> HashMap<String, HttpFunction> {
-    ["RegisterFunction", "LoginFunction", "MeFunction"].into_iter().map(|f| (f.to_owned(), echo())).collect()
+    ["RegisterFunction", "LoginFunction", "MeFunction"]
+        .into_iter()
+        .map(|f| (f.to_owned(), echo()))
+        .collect()
 }
 
 fn claims_context() -> serde_json::Map<String, Value> {
@@ -66,7 +75,11 @@ fn claims_context() -> serde_json::Map<String, Value> {
 }
 
 /// An authorizer returning one statement of `effect` on `resource`, counting its calls.
-fn authorizer(effect: IamPolicyEffect, resource: &str, calls: Arc<AtomicUsize>) -> AuthorizerFunction {
+fn authorizer(
+    effect: IamPolicyEffect,
+    resource: &str,
+    calls: Arc<AtomicUsize>,
+) -> AuthorizerFunction {
     let resource = resource.to_owned();
     Arc::new(move |_event| {
         calls.fetch_add(1, Ordering::SeqCst);
@@ -93,15 +106,29 @@ fn gateway(auth: AuthorizerFunction, ttl: u64) -> Gateway {
     .unwrap()
 }
 
-async fn call(gateway: &Gateway, method: &str, path: &str, authorization: Option<&str>) -> OutgoingResponse {
+async fn call(
+    gateway: &Gateway,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+) -> OutgoingResponse {
     let mut headers = HeaderMap::new();
     if let Some(value) = authorization {
         headers.insert("authorization", HeaderValue::from_str(value).unwrap());
     }
     headers.insert("content-type", HeaderValue::from_static("application/json"));
-    let (path, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
+    let (path, query) = path
+        .split_once('?')
+        .map_or((path, None), |(p, q)| (p, Some(q)));
     gateway
-        .handle(IncomingRequest { method, path, query, headers: &headers, body: b"{\"x\": 1}", source_ip: "127.0.0.1".into() })
+        .handle(IncomingRequest {
+            method,
+            path,
+            query,
+            headers: &headers,
+            body: b"{\"x\": 1}",
+            source_ip: "127.0.0.1".into(),
+        })
         .await
 }
 
@@ -129,7 +156,14 @@ async fn public_routes_get_the_proxy_event_without_the_authorizer() {
 #[tokio::test]
 async fn allow_policy_forwards_the_authorizer_context_to_the_function() {
     let calls = Arc::new(AtomicUsize::new(0));
-    let gw = gateway(authorizer(IamPolicyEffect::Allow, "arn:aws:execute-api:*:*:*/Prod/*/*", calls), 300);
+    let gw = gateway(
+        authorizer(
+            IamPolicyEffect::Allow,
+            "arn:aws:execute-api:*:*:*/Prod/*/*",
+            calls,
+        ),
+        300,
+    );
     let response = call(&gw, "GET", "/users/me", Some(TOKEN)).await;
     assert_eq!(response.status, 200);
     assert_eq!(json_body(&response)["claims_sub"], "user-7");
@@ -145,7 +179,11 @@ async fn missing_or_malformed_authorization_is_401_with_the_templates_body() {
         assert_eq!(json_body(&response), json!({"detail": "Not authenticated"}));
         assert_eq!(response.headers["www-authenticate"], "Bearer");
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 0, "the validation expression stops them before the authorizer");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the validation expression stops them before the authorizer"
+    );
 }
 
 #[tokio::test]
@@ -162,7 +200,10 @@ async fn deny_policy_or_policy_not_covering_the_method_is_403() {
     let calls = Arc::new(AtomicUsize::new(0));
     for (effect, resource) in [
         (IamPolicyEffect::Deny, "*"),
-        (IamPolicyEffect::Allow, "arn:aws:execute-api:*:*:*/Prod/POST/*"),
+        (
+            IamPolicyEffect::Allow,
+            "arn:aws:execute-api:*:*:*/Prod/POST/*",
+        ),
         (IamPolicyEffect::Allow, "arn:aws:execute-api:*:*:*/Dev/*/*"),
     ] {
         let gw = gateway(authorizer(effect, resource, calls.clone()), 300);
@@ -180,21 +221,41 @@ async fn policy_is_cached_per_token_for_the_ttl() {
         assert_eq!(call(&gw, "GET", "/users/me", Some(TOKEN)).await.status, 200);
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    assert_eq!(call(&gw, "GET", "/users/me", Some("Bearer ddd.eee.fff")).await.status, 200);
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "another token is another cache entry");
+    assert_eq!(
+        call(&gw, "GET", "/users/me", Some("Bearer ddd.eee.fff"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "another token is another cache entry"
+    );
 
     let uncached = Arc::new(AtomicUsize::new(0));
     let gw = gateway(authorizer(IamPolicyEffect::Allow, "*", uncached.clone()), 0);
     for _ in 0..3 {
         call(&gw, "GET", "/users/me", Some(TOKEN)).await;
     }
-    assert_eq!(uncached.load(Ordering::SeqCst), 3, "TTL 0 disables the cache");
+    assert_eq!(
+        uncached.load(Ordering::SeqCst),
+        3,
+        "TTL 0 disables the cache"
+    );
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_get_the_templates_404() {
-    let gw = gateway(authorizer(IamPolicyEffect::Allow, "*", Arc::new(AtomicUsize::new(0))), 300);
-    for (method, path) in [("GET", "/nope"), ("GET", "/auth/register"), ("DELETE", "/users/me")] {
+    let gw = gateway(
+        authorizer(IamPolicyEffect::Allow, "*", Arc::new(AtomicUsize::new(0))),
+        300,
+    );
+    for (method, path) in [
+        ("GET", "/nope"),
+        ("GET", "/auth/register"),
+        ("DELETE", "/users/me"),
+    ] {
         let response = call(&gw, method, path, Some(TOKEN)).await;
         assert_eq!(response.status, 404, "{method} {path}");
         assert_eq!(json_body(&response), json!({"detail": "Not Found"}));
@@ -213,7 +274,8 @@ fn every_template_route_has_a_local_function_and_every_local_function_a_route() 
         access_token_ttl: 900,
         leeway: 30,
     };
-    let gw = authgate::commands::build_gateway(store, keys, &token, None).expect("template and handlers agree");
+    let gw = authgate::commands::build_gateway(store, keys, &token, None)
+        .expect("template and handlers agree");
     assert_eq!(gw.routes().len(), 3);
 }
 
@@ -224,10 +286,16 @@ fn a_route_added_only_to_the_template_is_an_error() {
         "  AdminFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        Admin:\n          Type: Api\n          Properties:\n            RestApiId: !Ref AuthApi\n            Path: /admin\n            Method: get\n\n  AuthorizerFunction:\n    Type: AWS::Serverless::Function\n",
     );
     let spec = ApiSpec::parse(&extra).unwrap();
-    let err = Gateway::new(spec, all_functions(), None, None).err().unwrap();
+    let err = Gateway::new(spec, all_functions(), None, None)
+        .err()
+        .unwrap();
     assert_eq!(
         err,
-        GatewayError::MissingFunction { method: "GET".into(), path: "/admin".into(), function: "AdminFunction".into() }
+        GatewayError::MissingFunction {
+            method: "GET".into(),
+            path: "/admin".into(),
+            function: "AdminFunction".into()
+        }
     );
 }
 
@@ -236,8 +304,13 @@ fn a_function_added_only_locally_is_an_error() {
     let mut functions = all_functions();
     functions.insert("AdminFunction".into(), echo());
     let auth: AuthorizerFunction = Arc::new(|_| Err(authorizer::Unauthorized));
-    let err = Gateway::new(ApiSpec::parse(TEMPLATE).unwrap(), functions, Some(("AuthorizerFunction".into(), auth)), None)
-        .err()
-        .unwrap();
+    let err = Gateway::new(
+        ApiSpec::parse(TEMPLATE).unwrap(),
+        functions,
+        Some(("AuthorizerFunction".into(), auth)),
+        None,
+    )
+    .err()
+    .unwrap();
     assert_eq!(err, GatewayError::UnusedFunction("AdminFunction".into()));
 }

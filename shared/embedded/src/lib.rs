@@ -82,7 +82,17 @@ impl std::fmt::Debug for EmbeddedUserStore {
 impl EmbeddedUserStore {
     /// Opens the store at `path`, creating the file and its tables if needed.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        Self::init(Database::create(path.as_ref()).map_err(backend)?)
+        match Database::create(path.as_ref()) {
+            Ok(db) => Self::init(db),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(StoreError::Backend(
+                format!(
+                    "{} is open in another process (a running `authgate serve`?); stop it first",
+                    path.as_ref().display()
+                )
+                .into(),
+            )),
+            Err(e) => Err(backend(e)),
+        }
     }
 
     /// A store in memory only, with the same transactional behaviour, for tests.
@@ -135,7 +145,9 @@ impl UserStore for EmbeddedUserStore {
                 }
                 emails.insert(key.as_str(), id.as_str()).map_err(backend)?;
                 let mut users = txn.open_table(USERS).map_err(backend)?;
-                users.insert(id.as_str(), bytes.as_slice()).map_err(backend)?;
+                users
+                    .insert(id.as_str(), bytes.as_slice())
+                    .map_err(backend)?;
             }
             txn.commit().map_err(backend)?;
             Ok(user)
@@ -144,7 +156,8 @@ impl UserStore for EmbeddedUserStore {
     }
 
     async fn get_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        self.blocking(move |db| read_user(db, &id.to_string())).await
+        self.blocking(move |db| read_user(db, &id.to_string()))
+            .await
     }
 
     async fn get_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
@@ -176,7 +189,9 @@ impl UserStore for EmbeddedUserStore {
                 };
                 user.disabled = disabled;
                 let bytes = encode(&user)?;
-                users.insert(id.as_str(), bytes.as_slice()).map_err(backend)?;
+                users
+                    .insert(id.as_str(), bytes.as_slice())
+                    .map_err(backend)?;
             }
             txn.commit().map_err(backend)?;
             Ok(())

@@ -98,12 +98,13 @@ impl KeyFile {
                 alg: parsed.alg,
             });
         }
-        let key = Key::hmac(&parsed.kid, parsed.k.as_bytes(), Algorithm::HS256).map_err(|source| {
-            KeySourceError::Key {
-                secret_id: self.path.display().to_string(),
-                source,
-            }
-        })?;
+        let key =
+            Key::hmac(&parsed.kid, parsed.k.as_bytes(), Algorithm::HS256).map_err(|source| {
+                KeySourceError::Key {
+                    secret_id: self.path.display().to_string(),
+                    source,
+                }
+            })?;
         KeySet::signing(&parsed.kid, [key]).map_err(|source| KeySourceError::Key {
             secret_id: self.path.display().to_string(),
             source,
@@ -140,7 +141,10 @@ mod tests {
         let first = file.load_or_create().unwrap();
         let mode = std::fs::metadata(file.path()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert!(!file.create_if_missing().unwrap(), "an existing key is never replaced");
+        assert!(
+            !file.create_if_missing().unwrap(),
+            "an existing key is never replaced"
+        );
         let second = file.load_or_create().unwrap();
         assert_eq!(first.kids(), second.kids());
         assert!(first.kids()[0].starts_with("local-"));
@@ -153,7 +157,10 @@ mod tests {
         file.create_if_missing().unwrap();
         std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = file.read().unwrap_err();
-        assert!(matches!(err, KeySourceError::InsecureFile { .. }), "{err:?}");
+        assert!(
+            matches!(err, KeySourceError::InsecureFile { .. }),
+            "{err:?}"
+        );
         assert!(err.to_string().contains("chmod 600"));
     }
 }

@@ -1,0 +1,303 @@
+//! `authgate serve` as a user runs it: a separate process on a free port with a fresh data
+//! directory, driven over real HTTP with the README's requests, stopped with Ctrl-C, restarted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A running `authgate serve`, killed if the test fails before stopping it.
+struct Server {
+    child: Option<Child>,
+    base: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path) -> Self {
+        let port = authgate_testkit::free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_authgate"))
+            .args(["serve", "--port", &port.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .env_remove("USERS_TABLE")
+            .env_remove("SIGNING_KEY_SECRET_ID")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "authgate serve did not listen on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child: Some(child),
+            base: format!("http://{addr}"),
+        }
+    }
+
+    /// Ctrl-C, then the process's exit status and output.
+    fn interrupt(mut self) -> (std::process::ExitStatus, String, String) {
+        let child = self.child.take().unwrap();
+        let sent = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stdout).into(),
+            String::from_utf8_lossy(&output.stderr).into(),
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn read(response: ureq::http::Response<ureq::Body>) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = response.into_body().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+fn post_json(base: &str, path: &str, body: Value) -> (u16, Value) {
+    read(
+        agent()
+            .post(format!("{base}{path}"))
+            .send_json(body)
+            .unwrap(),
+    )
+}
+
+fn login_form(base: &str, email: &str, password: &str) -> (u16, Value) {
+    let form = [
+        ("grant_type", "password"),
+        ("username", email),
+        ("password", password),
+    ];
+    read(
+        agent()
+            .post(format!("{base}/auth/login"))
+            .send_form(form)
+            .unwrap(),
+    )
+}
+
+fn me(base: &str, authorization: Option<&str>) -> (u16, Value) {
+    let mut request = agent().get(format!("{base}/users/me"));
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    read(request.call().unwrap())
+}
+
+fn authgate(args: &[&str], data_dir: &Path, stdin: &str) -> (bool, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authgate"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("USERS_TABLE")
+        .env_remove("SIGNING_KEY_SECRET_ID")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn quick_start_requests_work_over_http_and_survive_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let base = server.base.clone();
+    let alice = json!({"email": "alice@example.com", "password": PASSWORD});
+
+    let (status, user) = post_json(&base, "/auth/register", alice.clone());
+    assert_eq!(status, 201, "{user}");
+    assert_eq!(user["email"], "alice@example.com");
+    let (status, body) = post_json(
+        &base,
+        "/auth/register",
+        json!({"email": "ALICE@example.com", "password": PASSWORD}),
+    );
+    assert_eq!(
+        (status, body),
+        (
+            409,
+            json!({"detail": "A user with this email already exists"})
+        )
+    );
+    let (status, body) = post_json(&base, "/auth/register", json!({"email": "bob@example.com"}));
+    assert_eq!(status, 422, "{body}");
+
+    let (status, token) = post_json(&base, "/auth/login", alice.clone());
+    assert_eq!(status, 200, "{token}");
+    assert_eq!(token["token_type"], "bearer");
+    let access = token["access_token"].as_str().unwrap().to_owned();
+    let (status, form_token) = login_form(&base, "alice@example.com", PASSWORD);
+    assert_eq!(status, 200, "{form_token}");
+    let (status, body) = login_form(&base, "alice@example.com", "wrong password!");
+    assert_eq!(
+        (status, body),
+        (401, json!({"detail": "Incorrect email or password"}))
+    );
+
+    let (status, body) = me(&base, Some(&format!("Bearer {access}")));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], user["id"]);
+    assert_eq!(body["claims"]["email"], "alice@example.com");
+    for bad in [
+        None,
+        Some("Bearer nonsense"),
+        Some(&format!("Bearer {access}x")[..]),
+        Some(&format!("Basic {access}")[..]),
+    ] {
+        let (status, body) = me(&base, bad);
+        assert_eq!(
+            (status, body),
+            (401, json!({"detail": "Not authenticated"})),
+            "{bad:?}"
+        );
+    }
+
+    let (status, stdout, stderr) = server.interrupt();
+    assert!(
+        status.success(),
+        "Ctrl-C stops cleanly: {status:?}\n{stderr}"
+    );
+    assert!(
+        stdout.contains(&base) && stdout.contains("/users/me") && stdout.contains("users.redb"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("POST /auth/login 200") && stderr.contains("GET /users/me 401"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&access) && !stderr.contains(PASSWORD),
+        "logs never hold tokens or passwords"
+    );
+
+    let server = Server::start(data.path());
+    let (status, _) = post_json(&server.base, "/auth/login", alice);
+    assert_eq!(status, 200, "the user survived the restart");
+    let (status, _) = me(&server.base, Some(&format!("Bearer {access}")));
+    assert_eq!(status, 200, "the signing key survived the restart");
+}
+
+#[test]
+fn users_are_administered_from_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    let (ok, out) = authgate(
+        &[
+            "user",
+            "create",
+            "--email",
+            "root@example.com",
+            "--superuser",
+        ],
+        data.path(),
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("created superuser"), "{out}");
+    let (ok, out) = authgate(
+        &["user", "create", "--email", "short@example.com"],
+        data.path(),
+        "short\n",
+    );
+    assert!(!ok && out.contains("at least 8 characters"), "{out}");
+
+    let server = Server::start(data.path());
+    let (status, _) = login_form(&server.base, "root@example.com", PASSWORD);
+    assert_eq!(
+        status, 200,
+        "the superuser made from the command line can log in"
+    );
+    let (ok, out) = authgate(&["user", "list"], data.path(), "");
+    assert!(
+        !ok && out.contains("stop it first"),
+        "the store is busy while serve runs: {out}"
+    );
+    drop(server);
+
+    let (ok, out) = authgate(&["user", "list"], data.path(), "");
+    assert!(
+        ok && out.contains("root@example.com")
+            && out.contains("superuser")
+            && out.contains("1 user(s)"),
+        "{out}"
+    );
+    let (ok, out) = authgate(&["user", "disable", "root@example.com"], data.path(), "");
+    assert!(ok, "{out}");
+    let server = Server::start(data.path());
+    let (status, _) = login_form(&server.base, "root@example.com", PASSWORD);
+    assert_eq!(status, 401, "a disabled user cannot log in");
+}
+
+#[test]
+fn token_decode_shows_claims_and_checks_the_signature_with_the_local_key() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    post_json(
+        &server.base,
+        "/auth/register",
+        json!({"email": "dec@example.com", "password": PASSWORD}),
+    );
+    let (_, token) = login_form(&server.base, "dec@example.com", PASSWORD);
+    drop(server);
+    let token = token["access_token"].as_str().unwrap();
+    let (ok, out) = authgate(&["token", "decode", token], data.path(), "");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("\"typ\": \"at+jwt\"")
+            && out.contains("dec@example.com")
+            && out.contains("signature: valid"),
+        "{out}"
+    );
+    let other = tempfile::tempdir().unwrap();
+    let (ok, out) = authgate(&["token", "decode", token], other.path(), "");
+    assert!(ok && out.contains("signature: not checked"), "{out}");
+}
