@@ -1,0 +1,77 @@
+//! The README's quick start, run verbatim: its serve command must be the one this test runs, and
+//! every curl and HTTPie command after it must work against that server. Only the port changes,
+//! from 3000 to a free one.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The ```sh blocks between the quick-start markers.
+fn quick_start_blocks() -> Vec<String> {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let start = readme.find("<!-- quickstart:begin -->").expect("README has the quick-start begin marker");
+    let end = readme.find("<!-- quickstart:end -->").expect("README has the quick-start end marker");
+    readme[start..end]
+        .split("```sh\n")
+        .skip(1)
+        .map(|block| block.split("```").next().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn readme_quick_start_works_verbatim() {
+    let blocks = quick_start_blocks();
+    assert_eq!(blocks[0].trim(), "cargo run -p authgate -- serve", "the README's serve command");
+    assert!(blocks.len() >= 3, "curl and HTTPie blocks follow");
+
+    let data = tempfile::tempdir().unwrap();
+    let port = authgate_testkit::free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_authgate"))
+        .args(["serve", "--port", &port.to_string(), "--data-dir"])
+        .arg(data.path())
+        .env_remove("USERS_TABLE")
+        .env_remove("SIGNING_KEY_SECRET_ID")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let script = format!("set -euo pipefail\n{}", blocks[1..].join("\n")).replace("3000", &port.to_string());
+    let venv = workspace().join(".tools/venv/bin");
+    let script_file = data.path().join("quick-start.sh");
+    std::fs::write(&script_file, &script).unwrap();
+    // Under a pseudo-terminal, as a user types them: HTTPie reads a request body from any stdin
+    // that is not a terminal.
+    let output = Command::new("script")
+        .args(["--quiet", "--return", "--command"])
+        .arg(format!("bash {}", script_file.display()))
+        .arg("/dev/null")
+        .env("PATH", format!("{}:{}", venv.display(), std::env::var("PATH").unwrap_or_default()))
+        .env("HTTPIE_CONFIG_DIR", data.path().join("httpie"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "quick start failed:\n{script}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    // Register and /users/me each show alice (curl) and bob (HTTPie), /users/me with the claims.
+    assert!(stdout.matches("alice@example.com").count() >= 3, "{stdout}");
+    assert!(stdout.matches("bob@example.com").count() >= 3, "{stdout}");
+    assert_eq!(stdout.matches("\"claims\"").count(), 2, "{stdout}");
+    assert!(!stdout.contains("detail"), "no request failed: {stdout}");
+}
