@@ -16,8 +16,12 @@ fn workspace() -> PathBuf {
 /// The ```sh blocks between the quick-start markers.
 fn quick_start_blocks() -> Vec<String> {
     let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
-    let start = readme.find("<!-- quickstart:begin -->").expect("README has the quick-start begin marker");
-    let end = readme.find("<!-- quickstart:end -->").expect("README has the quick-start end marker");
+    let start = readme
+        .find("<!-- quickstart:begin -->")
+        .expect("README has the quick-start begin marker");
+    let end = readme
+        .find("<!-- quickstart:end -->")
+        .expect("README has the quick-start end marker");
     readme[start..end]
         .split("```sh\n")
         .skip(1)
@@ -28,7 +32,11 @@ fn quick_start_blocks() -> Vec<String> {
 #[test]
 fn readme_quick_start_works_verbatim() {
     let blocks = quick_start_blocks();
-    assert_eq!(blocks[0].trim(), "cargo run -p authgate -- serve", "the README's serve command");
+    assert_eq!(
+        blocks[0].trim(),
+        "cargo run -p authgate -- serve",
+        "the README's serve command"
+    );
     assert!(blocks.len() >= 3, "curl and HTTPie blocks follow");
 
     let data = tempfile::tempdir().unwrap();
@@ -49,7 +57,8 @@ fn readme_quick_start_works_verbatim() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let script = format!("set -euo pipefail\n{}", blocks[1..].join("\n")).replace("3000", &port.to_string());
+    let script =
+        format!("set -euo pipefail\n{}", blocks[1..].join("\n")).replace("3000", &port.to_string());
     let venv = workspace().join(".tools/venv/bin");
     let script_file = data.path().join("quick-start.sh");
     std::fs::write(&script_file, &script).unwrap();
@@ -59,7 +68,14 @@ fn readme_quick_start_works_verbatim() {
         .args(["--quiet", "--return", "--command"])
         .arg(format!("bash {}", script_file.display()))
         .arg("/dev/null")
-        .env("PATH", format!("{}:{}", venv.display(), std::env::var("PATH").unwrap_or_default()))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                venv.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
         .env("HTTPIE_CONFIG_DIR", data.path().join("httpie"))
         .stdin(Stdio::null())
         .output()
@@ -68,7 +84,10 @@ fn readme_quick_start_works_verbatim() {
     let _ = server.wait();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "quick start failed:\n{script}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        output.status.success(),
+        "quick start failed:\n{script}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     // Register and /users/me each show alice (curl) and bob (HTTPie), /users/me with the claims.
     assert!(stdout.matches("alice@example.com").count() >= 3, "{stdout}");
     assert!(stdout.matches("bob@example.com").count() >= 3, "{stdout}");

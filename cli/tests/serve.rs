@@ -301,3 +301,63 @@ fn token_decode_shows_claims_and_checks_the_signature_with_the_local_key() {
     let (ok, out) = authgate(&["token", "decode", token], other.path(), "");
     assert!(ok && out.contains("signature: not checked"), "{out}");
 }
+
+#[test]
+fn serve_uses_dynamodb_and_secrets_manager_when_given_endpoints() {
+    let dynamodb = &authgate_testkit::dynamodb_local().endpoint;
+    let moto = &authgate_testkit::moto().endpoint;
+    let table = authgate_testkit::unique_name("serve-users");
+    let secret = authgate_testkit::unique_name("serve-key");
+    let data = tempfile::tempdir().unwrap();
+    let port = authgate_testkit::free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_authgate"))
+        .args(["serve", "--port", &port.to_string(), "--data-dir"])
+        .arg(data.path())
+        .args(["--dynamodb-endpoint", dynamodb, "--users-table", &table])
+        .args(["--secrets-endpoint", moto, "--signing-secret", &secret])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_PROFILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+        assert!(Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let server = Server {
+        child: Some(child),
+        base: format!("http://{addr}"),
+    };
+    let (status, _) = post_json(
+        &server.base,
+        "/auth/register",
+        json!({"email": "dyn@example.com", "password": PASSWORD}),
+    );
+    assert_eq!(status, 201);
+    let (status, token) = login_form(&server.base, "dyn@example.com", PASSWORD);
+    assert_eq!(status, 200);
+    let (status, body) = me(
+        &server.base,
+        Some(&format!(
+            "Bearer {}",
+            token["access_token"].as_str().unwrap()
+        )),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, stdout, _) = server.interrupt();
+    assert!(
+        stdout.contains(&format!("DynamoDB table {table} at {dynamodb}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("secret {secret} at {moto}")),
+        "{stdout}"
+    );
+    assert!(
+        !data.path().join("users.redb").exists(),
+        "the embedded store was not used"
+    );
+}
