@@ -4,10 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::{SocketAddr, TcpStream};
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
+use common::Server;
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -40,22 +42,8 @@ fn readme_quick_start_works_verbatim() {
     assert!(blocks.len() >= 3, "curl and HTTPie blocks follow");
 
     let data = tempfile::tempdir().unwrap();
-    let port = authgate_testkit::free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_authgate"))
-        .args(["serve", "--port", &port.to_string(), "--data-dir"])
-        .arg(data.path())
-        .env_remove("USERS_TABLE")
-        .env_remove("SIGNING_KEY_SECRET_ID")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let server = Server::start(data.path(), &[]);
+    let port = server.port;
 
     let script =
         format!("set -euo pipefail\n{}", blocks[1..].join("\n")).replace("3000", &port.to_string());
@@ -80,8 +68,7 @@ fn readme_quick_start_works_verbatim() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

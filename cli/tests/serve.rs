@@ -3,74 +3,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::Server;
 
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
-
-/// A running `authgate serve`, killed if the test fails before stopping it.
-struct Server {
-    child: Option<Child>,
-    base: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Self {
-        let port = authgate_testkit::free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_authgate"))
-            .args(["serve", "--port", &port.to_string(), "--data-dir"])
-            .arg(data_dir)
-            .env_remove("USERS_TABLE")
-            .env_remove("SIGNING_KEY_SECRET_ID")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "authgate serve did not listen on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self {
-            child: Some(child),
-            base: format!("http://{addr}"),
-        }
-    }
-
-    /// Ctrl-C, then the process's exit status and output.
-    fn interrupt(mut self) -> (std::process::ExitStatus, String, String) {
-        let child = self.child.take().unwrap();
-        let sent = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let output = child.wait_with_output().unwrap();
-        (
-            output.status,
-            String::from_utf8_lossy(&output.stdout).into(),
-            String::from_utf8_lossy(&output.stderr).into(),
-        )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -150,7 +94,7 @@ fn authgate(args: &[&str], data_dir: &Path, stdin: &str) -> (bool, String) {
 #[test]
 fn quick_start_requests_work_over_http_and_survive_a_restart() {
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path());
+    let server = Server::start(data.path(), &[]);
     let base = server.base.clone();
     let alice = json!({"email": "alice@example.com", "password": PASSWORD});
 
@@ -220,7 +164,7 @@ fn quick_start_requests_work_over_http_and_survive_a_restart() {
         "logs never hold tokens or passwords"
     );
 
-    let server = Server::start(data.path());
+    let server = Server::start(data.path(), &[]);
     let (status, _) = post_json(&server.base, "/auth/login", alice);
     assert_eq!(status, 200, "the user survived the restart");
     let (status, _) = me(&server.base, Some(&format!("Bearer {access}")));
@@ -250,7 +194,7 @@ fn users_are_administered_from_the_command_line() {
     );
     assert!(!ok && out.contains("at least 8 characters"), "{out}");
 
-    let server = Server::start(data.path());
+    let server = Server::start(data.path(), &[]);
     let (status, _) = login_form(&server.base, "root@example.com", PASSWORD);
     assert_eq!(
         status, 200,
@@ -272,7 +216,7 @@ fn users_are_administered_from_the_command_line() {
     );
     let (ok, out) = authgate(&["user", "disable", "root@example.com"], data.path(), "");
     assert!(ok, "{out}");
-    let server = Server::start(data.path());
+    let server = Server::start(data.path(), &[]);
     let (status, _) = login_form(&server.base, "root@example.com", PASSWORD);
     assert_eq!(status, 401, "a disabled user cannot log in");
 }
@@ -280,7 +224,7 @@ fn users_are_administered_from_the_command_line() {
 #[test]
 fn token_decode_shows_claims_and_checks_the_signature_with_the_local_key() {
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path());
+    let server = Server::start(data.path(), &[]);
     post_json(
         &server.base,
         "/auth/register",
@@ -309,28 +253,19 @@ fn serve_uses_dynamodb_and_secrets_manager_when_given_endpoints() {
     let table = authgate_testkit::unique_name("serve-users");
     let secret = authgate_testkit::unique_name("serve-key");
     let data = tempfile::tempdir().unwrap();
-    let port = authgate_testkit::free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_authgate"))
-        .args(["serve", "--port", &port.to_string(), "--data-dir"])
-        .arg(data.path())
-        .args(["--dynamodb-endpoint", dynamodb, "--users-table", &table])
-        .args(["--secrets-endpoint", moto, "--signing-secret", &secret])
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_PROFILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-        assert!(Instant::now() < deadline, "serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let server = Server {
-        child: Some(child),
-        base: format!("http://{addr}"),
-    };
+    let server = Server::start(
+        data.path(),
+        &[
+            "--dynamodb-endpoint",
+            dynamodb,
+            "--users-table",
+            &table,
+            "--secrets-endpoint",
+            moto,
+            "--signing-secret",
+            &secret,
+        ],
+    );
     let (status, _) = post_json(
         &server.base,
         "/auth/register",

@@ -5,12 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authgate_testkit::event;
+use authgate_testkit::{json_body, request, with_body};
 use authgate_token::{Algorithm, Key, KeySet, TokenIssuer, TokenVerifier, VerifierConfig};
 use authgate_users::{Email, InMemoryUserStore, NewUser, Password, PasswordHasher, UserStore};
-use lambda_http::{Body, Request, Response};
 use login::{INVALID_CREDENTIALS, Login};
-use serde_json::Value;
 
 const ISS: &str = "urn:authgate:test";
 const AUD: &str = "authgate-api";
@@ -18,22 +16,6 @@ const AUD: &str = "authgate-api";
 fn keys() -> Arc<KeySet> {
     let key = Key::hmac("v1", b"login-test-secret-of-32-bytes-min", Algorithm::HS256).unwrap();
     Arc::new(KeySet::signing("v1", [key]).unwrap())
-}
-
-fn request(name: &str) -> Request {
-    lambda_http::request::from_str(&event(name)).expect("fixture is an API Gateway event")
-}
-
-fn with_body(mut request: Request, body: &str) -> Request {
-    *request.body_mut() = Body::Text(body.to_owned());
-    request
-}
-
-fn json(response: &Response<Body>) -> Value {
-    match response.body() {
-        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
-        other => panic!("unexpected body {other:?}"),
-    }
 }
 
 struct Fixture {
@@ -85,7 +67,7 @@ async fn json_login_returns_a_bearer_token_that_verifies() {
     let response = f.login.handle(request("login.json")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
-    let body = json(&response);
+    let body = json_body(&response);
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["expires_in"], 900);
     let claims = verify(body["access_token"].as_str().unwrap());
@@ -104,7 +86,7 @@ async fn oauth2_password_form_login_works_like_swagger_ui_sends_it() {
     let f = fixture().await;
     let response = f.login.handle(request("login-form.json")).await;
     assert_eq!(response.status(), 200, "{:?}", response.body());
-    verify(json(&response)["access_token"].as_str().unwrap());
+    verify(json_body(&response)["access_token"].as_str().unwrap());
     let no_grant_type = with_body(
         request("login-form.json"),
         "username=Alice%40Example.com&password=correct+horse+battery+staple",
@@ -134,7 +116,7 @@ async fn every_credential_failure_is_the_same_401() {
         assert_eq!(response.status(), 401);
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
         assert_eq!(
-            json(&response),
+            json_body(&response),
             serde_json::json!({"detail": INVALID_CREDENTIALS})
         );
     }
@@ -169,7 +151,7 @@ async fn disabled_user_cannot_log_in() {
     f.store.set_disabled(user.id, true).await.unwrap();
     let response = f.login.handle(request("login.json")).await;
     assert_eq!(response.status(), 401);
-    assert_eq!(json(&response)["detail"], INVALID_CREDENTIALS);
+    assert_eq!(json_body(&response)["detail"], INVALID_CREDENTIALS);
 }
 
 #[tokio::test]
@@ -205,7 +187,7 @@ async fn malformed_requests_are_client_errors_not_401() {
     for (req, body, status) in cases {
         let response = f.login.handle(with_body(req, body)).await;
         assert_eq!(response.status(), status, "{body}");
-        assert!(json(&response)["detail"].is_string());
+        assert!(json_body(&response)["detail"].is_string());
     }
     let mut xml = request("login.json");
     xml.headers_mut()

@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use authgate_dynamo::{DynamoUserStore, create_table};
 use authgate_keys::{KeySource, SecretsManagerKeySource};
-use authgate_testkit::event;
+use authgate_testkit::{event, json_body, request};
 use authgate_token::{TokenIssuer, TokenVerifier, VerifierConfig};
 use authgate_users::PasswordHasher;
 use authorizer::Authorizer;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Request, RequestExt};
 use login::Login;
 use me::Me;
 use register::Register;
@@ -79,17 +79,6 @@ async fn deploy() -> Deployment {
     }
 }
 
-fn request(name: &str) -> Request {
-    lambda_http::request::from_str(&event(name)).expect("fixture is an API Gateway event")
-}
-
-fn json(response: &Response<Body>) -> Value {
-    match response.body() {
-        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
-        other => panic!("unexpected body {other:?}"),
-    }
-}
-
 /// What API Gateway does between the authorizer and the protected function: the authorizer's
 /// context and principal become `requestContext.authorizer`.
 fn forward(request: Request, principal: &str, context: &Value) -> Request {
@@ -112,11 +101,11 @@ async fn register_login_authorize_and_call_me_on_dynamodb_and_secrets_manager() 
 
     let registered = app.register.handle(request("register.json")).await;
     assert_eq!(registered.status(), 201);
-    let user = json(&registered);
+    let user = json_body(&registered);
 
     let logged_in = app.login.handle(request("login.json")).await;
     assert_eq!(logged_in.status(), 200);
-    let token = json(&logged_in)["access_token"]
+    let token = json_body(&logged_in)["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -137,7 +126,7 @@ async fn register_login_authorize_and_call_me_on_dynamodb_and_secrets_manager() 
     );
     let me = app.me.handle(me_request).await;
     assert_eq!(me.status(), 200);
-    let body = json(&me);
+    let body = json_body(&me);
     assert_eq!(body["id"], user["id"]);
     assert_eq!(body["email"], "alice@example.com");
     assert_eq!(body["claims"]["iss"], ISS);

@@ -5,24 +5,12 @@
 use std::sync::Arc;
 
 use authgate_http::{RequestClaimsExt, with_claims};
-use authgate_testkit::event;
+use authgate_testkit::{json_body, request};
 use authgate_users::{Email, InMemoryUserStore, NewUser, PasswordHash, User, UserStore};
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use me::Me;
-use serde_json::Value;
 
 const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE";
-
-fn request(name: &str) -> Request {
-    lambda_http::request::from_str(&event(name)).expect("fixture is an API Gateway event")
-}
-
-fn json(response: &Response<Body>) -> Value {
-    match response.body() {
-        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
-        other => panic!("unexpected body {other:?}"),
-    }
-}
 
 async fn store_with_alice() -> (Arc<InMemoryUserStore>, User) {
     let store = Arc::new(InMemoryUserStore::new());
@@ -60,7 +48,7 @@ async fn returns_the_caller_and_their_claims() {
     let (store, user) = store_with_alice().await;
     let response = Me::new(store).handle(request_for(&user)).await;
     assert_eq!(response.status(), 200);
-    let body = json(&response);
+    let body = json_body(&response);
     assert_eq!(body["id"], user.id.to_string());
     assert_eq!(body["email"], "alice@example.com");
     assert_eq!(body["claims"]["sub"], user.id.to_string());
@@ -75,7 +63,7 @@ async fn no_authorizer_context_is_401_never_anonymous() {
         .handle(request("me-without-authorizer.json"))
         .await;
     assert_eq!(response.status(), 401);
-    assert_eq!(json(&response)["detail"], "Not authenticated");
+    assert_eq!(json_body(&response)["detail"], "Not authenticated");
 }
 
 #[tokio::test]
@@ -90,5 +78,5 @@ async fn unknown_subject_is_401_and_disabled_user_is_403() {
     store.set_disabled(user.id, true).await.unwrap();
     let response = me.handle(request_for(&user)).await;
     assert_eq!(response.status(), 403);
-    assert_eq!(json(&response)["detail"], "Inactive user");
+    assert_eq!(json_body(&response)["detail"], "Inactive user");
 }

@@ -4,27 +4,9 @@
 
 use std::sync::Arc;
 
-use authgate_testkit::event;
+use authgate_testkit::{json_body, request, with_body};
 use authgate_users::{Email, InMemoryUserStore, PasswordHasher, UserStore};
-use lambda_http::{Body, Request, Response};
 use register::Register;
-use serde_json::Value;
-
-fn request(name: &str) -> Request {
-    lambda_http::request::from_str(&event(name)).expect("fixture is an API Gateway event")
-}
-
-fn with_body(mut request: Request, body: &str) -> Request {
-    *request.body_mut() = Body::Text(body.to_owned());
-    request
-}
-
-fn json(response: &Response<Body>) -> Value {
-    match response.body() {
-        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
-        other => panic!("unexpected body {other:?}"),
-    }
-}
 
 fn handler() -> (Register, Arc<InMemoryUserStore>) {
     let store = Arc::new(InMemoryUserStore::new());
@@ -37,7 +19,7 @@ async fn register_event_creates_user_and_returns_201_without_secrets() {
     let response = register.handle(request("register.json")).await;
     assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["content-type"], "application/json");
-    let body = json(&response);
+    let body = json_body(&response);
     assert_eq!(body["email"], "alice@example.com");
     assert!(body["id"].as_str().unwrap().parse::<uuid::Uuid>().is_ok());
     assert!(body["created_at"].as_str().unwrap().contains('T'));
@@ -68,7 +50,7 @@ async fn duplicate_email_in_any_case_is_409() {
     let again = register.handle(request("register.json")).await;
     assert_eq!(again.status(), 409);
     assert_eq!(
-        json(&again)["detail"],
+        json_body(&again)["detail"],
         "A user with this email already exists"
     );
     let upper = with_body(
@@ -94,7 +76,7 @@ async fn bad_bodies_get_precise_client_errors_and_store_nothing() {
     for (fixture, status, needle) in cases {
         let response = register.handle(request(fixture)).await;
         assert_eq!(response.status(), status, "{fixture}");
-        let detail = json(&response)["detail"].as_str().unwrap().to_owned();
+        let detail = json_body(&response)["detail"].as_str().unwrap().to_owned();
         assert!(detail.contains(needle), "{fixture}: {detail}");
     }
     for (body, status) in [
@@ -107,7 +89,7 @@ async fn bad_bodies_get_precise_client_errors_and_store_nothing() {
             .handle(with_body(request("register.json"), body))
             .await;
         assert_eq!(response.status(), status, "{body}");
-        assert!(json(&response)["detail"].is_string());
+        assert!(json_body(&response)["detail"].is_string());
     }
     assert!(store.list().await.unwrap().is_empty());
 }
@@ -135,7 +117,7 @@ async fn oversize_body_is_413_and_too_long_password_is_422() {
         .await;
     assert_eq!(response.status(), 422);
     assert!(
-        json(&response)["detail"]
+        json_body(&response)["detail"]
             .as_str()
             .unwrap()
             .contains("at most 256")

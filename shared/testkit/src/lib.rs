@@ -194,3 +194,23 @@ pub fn event(name: &str) -> String {
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
+
+/// `events/<name>` parsed as API Gateway sends it, through `lambda_http`, as in Lambda.
+pub fn request(name: &str) -> lambda_http::Request {
+    lambda_http::request::from_str(&event(name))
+        .unwrap_or_else(|e| panic!("events/{name} is not an API Gateway event: {e}"))
+}
+
+/// `request` with its body replaced.
+pub fn with_body(mut request: lambda_http::Request, body: &str) -> lambda_http::Request {
+    *request.body_mut() = lambda_http::Body::Text(body.to_owned());
+    request
+}
+
+/// A handler response's JSON body.
+pub fn json_body(response: &lambda_http::Response<lambda_http::Body>) -> serde_json::Value {
+    match response.body() {
+        lambda_http::Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
+        other => panic!("unexpected body {other:?}"),
+    }
+}
