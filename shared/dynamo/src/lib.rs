@@ -23,6 +23,8 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
+mod sessions;
+
 /// The partition key attribute of the table.
 pub const PARTITION_KEY: &str = "pk";
 /// The attribute DynamoDB's TTL deletes expired items by (refresh tokens use it).
@@ -42,7 +44,7 @@ pub struct DynamoUserStore {
     table: String,
 }
 
-fn user_key(id: UserId) -> String {
+pub(crate) fn user_key(id: UserId) -> String {
     format!("user#{id}")
 }
 
@@ -50,22 +52,22 @@ fn email_key(email: &Email) -> String {
     format!("email#{}", email.normalized())
 }
 
-fn backend<E: std::error::Error + Send + Sync + 'static>(err: E) -> StoreError {
+pub(crate) fn backend<E: std::error::Error + Send + Sync + 'static>(err: E) -> StoreError {
     StoreError::Backend(Box::new(err))
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
         .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a string")))
 }
 
-fn get_bool(item: &Item, name: &str) -> bool {
+pub(crate) fn get_bool(item: &Item, name: &str) -> bool {
     item.get(name)
         .and_then(|v| v.as_bool().ok())
         .copied()
@@ -115,6 +117,10 @@ impl DynamoUserStore {
     /// The table this store uses.
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
     }
 
     fn put(&self, item: Item) -> Result<TransactWriteItem, StoreError> {

@@ -12,3 +12,4 @@ async fn fresh_store() -> DynamoUserStore {
 }
 
 authgate_users::user_store_contract_tests!(fresh_store());
+authgate_users::session_store_contract_tests!(fresh_store());

@@ -214,3 +214,376 @@ macro_rules! user_store_contract_tests {
         )+
     };
 }
+
+/// A user and a session of theirs with one refresh token, stored in `store`.
+async fn user_with_session<S: UserStore + crate::SessionStore>(
+    store: &S,
+    now: i64,
+) -> (crate::User, crate::Session, crate::RefreshToken) {
+    let user = store
+        .create(new_user(&unique_email("session")))
+        .await
+        .expect("create");
+    let session = crate::Session {
+        id: uuid::Uuid::new_v4(),
+        user_id: user.id,
+        created_at_ms: now,
+        expires_at_ms: now + 3_600_000,
+        revoked: false,
+    };
+    let token = crate::RefreshToken::generate();
+    store
+        .start(&session, &token.hash(), now + 600_000)
+        .await
+        .expect("start");
+    (user, session, token)
+}
+
+const POLICY: crate::RotationPolicy = crate::RotationPolicy {
+    refresh_ttl_ms: 600_000,
+    reuse_grace_ms: 0,
+};
+
+pub async fn refresh_rotates_and_the_old_token_is_spent<S: UserStore + crate::SessionStore>(
+    store: S,
+) {
+    let now = 1_800_000_000_000;
+    let (_, session, first) = user_with_session(&store, now).await;
+    let second = crate::RefreshToken::generate();
+    let rotated = store
+        .rotate(&first.hash(), &second.hash(), now + 1000, POLICY)
+        .await
+        .expect("rotate");
+    assert_eq!(rotated.session.id, session.id);
+    assert_eq!(rotated.refresh_expires_at_ms, now + 1000 + 600_000);
+    let third = crate::RefreshToken::generate();
+    store
+        .rotate(&second.hash(), &third.hash(), now + 2000, POLICY)
+        .await
+        .expect("the new token works");
+    assert!(
+        store
+            .state(session.id, session.user_id)
+            .await
+            .expect("state")
+            .is_active(now + 2000)
+    );
+}
+
+pub async fn reusing_a_spent_token_ends_the_session<S: UserStore + crate::SessionStore>(store: S) {
+    let now = 1_800_000_000_000;
+    let (_, session, first) = user_with_session(&store, now).await;
+    let second = crate::RefreshToken::generate();
+    store
+        .rotate(&first.hash(), &second.hash(), now + 1000, POLICY)
+        .await
+        .expect("rotate");
+    let err = store
+        .rotate(
+            &first.hash(),
+            &crate::RefreshToken::generate().hash(),
+            now + 2000,
+            POLICY,
+        )
+        .await
+        .expect_err("reuse");
+    assert!(matches!(err, crate::RefreshError::Reused), "{err:?}");
+    assert!(
+        !store
+            .state(session.id, session.user_id)
+            .await
+            .expect("state")
+            .is_active(now + 2000)
+    );
+    let err = store
+        .rotate(
+            &second.hash(),
+            &crate::RefreshToken::generate().hash(),
+            now + 3000,
+            POLICY,
+        )
+        .await
+        .expect_err("the legitimate branch ends too");
+    assert!(matches!(err, crate::RefreshError::SessionEnded), "{err:?}");
+}
+
+pub async fn reuse_within_the_grace_period_keeps_the_session<S: UserStore + crate::SessionStore>(
+    store: S,
+) {
+    let now = 1_800_000_000_000;
+    let policy = crate::RotationPolicy {
+        reuse_grace_ms: 30_000,
+        ..POLICY
+    };
+    let (_, session, first) = user_with_session(&store, now).await;
+    store
+        .rotate(
+            &first.hash(),
+            &crate::RefreshToken::generate().hash(),
+            now + 1000,
+            policy,
+        )
+        .await
+        .expect("rotate");
+    store
+        .rotate(
+            &first.hash(),
+            &crate::RefreshToken::generate().hash(),
+            now + 5000,
+            policy,
+        )
+        .await
+        .expect("a retry within the grace period is served");
+    let err = store
+        .rotate(
+            &first.hash(),
+            &crate::RefreshToken::generate().hash(),
+            now + 40_000,
+            policy,
+        )
+        .await
+        .expect_err("after the grace period it is reuse");
+    assert!(matches!(err, crate::RefreshError::Reused), "{err:?}");
+    assert!(
+        !store
+            .state(session.id, session.user_id)
+            .await
+            .expect("state")
+            .is_active(now + 40_000)
+    );
+}
+
+pub async fn unknown_and_expired_tokens_are_refused<S: UserStore + crate::SessionStore>(store: S) {
+    let now = 1_800_000_000_000;
+    let err = store
+        .rotate(
+            &crate::RefreshToken::generate().hash(),
+            &crate::RefreshToken::generate().hash(),
+            now,
+            POLICY,
+        )
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, crate::RefreshError::Unknown), "{err:?}");
+    let (_, session, first) = user_with_session(&store, now).await;
+    let err = store
+        .rotate(
+            &first.hash(),
+            &crate::RefreshToken::generate().hash(),
+            now + 600_000,
+            POLICY,
+        )
+        .await
+        .expect_err("expired");
+    assert!(matches!(err, crate::RefreshError::Expired), "{err:?}");
+    assert!(
+        store
+            .state(session.id, session.user_id)
+            .await
+            .expect("state")
+            .is_active(now + 600_000),
+        "expiry ends no session"
+    );
+}
+
+pub async fn refresh_never_outlives_the_session<S: UserStore + crate::SessionStore>(store: S) {
+    let now = 1_800_000_000_000;
+    let (_, _, first) = user_with_session(&store, now).await;
+    let rotated = store
+        .rotate(
+            &first.hash(),
+            &crate::RefreshToken::generate().hash(),
+            now + 599_000,
+            POLICY,
+        )
+        .await
+        .expect("rotate");
+    assert_eq!(
+        rotated.refresh_expires_at_ms,
+        now + 599_000 + 600_000,
+        "each token gets the full TTL"
+    );
+    let (_, session, first) = user_with_session(&store, now).await;
+    let policy = crate::RotationPolicy {
+        refresh_ttl_ms: 10 * 3_600_000,
+        ..POLICY
+    };
+    let rotated = store
+        .rotate(
+            &first.hash(),
+            &crate::RefreshToken::generate().hash(),
+            now + 1000,
+            policy,
+        )
+        .await
+        .expect("rotate");
+    assert_eq!(
+        rotated.refresh_expires_at_ms, session.expires_at_ms,
+        "capped by the session's absolute end"
+    );
+    let err = store
+        .rotate(
+            &crate::RefreshToken::generate().hash(),
+            &crate::RefreshToken::generate().hash(),
+            session.expires_at_ms,
+            policy,
+        )
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, crate::RefreshError::Unknown));
+}
+
+pub async fn logout_and_logout_all_end_sessions<S: UserStore + crate::SessionStore>(store: S) {
+    let now = 1_800_000_000_000;
+    let (user, one, one_token) = user_with_session(&store, now).await;
+    let two = crate::Session {
+        id: uuid::Uuid::new_v4(),
+        created_at_ms: now + 10,
+        ..one.clone()
+    };
+    store
+        .start(&two, &crate::RefreshToken::generate().hash(), now + 600_000)
+        .await
+        .expect("start");
+
+    store.revoke(one.id).await.expect("logout");
+    assert!(
+        !store
+            .state(one.id, user.id)
+            .await
+            .expect("state")
+            .is_active(now + 100)
+    );
+    assert!(
+        store
+            .state(two.id, user.id)
+            .await
+            .expect("state")
+            .is_active(now + 100),
+        "other sessions live on"
+    );
+    let err = store
+        .rotate(
+            &one_token.hash(),
+            &crate::RefreshToken::generate().hash(),
+            now + 100,
+            POLICY,
+        )
+        .await
+        .expect_err("ended");
+    assert!(matches!(err, crate::RefreshError::SessionEnded), "{err:?}");
+
+    store
+        .revoke_all(user.id, now + 200)
+        .await
+        .expect("logout-all");
+    assert!(
+        !store
+            .state(two.id, user.id)
+            .await
+            .expect("state")
+            .is_active(now + 300)
+    );
+    let three = crate::Session {
+        id: uuid::Uuid::new_v4(),
+        created_at_ms: now + 201,
+        ..one.clone()
+    };
+    store
+        .start(
+            &three,
+            &crate::RefreshToken::generate().hash(),
+            now + 600_000,
+        )
+        .await
+        .expect("start");
+    assert!(
+        store
+            .state(three.id, user.id)
+            .await
+            .expect("state")
+            .is_active(now + 300),
+        "a later login works"
+    );
+}
+
+pub async fn disabled_or_missing_users_have_no_active_session<
+    S: UserStore + crate::SessionStore,
+>(
+    store: S,
+) {
+    let now = 1_800_000_000_000;
+    let (user, session, _) = user_with_session(&store, now).await;
+    store.set_disabled(user.id, true).await.expect("disable");
+    assert!(
+        !store
+            .state(session.id, user.id)
+            .await
+            .expect("state")
+            .is_active(now + 1)
+    );
+    let stranger = uuid::Uuid::new_v4();
+    assert!(
+        !store
+            .state(session.id, stranger)
+            .await
+            .expect("state")
+            .is_active(now + 1),
+        "a session belongs to its user"
+    );
+}
+
+/// Two refreshes racing with one token: exactly one wins.
+pub async fn concurrent_refreshes_with_one_token_have_one_winner<
+    S: UserStore + crate::SessionStore + 'static,
+>(
+    store: S,
+) {
+    let store = Arc::new(store);
+    let now = 1_800_000_000_000;
+    let (_, _, token) = user_with_session(store.as_ref(), now).await;
+    let attempts = (0..8).map(|_| {
+        let store = Arc::clone(&store);
+        let hash = token.hash();
+        tokio::spawn(async move {
+            store
+                .rotate(
+                    &hash,
+                    &crate::RefreshToken::generate().hash(),
+                    now + 1000,
+                    POLICY,
+                )
+                .await
+        })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let wins = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    for result in &results {
+        match result.as_ref().expect("task") {
+            Ok(_) | Err(crate::RefreshError::Reused | crate::RefreshError::SessionEnded) => {}
+            Err(other) => panic!("unexpected error: {other:?}"),
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+/// Expands to one test per session-store rule.
+#[macro_export]
+macro_rules! session_store_contract_tests {
+    ($make:expr) => {
+        mod session_contract {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::user_store_contract_tests!(@each $make;
+                refresh_rotates_and_the_old_token_is_spent,
+                reusing_a_spent_token_ends_the_session,
+                reuse_within_the_grace_period_keeps_the_session,
+                unknown_and_expired_tokens_are_refused,
+                refresh_never_outlives_the_session,
+                logout_and_logout_all_end_sessions,
+                disabled_or_missing_users_have_no_active_session,
+                concurrent_refreshes_with_one_token_have_one_winner,
+            );
+        }
+    };
+}

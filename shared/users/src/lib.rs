@@ -9,6 +9,7 @@ pub mod contract;
 mod email;
 mod memory;
 mod password;
+mod sessions;
 mod store;
 
 pub use email::{Email, EmailError};
@@ -16,5 +17,9 @@ pub use memory::InMemoryUserStore;
 pub use password::{
     ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST, HashError, MAX_PASSWORD_CHARS,
     MIN_PASSWORD_CHARS, Password, PasswordError, PasswordHash, PasswordHasher,
+};
+pub use sessions::{
+    InvalidRefreshToken, RefreshError, RefreshRecord, RefreshToken, Rotated, RotationPolicy,
+    Session, SessionId, SessionState, SessionStore, TokenHash, decide_rotation, now_ms,
 };
 pub use store::{NewUser, PublicUser, StoreError, User, UserId, UserStore};

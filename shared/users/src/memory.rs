@@ -4,12 +4,37 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::email::Email;
+use crate::sessions::{
+    RefreshError, RefreshRecord, Rotated, RotationPolicy, Session, SessionId, SessionState,
+    SessionStore, TokenHash, decide_rotation,
+};
 use crate::store::{NewUser, StoreError, User, UserId, UserStore};
 
 #[derive(Default)]
 struct Inner {
     users: HashMap<UserId, User>,
     by_email: HashMap<String, UserId>,
+    sessions: HashMap<SessionId, Session>,
+    refresh: HashMap<TokenHash, RefreshRecord>,
+    sessions_valid_after_ms: HashMap<UserId, i64>,
+}
+
+impl Inner {
+    fn state(&self, session: SessionId, user: UserId) -> SessionState {
+        SessionState {
+            session: self
+                .sessions
+                .get(&session)
+                .filter(|s| s.user_id == user)
+                .cloned(),
+            user_active: self.users.get(&user).is_some_and(|u| !u.disabled),
+            sessions_valid_after_ms: self
+                .sessions_valid_after_ms
+                .get(&user)
+                .copied()
+                .unwrap_or(0),
+        }
+    }
 }
 
 /// Users in memory, lost when the process ends.
@@ -72,7 +97,87 @@ impl UserStore for InMemoryUserStore {
     }
 }
 
+#[async_trait::async_trait]
+impl SessionStore for InMemoryUserStore {
+    async fn start(
+        &self,
+        session: &Session,
+        first: &TokenHash,
+        first_expires_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        inner.sessions.insert(session.id, session.clone());
+        inner.refresh.insert(
+            first.clone(),
+            RefreshRecord {
+                session: session.id,
+                user_id: session.user_id,
+                expires_at_ms: first_expires_at_ms,
+                consumed_at_ms: None,
+            },
+        );
+        Ok(())
+    }
+
+    async fn rotate(
+        &self,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now_ms: i64,
+        policy: RotationPolicy,
+    ) -> Result<Rotated, RefreshError> {
+        let mut inner = self.lock()?;
+        let record = inner.refresh.get(presented).cloned();
+        let state = record
+            .as_ref()
+            .map(|r| inner.state(r.session, r.user_id))
+            .unwrap_or_default();
+        match decide_rotation(record.as_ref(), &state, now_ms, policy) {
+            Ok(rotated) => {
+                if let Some(r) = inner.refresh.get_mut(presented) {
+                    r.consumed_at_ms.get_or_insert(now_ms);
+                }
+                inner.refresh.insert(
+                    next.clone(),
+                    RefreshRecord {
+                        session: rotated.session.id,
+                        user_id: rotated.session.user_id,
+                        expires_at_ms: rotated.refresh_expires_at_ms,
+                        consumed_at_ms: None,
+                    },
+                );
+                Ok(rotated)
+            }
+            Err((error, end_session)) => {
+                if end_session
+                    && let Some(session) = record.and_then(|r| inner.sessions.get_mut(&r.session))
+                {
+                    session.revoked = true;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn revoke(&self, session: SessionId) -> Result<(), StoreError> {
+        if let Some(s) = self.lock()?.sessions.get_mut(&session) {
+            s.revoked = true;
+        }
+        Ok(())
+    }
+
+    async fn revoke_all(&self, user: UserId, now_ms: i64) -> Result<(), StoreError> {
+        self.lock()?.sessions_valid_after_ms.insert(user, now_ms);
+        Ok(())
+    }
+
+    async fn state(&self, session: SessionId, user: UserId) -> Result<SessionState, StoreError> {
+        Ok(self.lock()?.state(session, user))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     crate::user_store_contract_tests!(async { crate::InMemoryUserStore::new() });
+    crate::session_store_contract_tests!(async { crate::InMemoryUserStore::new() });
 }

@@ -1,0 +1,353 @@
+//! `SessionStore` on the users table: sessions, refresh-token hashes, and the per-user logout-all
+//! cut-off on the user item.
+//!
+//! Items: `session#<sid>` and `refresh#<sha256 hex>`, both with the `expires_at` TTL attribute so
+//! DynamoDB deletes them after they expire. A refresh is one transaction: mark the presented token
+//! consumed (conditioned on it being unconsumed, or on the consumption seen within the grace
+//! period), check that the session and the user still allow it, and put the next token. Of two
+//! concurrent refreshes exactly one transaction commits; the other re-reads and is classified.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use authgate_users::{
+    RefreshError, RefreshRecord, Rotated, RotationPolicy, Session, SessionId, SessionState,
+    SessionStore, StoreError, TokenHash, UserId, decide_rotation,
+};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
+
+use crate::{DynamoUserStore, PARTITION_KEY, TTL_ATTRIBUTE, backend, get_bool, get_s, s, user_key};
+
+/// Attempts at a refresh before giving up on contention.
+const ROTATE_ATTEMPTS: u32 = 6;
+
+type Item = HashMap<String, AttributeValue>;
+
+fn session_key(id: SessionId) -> String {
+    format!("session#{id}")
+}
+
+fn refresh_key(hash: &TokenHash) -> String {
+    format!("refresh#{}", hash.as_str())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn get_n(item: &Item, name: &str) -> Result<i64, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a number")))
+}
+
+fn get_id(item: &Item, name: &str) -> Result<uuid::Uuid, StoreError> {
+    get_s(item, name)?
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("attribute {name} is not a UUID")))
+}
+
+fn dynamo(err: impl Into<aws_sdk_dynamodb::Error>) -> StoreError {
+    backend(err.into())
+}
+
+fn session_from_item(item: &Item) -> Result<Session, StoreError> {
+    Ok(Session {
+        id: get_id(item, "sid")?,
+        user_id: get_id(item, "user_id")?,
+        created_at_ms: get_n(item, "created_at_ms")?,
+        expires_at_ms: get_n(item, "expires_at_ms")?,
+        revoked: get_bool(item, "revoked"),
+    })
+}
+
+fn refresh_from_item(item: &Item) -> Result<RefreshRecord, StoreError> {
+    Ok(RefreshRecord {
+        session: get_id(item, "sid")?,
+        user_id: get_id(item, "user_id")?,
+        expires_at_ms: get_n(item, "expires_at_ms")?,
+        consumed_at_ms: item
+            .get("consumed_at_ms")
+            .map(|_| get_n(item, "consumed_at_ms"))
+            .transpose()?,
+    })
+}
+
+fn refresh_item(hash: &TokenHash, session: &Session, expires_at_ms: i64) -> Item {
+    HashMap::from([
+        (PARTITION_KEY.to_owned(), s(refresh_key(hash))),
+        ("kind".to_owned(), s("refresh")),
+        ("sid".to_owned(), s(session.id.to_string())),
+        ("user_id".to_owned(), s(session.user_id.to_string())),
+        ("expires_at_ms".to_owned(), n(expires_at_ms)),
+        (TTL_ATTRIBUTE.to_owned(), n(expires_at_ms / 1000 + 1)),
+    ])
+}
+
+impl DynamoUserStore {
+    fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .build()
+            .map_err(backend)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    async fn read_refresh(&self, hash: &TokenHash) -> Result<Option<RefreshRecord>, StoreError> {
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(PARTITION_KEY, s(refresh_key(hash)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        output.item.as_ref().map(refresh_from_item).transpose()
+    }
+
+    /// One rotation attempt; `Ok(None)` means the transaction lost a race and must be retried.
+    async fn try_rotate(
+        &self,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now_ms: i64,
+        policy: RotationPolicy,
+    ) -> Result<Option<Rotated>, RefreshError> {
+        let record = self.read_refresh(presented).await?;
+        let state = match &record {
+            Some(r) => self.state(r.session, r.user_id).await?,
+            None => SessionState::default(),
+        };
+        let rotated = match decide_rotation(record.as_ref(), &state, now_ms, policy) {
+            Ok(rotated) => rotated,
+            Err((error, end_session)) => {
+                if end_session && let Some(r) = &record {
+                    self.revoke(r.session).await?;
+                }
+                return Err(error);
+            }
+        };
+        let Some(record) = record else {
+            return Err(RefreshError::Unknown);
+        };
+
+        let consume = match record.consumed_at_ms {
+            None => Update::builder()
+                .condition_expression("attribute_not_exists(consumed_at_ms)")
+                .update_expression("SET consumed_at_ms = :now")
+                .expression_attribute_values(":now", n(now_ms)),
+            Some(seen) => Update::builder()
+                .condition_expression("consumed_at_ms = :seen")
+                .update_expression("SET consumed_at_ms = :seen")
+                .expression_attribute_values(":seen", n(seen)),
+        }
+        .table_name(self.table())
+        .key(PARTITION_KEY, s(refresh_key(presented)))
+        .build()
+        .map_err(backend)?;
+        let session_alive = ConditionCheck::builder()
+            .table_name(self.table())
+            .key(PARTITION_KEY, s(session_key(rotated.session.id)))
+            .condition_expression("revoked = :false AND expires_at_ms > :now")
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", n(now_ms))
+            .build()
+            .map_err(backend)?;
+        let user_allows = ConditionCheck::builder()
+            .table_name(self.table())
+            .key(PARTITION_KEY, s(user_key(rotated.session.user_id)))
+            .condition_expression(
+                "attribute_exists(#pk) AND disabled = :false AND \
+                 (attribute_not_exists(sessions_valid_after_ms) OR sessions_valid_after_ms < :created)",
+            )
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":created", n(rotated.session.created_at_ms))
+            .build()
+            .map_err(backend)?;
+        let result = self
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(consume).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(session_alive)
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(user_allows)
+                    .build(),
+            )
+            .transact_items(self.put_new(refresh_item(
+                next,
+                &rotated.session,
+                rotated.refresh_expires_at_ms,
+            ))?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some(rotated)),
+            Err(err) if matches!(
+                err.as_service_error(),
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(_))
+            ) => Ok(None),
+            Err(err) => Err(dynamo(err).into()),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for DynamoUserStore {
+    async fn start(
+        &self,
+        session: &Session,
+        first: &TokenHash,
+        first_expires_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let session_item = HashMap::from([
+            (PARTITION_KEY.to_owned(), s(session_key(session.id))),
+            ("kind".to_owned(), s("session")),
+            ("sid".to_owned(), s(session.id.to_string())),
+            ("user_id".to_owned(), s(session.user_id.to_string())),
+            ("created_at_ms".to_owned(), n(session.created_at_ms)),
+            ("expires_at_ms".to_owned(), n(session.expires_at_ms)),
+            (
+                TTL_ATTRIBUTE.to_owned(),
+                n(session.expires_at_ms / 1000 + 1),
+            ),
+            ("revoked".to_owned(), AttributeValue::Bool(session.revoked)),
+        ]);
+        self.client()
+            .transact_write_items()
+            .transact_items(self.put_new(session_item)?)
+            .transact_items(self.put_new(refresh_item(first, session, first_expires_at_ms))?)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    async fn rotate(
+        &self,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now_ms: i64,
+        policy: RotationPolicy,
+    ) -> Result<Rotated, RefreshError> {
+        for _ in 0..ROTATE_ATTEMPTS {
+            if let Some(rotated) = self.try_rotate(presented, next, now_ms, policy).await? {
+                return Ok(rotated);
+            }
+        }
+        Err(StoreError::Backend("refresh token rotation kept conflicting".into()).into())
+    }
+
+    async fn revoke(&self, session: SessionId) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PARTITION_KEY, s(session_key(session)))
+            .update_expression("SET revoked = :true")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Revoking a session that does not exist leaves nothing alive: done.
+            Err(err) if matches!(
+                err.as_service_error(),
+                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_))
+            ) => Ok(()),
+            Err(err) => Err(dynamo(err)),
+        }
+    }
+
+    async fn revoke_all(&self, user: UserId, now_ms: i64) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PARTITION_KEY, s(user_key(user)))
+            .update_expression("SET sessions_valid_after_ms = :now")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_values(":now", n(now_ms))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if matches!(
+                err.as_service_error(),
+                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_))
+            ) => Err(StoreError::NotFound),
+            Err(err) => Err(dynamo(err)),
+        }
+    }
+
+    /// One strongly consistent `BatchGetItem` of the session and the user: the read the
+    /// authorizer pays per uncached call.
+    async fn state(&self, session: SessionId, user: UserId) -> Result<SessionState, StoreError> {
+        let keys = KeysAndAttributes::builder()
+            .keys(HashMap::from([(
+                PARTITION_KEY.to_owned(),
+                s(session_key(session)),
+            )]))
+            .keys(HashMap::from([(
+                PARTITION_KEY.to_owned(),
+                s(user_key(user)),
+            )]))
+            .consistent_read(true)
+            .build()
+            .map_err(backend)?;
+        let mut request = HashMap::from([(self.table().to_owned(), keys)]);
+        let mut items: Vec<Item> = Vec::new();
+        for _ in 0..5 {
+            let output = self
+                .client()
+                .batch_get_item()
+                .set_request_items(Some(request.clone()))
+                .send()
+                .await
+                .map_err(dynamo)?;
+            if let Some(mut responses) = output.responses {
+                items.extend(responses.remove(self.table()).unwrap_or_default());
+            }
+            match output.unprocessed_keys {
+                Some(unprocessed) if !unprocessed.is_empty() => request = unprocessed,
+                _ => break,
+            }
+        }
+        let mut state = SessionState::default();
+        for item in &items {
+            match get_s(item, "kind")? {
+                "session" => {
+                    let found = session_from_item(item)?;
+                    if found.user_id == user {
+                        state.session = Some(found);
+                    }
+                }
+                "user" => {
+                    state.user_active = !get_bool(item, "disabled");
+                    state.sessions_valid_after_ms = item
+                        .get("sessions_valid_after_ms")
+                        .map(|_| get_n(item, "sessions_valid_after_ms"))
+                        .transpose()?
+                        .unwrap_or(0);
+                }
+                _ => {}
+            }
+        }
+        Ok(state)
+    }
+}

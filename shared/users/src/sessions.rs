@@ -1,0 +1,308 @@
+//! Sessions and refresh tokens.
+//!
+//! A session is one login: the family of refresh tokens that descend from it, and the `sid` of
+//! every access token issued in it. Refresh tokens are 256 random bits, handed out once and stored
+//! only as their SHA-256 (a lookup key, so no comparison of secrets happens at all). Each refresh
+//! consumes the presented token atomically and issues the next one; presenting a consumed token
+//! again, after a grace period, is treated as theft and ends the whole session (reuse detection,
+//! as Auth0 and Supabase do). Sessions also end on logout, on logout-all (a per-user cut-off time),
+//! when their absolute lifetime runs out, and when the user is disabled.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::store::{StoreError, UserId};
+
+/// A session's id: the `sid` claim of its access tokens.
+pub type SessionId = uuid::Uuid;
+
+/// Characters of an encoded refresh token: 32 bytes in unpadded base64url.
+const REFRESH_TOKEN_CHARS: usize = 43;
+
+/// A refresh token as the client holds it. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshToken(String);
+
+/// The presented string cannot be a refresh token.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("not a refresh token")]
+pub struct InvalidRefreshToken;
+
+impl RefreshToken {
+    /// A fresh token from the OS random number generator.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Checks the shape of a presented token (cheap, before any lookup).
+    pub fn parse(input: &str) -> Result<Self, InvalidRefreshToken> {
+        let ok = input.len() == REFRESH_TOKEN_CHARS
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && URL_SAFE_NO_PAD.decode(input).is_ok();
+        if ok {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(InvalidRefreshToken)
+        }
+    }
+
+    /// The token, to send to the client once.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// What is stored and looked up.
+    pub fn hash(&self) -> TokenHash {
+        let digest = Sha256::digest(self.0.as_bytes());
+        TokenHash(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken([redacted])")
+    }
+}
+
+/// SHA-256 of a refresh token, in hex.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    /// The hex digest.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Wraps a stored digest.
+    pub fn from_stored(hex: impl Into<String>) -> Self {
+        Self(hex.into())
+    }
+}
+
+/// One login's session. Times are Unix milliseconds, fine enough that a login right after a
+/// logout-all is never mistaken for one before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub created_at_ms: i64,
+    /// Absolute end of the session: no refresh extends it.
+    pub expires_at_ms: i64,
+    pub revoked: bool,
+}
+
+/// How refresh tokens rotate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationPolicy {
+    /// Lifetime of each refresh token, milliseconds (capped by the session's end).
+    pub refresh_ttl_ms: i64,
+    /// How long after its use a refresh token may be presented again without ending the session
+    /// (a client retrying after a lost response). 0 means any reuse ends the session.
+    pub reuse_grace_ms: i64,
+}
+
+/// A successful rotation: the session, and when the new refresh token expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotated {
+    pub session: Session,
+    pub refresh_expires_at_ms: i64,
+}
+
+/// Why a refresh was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("refresh token is not known")]
+    Unknown,
+    #[error("refresh token has expired")]
+    Expired,
+    #[error("the session has ended")]
+    SessionEnded,
+    #[error("refresh token was used before; the session has been ended")]
+    Reused,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the authorizer needs to decide whether a token's session is still alive.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionState {
+    pub session: Option<Session>,
+    /// Whether the user still exists and is enabled.
+    pub user_active: bool,
+    /// Sessions created at or before this time have been ended by logout-all.
+    pub sessions_valid_after_ms: i64,
+}
+
+impl SessionState {
+    /// Whether tokens of this session may still be used at `now_ms`.
+    pub fn is_active(&self, now_ms: i64) -> bool {
+        self.user_active
+            && self.session.as_ref().is_some_and(|s| {
+                !s.revoked
+                    && s.expires_at_ms > now_ms
+                    && s.created_at_ms > self.sessions_valid_after_ms
+            })
+    }
+}
+
+/// Where sessions and refresh-token hashes live; implemented by each user store on the same data.
+#[async_trait::async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session with its first refresh token.
+    async fn start(
+        &self,
+        session: &Session,
+        first: &TokenHash,
+        first_expires_at_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Consumes `presented` and stores `next` in the same session, as one atomic step: of two
+    /// concurrent refreshes with one token exactly one succeeds.
+    async fn rotate(
+        &self,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now_ms: i64,
+        policy: RotationPolicy,
+    ) -> Result<Rotated, RefreshError>;
+    /// Ends one session (logout).
+    async fn revoke(&self, session: SessionId) -> Result<(), StoreError>;
+    /// Ends every session of `user` started at or before `now_ms` (logout-all).
+    async fn revoke_all(&self, user: UserId, now_ms: i64) -> Result<(), StoreError>;
+    /// The session and user facts the authorizer checks.
+    async fn state(&self, session: SessionId, user: UserId) -> Result<SessionState, StoreError>;
+}
+
+/// A stored refresh token (by its hash).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefreshRecord {
+    pub session: SessionId,
+    pub user_id: UserId,
+    pub expires_at_ms: i64,
+    pub consumed_at_ms: Option<i64>,
+}
+
+/// What a rotation does, decided from what is stored; for stores that read and write under one
+/// lock or transaction. `Err((error, end_session))`.
+pub fn decide_rotation(
+    record: Option<&RefreshRecord>,
+    state: &SessionState,
+    now_ms: i64,
+    policy: RotationPolicy,
+) -> Result<Rotated, (RefreshError, bool)> {
+    let record = record.ok_or((RefreshError::Unknown, false))?;
+    if record.expires_at_ms <= now_ms {
+        return Err((RefreshError::Expired, false));
+    }
+    if let Some(consumed) = record.consumed_at_ms
+        && now_ms - consumed >= policy.reuse_grace_ms
+    {
+        return Err((RefreshError::Reused, true));
+    }
+    let session = match &state.session {
+        Some(session) if state.is_active(now_ms) => session.clone(),
+        _ => return Err((RefreshError::SessionEnded, false)),
+    };
+    let refresh_expires_at_ms = now_ms
+        .saturating_add(policy.refresh_ttl_ms)
+        .min(session.expires_at_ms);
+    Ok(Rotated {
+        session,
+        refresh_expires_at_ms,
+    })
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn generated_tokens_parse_and_differ_and_hash_to_hex() {
+        let a = RefreshToken::generate();
+        let b = RefreshToken::generate();
+        assert_ne!(a, b);
+        assert_eq!(RefreshToken::parse(a.as_str()).unwrap(), a);
+        assert_eq!(a.hash().as_str().len(), 64);
+        assert_ne!(a.hash(), b.hash());
+        assert!(!format!("{a:?}").contains(a.as_str()));
+    }
+
+    #[test]
+    fn access_tokens_and_garbage_are_not_refresh_tokens() {
+        for bad in [
+            "",
+            "short",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+            &"a".repeat(44),
+            &format!("{}=", "a".repeat(42)),
+        ] {
+            assert_eq!(
+                RefreshToken::parse(bad),
+                Err(InvalidRefreshToken),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn session_state_rules() {
+        let session = Session {
+            id: uuid::Uuid::new_v4(),
+            user_id: uuid::Uuid::new_v4(),
+            created_at_ms: 1000,
+            expires_at_ms: 5000,
+            revoked: false,
+        };
+        let state = SessionState {
+            session: Some(session.clone()),
+            user_active: true,
+            sessions_valid_after_ms: 0,
+        };
+        assert!(state.is_active(2000));
+        assert!(!state.is_active(5000), "past its absolute lifetime");
+        assert!(
+            !SessionState {
+                sessions_valid_after_ms: 1000,
+                ..state.clone()
+            }
+            .is_active(2000),
+            "logout-all"
+        );
+        assert!(
+            !SessionState {
+                user_active: false,
+                ..state.clone()
+            }
+            .is_active(2000),
+            "disabled user"
+        );
+        assert!(
+            !SessionState {
+                session: Some(Session {
+                    revoked: true,
+                    ..session
+                }),
+                ..state
+            }
+            .is_active(2000)
+        );
+        assert!(!SessionState::default().is_active(2000));
+    }
+}
