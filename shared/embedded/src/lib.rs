@@ -9,12 +9,18 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use authgate_users::{Email, NewUser, PasswordHash, StoreError, User, UserId, UserStore};
+
+mod sessions;
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 const EMAILS: TableDefinition<&str, &str> = TableDefinition::new("emails");
+const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+const REFRESH: TableDefinition<&str, &[u8]> = TableDefinition::new("refresh_tokens");
+/// Per user: sessions created at or before this Unix millisecond are ended (logout-all).
+const VALID_AFTER: TableDefinition<&str, i64> = TableDefinition::new("sessions_valid_after");
 
 /// The stored form of a user.
 #[derive(Serialize, Deserialize)]
@@ -53,11 +59,11 @@ impl Record {
     }
 }
 
-fn backend(err: impl Into<redb::Error>) -> StoreError {
+pub(crate) fn backend(err: impl Into<redb::Error>) -> StoreError {
     StoreError::Backend(Box::new(err.into()))
 }
 
-fn decode(bytes: &[u8]) -> Result<User, StoreError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<User, StoreError> {
     serde_json::from_slice::<Record>(bytes)
         .map_err(|e| StoreError::Corrupt(format!("stored user is not valid: {e}")))?
         .into_user()
@@ -107,11 +113,14 @@ impl EmbeddedUserStore {
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(USERS).map_err(backend)?;
         txn.open_table(EMAILS).map_err(backend)?;
+        txn.open_table(SESSIONS).map_err(backend)?;
+        txn.open_table(REFRESH).map_err(backend)?;
+        txn.open_table(VALID_AFTER).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(Self { db: Arc::new(db) })
     }
 
-    async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
