@@ -10,7 +10,7 @@ use authgate_dynamo::DynamoUserStore;
 use authgate_embedded::EmbeddedUserStore;
 use authgate_keys::{KeyFile, KeySource, SecretsManagerKeySource};
 use authgate_token::KeySet;
-use authgate_users::UserStore;
+use authgate_users::{SessionStore, UserStore};
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
 
@@ -66,9 +66,10 @@ pub enum BackendError {
     },
 }
 
-/// The opened user store, and a sentence saying where it is.
+/// The opened user and session store (one object), and a sentence saying where it is.
 pub struct Store {
     pub store: Arc<dyn UserStore>,
+    pub sessions: Arc<dyn SessionStore>,
     pub description: String,
 }
 
@@ -134,8 +135,10 @@ impl BackendArgs {
                     path: path.display().to_string(),
                     source,
                 })?;
+            let store = Arc::new(store);
             return Ok(Store {
-                store: Arc::new(store),
+                store: store.clone(),
+                sessions: store,
                 description: format!("embedded, {}", path.display()),
             });
         }
@@ -173,8 +176,10 @@ impl BackendArgs {
             Some(endpoint) => format!("DynamoDB table {table} at {endpoint}"),
             None => format!("DynamoDB table {table}"),
         };
+        let store = Arc::new(DynamoUserStore::new(client, table));
         Ok(Store {
-            store: Arc::new(DynamoUserStore::new(client, table)),
+            store: store.clone(),
+            sessions: store,
             description,
         })
     }

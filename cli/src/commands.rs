@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use authgate_config::SessionSettings;
 use authgate_token::{TokenIssuer, TokenVerifier, VerifierConfig};
-use authgate_users::{Email, NewUser, Password, PasswordHasher, UserId, UserStore};
+use authgate_users::{Email, NewUser, Password, PasswordHasher, SessionStore, UserId, UserStore};
 use authorizer::Authorizer;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -35,6 +36,9 @@ pub struct TokenArgs {
     /// Clock-skew leeway in seconds.
     #[arg(long, env = "TOKEN_LEEWAY_SECONDS", default_value_t = authgate_token::DEFAULT_LEEWAY_SECS)]
     pub leeway: u64,
+    /// Session and refresh-token lifetimes (the Lambdas' defaults).
+    #[arg(skip)]
+    pub sessions: SessionSettings,
 }
 
 /// Flags of `authgate serve`.
@@ -66,6 +70,7 @@ where
 /// Builds the gateway with the real handlers over `store` and `keys`.
 pub fn build_gateway(
     store: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
     keys: authgate_token::KeySet,
     token: &TokenArgs,
     cache_ttl: Option<Duration>,
@@ -92,8 +97,22 @@ pub fn build_gateway(
             leeway_secs: token.leeway,
         },
     );
+    let settings = token.sessions;
     let register = Arc::new(register::Register::new(Arc::clone(&store), hasher.clone()));
-    let login = Arc::new(login::Login::new(Arc::clone(&store), hasher, issuer));
+    let login = Arc::new(login::Login::new(
+        Arc::clone(&store),
+        Arc::clone(&sessions),
+        hasher,
+        issuer.clone(),
+        settings,
+    ));
+    let refresh = Arc::new(refresh::Refresh::new(
+        Arc::clone(&store),
+        Arc::clone(&sessions),
+        issuer,
+        settings,
+    ));
+    let logout = Arc::new(logout::Logout::new(Arc::clone(&sessions)));
     let me = Arc::new(me::Me::new(store));
     let mut functions: HashMap<String, HttpFunction> = HashMap::new();
     functions.insert(
@@ -111,14 +130,31 @@ pub fn build_gateway(
         }),
     );
     functions.insert(
+        "RefreshFunction".into(),
+        function(move |r| {
+            let h = Arc::clone(&refresh);
+            async move { h.handle(r).await }
+        }),
+    );
+    functions.insert(
+        "LogoutFunction".into(),
+        function(move |r| {
+            let h = Arc::clone(&logout);
+            async move { h.handle(r).await }
+        }),
+    );
+    functions.insert(
         "MeFunction".into(),
         function(move |r| {
             let h = Arc::clone(&me);
             async move { h.handle(r).await }
         }),
     );
-    let authorizer = Authorizer::new(verifier);
-    let authorizer: AuthorizerFunction = Arc::new(move |event| authorizer.handle(event));
+    let authorizer = Arc::new(Authorizer::new(verifier, sessions));
+    let authorizer: AuthorizerFunction = Arc::new(move |event| {
+        let authorizer = Arc::clone(&authorizer);
+        Box::pin(async move { authorizer.handle(&event).await })
+    });
     Ok(Gateway::new(
         spec,
         functions,
@@ -133,6 +169,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), CommandError> {
     let keys = args.backend.keys().await?;
     let gateway = build_gateway(
         store.store,
+        store.sessions,
         keys.keys,
         &args.token,
         args.authorizer_cache_ttl.map(Duration::from_secs),

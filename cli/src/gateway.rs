@@ -37,11 +37,14 @@ pub type HttpFunction =
 /// A TOKEN authorizer: the real one in `serve`, any policy in tests.
 pub type AuthorizerFunction = Arc<
     dyn Fn(
-            &ApiGatewayCustomAuthorizerRequest,
-        ) -> Result<ApiGatewayCustomAuthorizerResponse, Unauthorized>
+            ApiGatewayCustomAuthorizerRequest,
+        ) -> Pin<Box<dyn Future<Output = AuthorizerResult> + Send>>
         + Send
         + Sync,
 >;
+
+/// What an authorizer invocation returns.
+pub type AuthorizerResult = Result<ApiGatewayCustomAuthorizerResponse, Unauthorized>;
 
 /// The template and the available handlers do not fit together.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -146,7 +149,7 @@ fn policy_allows(response: &ApiGatewayCustomAuthorizerResponse, method_arn: &str
 }
 
 impl LocalAuthorizer {
-    fn decide(&self, headers: &HeaderMap, method_arn: &str) -> Decision {
+    async fn decide(&self, headers: &HeaderMap, method_arn: &str) -> Decision {
         let Some(token) = headers
             .get(self.header.as_str())
             .and_then(|v| v.to_str().ok())
@@ -169,7 +172,7 @@ impl LocalAuthorizer {
                 event.type_ = Some("TOKEN".into());
                 event.authorization_token = Some(token.to_owned());
                 event.method_arn = Some(method_arn.to_owned());
-                match (self.authorizer)(&event) {
+                match (self.authorizer)(event).await {
                     Ok(response) => {
                         self.remember(token, &response);
                         response
@@ -363,7 +366,7 @@ impl Gateway {
                     "Internal server error",
                 );
             };
-            match authorizer.decide(incoming.headers, &method_arn) {
+            match authorizer.decide(incoming.headers, &method_arn).await {
                 Decision::Unauthorized => {
                     return self.gateway_response(
                         "UNAUTHORIZED",

@@ -313,6 +313,9 @@ mod tests {
             vec![
                 ("GET", "/users/me", "MeFunction", true),
                 ("POST", "/auth/login", "LoginFunction", false),
+                ("POST", "/auth/logout", "LogoutFunction", true),
+                ("POST", "/auth/logout-all", "LogoutFunction", true),
+                ("POST", "/auth/refresh", "RefreshFunction", false),
                 ("POST", "/auth/register", "RegisterFunction", false),
             ]
         );

@@ -54,10 +54,16 @@ fn echo() -> HttpFunction {
 }
 
 fn all_functions() -> HashMap<String, HttpFunction> {
-    ["RegisterFunction", "LoginFunction", "MeFunction"]
-        .into_iter()
-        .map(|f| (f.to_owned(), echo()))
-        .collect()
+    [
+        "RegisterFunction",
+        "LoginFunction",
+        "RefreshFunction",
+        "LogoutFunction",
+        "MeFunction",
+    ]
+    .into_iter()
+    .map(|f| (f.to_owned(), echo()))
+    .collect()
 }
 
 fn claims_context() -> serde_json::Map<String, Value> {
@@ -70,6 +76,7 @@ fn claims_context() -> serde_json::Map<String, Value> {
         exp: i64::MAX,
         jti: "j".into(),
         email: "u@example.com".into(),
+        sid: "s-1".into(),
     };
     authgate_token::authorizer_context(&claims)
 }
@@ -92,7 +99,7 @@ fn authorizer(
         response.policy_document.version = Some("2012-10-17".into());
         response.policy_document.statement = vec![statement];
         response.context = Value::Object(claims_context());
-        Ok(response)
+        Box::pin(std::future::ready(Ok(response)))
     })
 }
 
@@ -188,7 +195,8 @@ async fn missing_or_malformed_authorization_is_401_with_the_templates_body() {
 
 #[tokio::test]
 async fn authorizer_error_is_401() {
-    let refusing: AuthorizerFunction = Arc::new(|_| Err(authorizer::Unauthorized));
+    let refusing: AuthorizerFunction =
+        Arc::new(|_| Box::pin(std::future::ready(Err(authorizer::Unauthorized))));
     let gw = gateway(refusing, 300);
     let response = call(&gw, "GET", "/users/me", Some(TOKEN)).await;
     assert_eq!(response.status, 401);
@@ -273,10 +281,11 @@ fn every_template_route_has_a_local_function_and_every_local_function_a_route() 
         audience: None,
         access_token_ttl: 900,
         leeway: 30,
+        sessions: authgate_config::SessionSettings::default(),
     };
-    let gw = authgate::commands::build_gateway(store, keys, &token, None)
+    let gw = authgate::commands::build_gateway(store.clone(), store, keys, &token, None)
         .expect("template and handlers agree");
-    assert_eq!(gw.routes().len(), 3);
+    assert_eq!(gw.routes().len(), 6);
 }
 
 #[test]
@@ -303,7 +312,8 @@ fn a_route_added_only_to_the_template_is_an_error() {
 fn a_function_added_only_locally_is_an_error() {
     let mut functions = all_functions();
     functions.insert("AdminFunction".into(), echo());
-    let auth: AuthorizerFunction = Arc::new(|_| Err(authorizer::Unauthorized));
+    let auth: AuthorizerFunction =
+        Arc::new(|_| Box::pin(std::future::ready(Err(authorizer::Unauthorized))));
     let err = Gateway::new(
         ApiSpec::parse(TEMPLATE).unwrap(),
         functions,

@@ -1,14 +1,20 @@
 //! The API Gateway TOKEN authorizer: a valid access token becomes an Allow policy.
 //!
-//! Pure and synchronous on the request path: the key set was loaded at init, so no call leaves
-//! the process. Any failure at all (no header, no `Bearer`, a token that fails any check, a
-//! method ARN it cannot read) is the error `Unauthorized`, which API Gateway turns into a 401;
-//! the authorizer never allows by default and never panics.
+//! The signature and claims are checked in memory with the key set loaded at init. Then one read
+//! asks whether the token's session is still alive (not logged out, not past logout-all, user not
+//! disabled): a strongly consistent `BatchGetItem` of the session and user items, paid only on
+//! calls API Gateway has not cached. Any failure at all (no header, no `Bearer`, a token that fails
+//! any check, an ended session, a store that does not answer, a method ARN it cannot read) is the
+//! error `Unauthorized`, which API Gateway turns into a 401; the authorizer never allows by
+//! default and never panics.
 //!
 //! The policy covers every method and path of the stage, not just the one called: API Gateway
 //! caches the policy per token for the configured TTL and reuses it for every route.
 
+use std::sync::Arc;
+
 use authgate_token::{AccessClaims, TokenVerifier, VerifyError, authorizer_context};
+use authgate_users::{SessionStore, StoreError, now_ms};
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest,
     ApiGatewayCustomAuthorizerResponse,
@@ -41,11 +47,29 @@ pub enum Refusal {
     Token(#[from] VerifyError),
     #[error("method ARN is not an execute-api ARN")]
     BadMethodArn,
+    #[error("token's session has ended")]
+    SessionEnded,
+    #[error("session check failed: {0}")]
+    SessionCheck(String),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(err: StoreError) -> Self {
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Refusal::SessionCheck(text)
+    }
 }
 
 /// The authorizer, holding the verifier built at init.
 pub struct Authorizer {
     verifier: TokenVerifier,
+    sessions: Arc<dyn SessionStore>,
 }
 
 /// `Bearer <token>`, with the scheme case-insensitive (RFC 7235 §2.1).
@@ -82,13 +106,13 @@ pub fn stage_wildcard(method_arn: &str) -> Result<String, Refusal> {
 }
 
 impl Authorizer {
-    /// An authorizer trusting what `verifier` accepts.
-    pub fn new(verifier: TokenVerifier) -> Self {
-        Self { verifier }
+    /// An authorizer trusting what `verifier` accepts while the session in `sessions` lives.
+    pub fn new(verifier: TokenVerifier, sessions: Arc<dyn SessionStore>) -> Self {
+        Self { verifier, sessions }
     }
 
     /// Decides one request, with the reason when refused.
-    pub fn decide(
+    pub async fn decide(
         &self,
         event: &ApiGatewayCustomAuthorizerRequest,
     ) -> Result<(AccessClaims, ApiGatewayCustomAuthorizerResponse), Refusal> {
@@ -99,6 +123,12 @@ impl Authorizer {
         let token = bearer_token(header)?;
         let claims = self.verifier.verify(token)?;
         let resource = stage_wildcard(event.method_arn.as_deref().unwrap_or(""))?;
+        let (Ok(sid), Ok(user)) = (claims.sid.parse(), claims.sub.parse()) else {
+            return Err(Refusal::SessionEnded);
+        };
+        if !self.sessions.state(sid, user).await?.is_active(now_ms()) {
+            return Err(Refusal::SessionEnded);
+        }
         let mut statement = IamPolicyStatement::default();
         statement.action = vec!["execute-api:Invoke".into()];
         statement.effect = IamPolicyEffect::Allow;
@@ -114,14 +144,18 @@ impl Authorizer {
     }
 
     /// Handles one event: Allow, or `Unauthorized`.
-    pub fn handle(
+    pub async fn handle(
         &self,
         event: &ApiGatewayCustomAuthorizerRequest,
     ) -> Result<ApiGatewayCustomAuthorizerResponse, Unauthorized> {
-        match self.decide(event) {
+        match self.decide(event).await {
             Ok((claims, response)) => {
                 tracing::info!(sub = %claims.sub, jti = %claims.jti, "allowed");
                 Ok(response)
+            }
+            Err(Refusal::SessionCheck(cause)) => {
+                tracing::error!(error = %cause, "refused: the session could not be checked");
+                Err(Unauthorized)
             }
             Err(refusal) => {
                 tracing::info!(reason = %refusal, "refused");

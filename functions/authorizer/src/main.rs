@@ -1,9 +1,10 @@
 //! Lambda entry point of the TOKEN authorizer: wiring only. Keys are fetched once, here;
-//! the request path never calls AWS.
+//! per uncached request it makes one DynamoDB read, of the token's session.
 
 use std::sync::Arc;
 
-use authgate_config::{Env, SIGNING_KEY_SECRET_ID, TokenSettings};
+use authgate_config::{Env, SIGNING_KEY_SECRET_ID, TokenSettings, USERS_TABLE};
+use authgate_dynamo::DynamoUserStore;
 use authgate_keys::{KeySource, SecretsManagerKeySource};
 use authgate_token::TokenVerifier;
 use authorizer::Authorizer;
@@ -15,19 +16,21 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let env = Env::process();
     let secret_id = env.required(SIGNING_KEY_SECRET_ID)?;
+    let table = env.required(USERS_TABLE)?;
     let settings = TokenSettings::from_env(&env)?;
     let aws = authgate_config::aws_sdk_config().await;
     let keys = SecretsManagerKeySource::new(aws_sdk_secretsmanager::Client::new(&aws), secret_id)
         .load()
         .await?;
-    let authorizer = Arc::new(Authorizer::new(TokenVerifier::new(
-        Arc::new(keys),
-        settings.verifier_config(),
-    )));
+    let sessions = DynamoUserStore::new(aws_sdk_dynamodb::Client::new(&aws), table);
+    let authorizer = Arc::new(Authorizer::new(
+        TokenVerifier::new(Arc::new(keys), settings.verifier_config()),
+        Arc::new(sessions),
+    ));
     run(service_fn(
         move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequest>| {
             let authorizer = Arc::clone(&authorizer);
-            async move { authorizer.handle(&event.payload) }
+            async move { authorizer.handle(&event.payload).await }
         },
     ))
     .await

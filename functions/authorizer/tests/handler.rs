@@ -1,4 +1,4 @@
-//! The TOKEN authorizer, driven by `events/authorizer*.json`.
+//! The TOKEN authorizer, driven by `events/authorizer*.json`, with sessions in the in-memory store.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,46 +9,94 @@ use authgate_testkit::event;
 use authgate_token::{
     AccessClaims, Algorithm, Key, KeySet, Subject, TokenIssuer, TokenVerifier, VerifierConfig,
 };
+use authgate_users::{
+    Email, InMemoryUserStore, NewUser, PasswordHash, RefreshError, RefreshToken, Rotated,
+    RotationPolicy, Session, SessionId, SessionState, SessionStore, StoreError, TokenHash, UserId,
+    UserStore, now_ms,
+};
 use authorizer::{Authorizer, Unauthorized};
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 use serde_json::{Value, json};
 
 const ISS: &str = "urn:authgate:test";
 const AUD: &str = "authgate-api";
+const SECRET: &[u8] = b"authorizer-test-secret-32-bytes!!";
+const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE";
 
 fn keys(secret: &[u8]) -> Arc<KeySet> {
     Arc::new(KeySet::signing("v1", [Key::hmac("v1", secret, Algorithm::HS256).unwrap()]).unwrap())
 }
 
-const SECRET: &[u8] = b"authorizer-test-secret-32-bytes!!";
-
-fn authorizer() -> Authorizer {
-    Authorizer::new(TokenVerifier::new(
+fn verifier() -> TokenVerifier {
+    TokenVerifier::new(
         keys(SECRET),
         VerifierConfig {
             issuer: ISS.into(),
             audience: AUD.into(),
             leeway_secs: 30,
         },
-    ))
+    )
 }
 
-fn token_with(secret: &[u8], issuer: &str, ttl: u64, now: i64) -> String {
-    TokenIssuer::new(keys(secret), issuer, AUD, Duration::from_secs(ttl))
-        .unwrap()
-        .issue_at(
-            &Subject {
-                id: "0b9a3c1e-8f0e-4c43-9a57-5b8f7f0d2a11",
-                email: "alice@example.com",
-            },
-            now,
-        )
-        .unwrap()
-        .token
+/// A store holding alice and one live session of hers.
+struct Fixture {
+    store: Arc<InMemoryUserStore>,
+    user: UserId,
+    session: SessionId,
+    authorizer: Authorizer,
 }
 
-fn valid_token() -> String {
-    token_with(SECRET, ISS, 900, authgate_token::now_unix())
+async fn fixture() -> Fixture {
+    let store = Arc::new(InMemoryUserStore::new());
+    let user = store
+        .create(NewUser {
+            email: Email::parse("alice@example.com").unwrap(),
+            password_hash: PasswordHash::from_phc(PHC).unwrap(),
+            superuser: false,
+        })
+        .await
+        .unwrap();
+    let now = now_ms();
+    let session = Session {
+        id: uuid::Uuid::new_v4(),
+        user_id: user.id,
+        created_at_ms: now,
+        expires_at_ms: now + 3_600_000,
+        revoked: false,
+    };
+    store
+        .start(&session, &RefreshToken::generate().hash(), now + 600_000)
+        .await
+        .unwrap();
+    let authorizer = Authorizer::new(verifier(), store.clone());
+    Fixture {
+        store,
+        user: user.id,
+        session: session.id,
+        authorizer,
+    }
+}
+
+impl Fixture {
+    fn token_with(&self, secret: &[u8], issuer: &str, ttl: u64, now: i64) -> String {
+        let (id, sid) = (self.user.to_string(), self.session.to_string());
+        TokenIssuer::new(keys(secret), issuer, AUD, Duration::from_secs(ttl))
+            .unwrap()
+            .issue_at(
+                &Subject {
+                    id: &id,
+                    email: "alice@example.com",
+                    session: &sid,
+                },
+                now,
+            )
+            .unwrap()
+            .token
+    }
+
+    fn token(&self) -> String {
+        self.token_with(SECRET, ISS, 900, authgate_token::now_unix())
+    }
 }
 
 /// The fixture with its placeholder replaced by `token`.
@@ -57,13 +105,16 @@ fn event_with(name: &str, token: &str) -> ApiGatewayCustomAuthorizerRequest {
     serde_json::from_str(&text).expect("fixture is a TOKEN authorizer event")
 }
 
-#[test]
-fn valid_token_gets_an_allow_policy_for_the_whole_stage_with_claims_in_context() {
-    let response = authorizer()
-        .handle(&event_with("authorizer.json", &valid_token()))
+#[tokio::test]
+async fn valid_token_gets_an_allow_policy_for_the_whole_stage_with_claims_in_context() {
+    let f = fixture().await;
+    let response = f
+        .authorizer
+        .handle(&event_with("authorizer.json", &f.token()))
+        .await
         .expect("allowed");
     let wire = serde_json::to_value(&response).unwrap();
-    assert_eq!(wire["principalId"], "0b9a3c1e-8f0e-4c43-9a57-5b8f7f0d2a11");
+    assert_eq!(wire["principalId"], f.user.to_string());
     assert_eq!(
         wire["policyDocument"],
         json!({"Version": "2012-10-17", "Statement": [{
@@ -73,10 +124,13 @@ fn valid_token_gets_an_allow_policy_for_the_whole_stage_with_claims_in_context()
         }]})
     );
     let context = &wire["context"];
-    assert_eq!(context["sub"], "0b9a3c1e-8f0e-4c43-9a57-5b8f7f0d2a11");
+    assert_eq!(context["sub"], f.user.to_string());
     assert_eq!(context["email"], "alice@example.com");
     let claims: AccessClaims = serde_json::from_str(context["claims"].as_str().unwrap()).unwrap();
-    assert_eq!(claims.iss, ISS);
+    assert_eq!(
+        (claims.iss.as_str(), claims.sid),
+        (ISS, f.session.to_string())
+    );
     for value in context.as_object().unwrap().values() {
         assert!(
             !value.is_object() && !value.is_array(),
@@ -85,14 +139,14 @@ fn valid_token_gets_an_allow_policy_for_the_whole_stage_with_claims_in_context()
     }
 }
 
-#[test]
-fn every_bad_authorization_is_unauthorized() {
+#[tokio::test]
+async fn every_bad_authorization_is_unauthorized() {
+    let f = fixture().await;
     let now = authgate_token::now_unix();
-    let a = authorizer();
     let cases: Vec<(&str, ApiGatewayCustomAuthorizerRequest)> = vec![
         (
             "no scheme",
-            event_with("authorizer-missing-scheme.json", &valid_token()),
+            event_with("authorizer-missing-scheme.json", &f.token()),
         ),
         (
             "placeholder",
@@ -100,22 +154,31 @@ fn every_bad_authorization_is_unauthorized() {
         ),
         (
             "expired",
-            event_with("authorizer.json", &token_with(SECRET, ISS, 60, now - 3600)),
+            event_with(
+                "authorizer.json",
+                &f.token_with(SECRET, ISS, 60, now - 3600),
+            ),
         ),
         (
             "not yet valid",
-            event_with("authorizer.json", &token_with(SECRET, ISS, 900, now + 3600)),
+            event_with(
+                "authorizer.json",
+                &f.token_with(SECRET, ISS, 900, now + 3600),
+            ),
         ),
         (
             "wrong key",
             event_with(
                 "authorizer.json",
-                &token_with(b"some-other-secret-of-32-bytes-xx!", ISS, 900, now),
+                &f.token_with(b"some-other-secret-of-32-bytes-xx!", ISS, 900, now),
             ),
         ),
         (
             "wrong issuer",
-            event_with("authorizer.json", &token_with(SECRET, "urn:evil", 900, now)),
+            event_with(
+                "authorizer.json",
+                &f.token_with(SECRET, "urn:evil", 900, now),
+            ),
         ),
         (
             "missing token",
@@ -125,24 +188,100 @@ fn every_bad_authorization_is_unauthorized() {
             .unwrap(),
         ),
         ("bad method arn", {
-            let mut e = event_with("authorizer.json", &valid_token());
+            let mut e = event_with("authorizer.json", &f.token());
             e.method_arn = Some("arn:aws:s3:::bucket".into());
             e
         }),
         ("no method arn", {
-            let mut e = event_with("authorizer.json", &valid_token());
+            let mut e = event_with("authorizer.json", &f.token());
             e.method_arn = None;
             e
         }),
     ];
     for (name, event) in cases {
-        assert_eq!(a.handle(&event).map(|_| ()), Err(Unauthorized), "{name}");
+        assert_eq!(
+            f.authorizer.handle(&event).await.map(|_| ()),
+            Err(Unauthorized),
+            "{name}"
+        );
     }
 }
 
-#[test]
-fn hostile_header_values_never_panic() {
-    let a = authorizer();
+#[tokio::test]
+async fn tokens_of_ended_sessions_are_unauthorized() {
+    let f = fixture().await;
+    let token = f.token();
+    let event = event_with("authorizer.json", &token);
+    assert!(f.authorizer.handle(&event).await.is_ok());
+    f.store.revoke(f.session).await.unwrap();
+    assert_eq!(
+        f.authorizer.handle(&event).await.map(|_| ()),
+        Err(Unauthorized),
+        "logout"
+    );
+
+    let f = fixture().await;
+    let event = event_with("authorizer.json", &f.token());
+    f.store.revoke_all(f.user, now_ms() + 1).await.unwrap();
+    assert_eq!(
+        f.authorizer.handle(&event).await.map(|_| ()),
+        Err(Unauthorized),
+        "logout-all"
+    );
+
+    let f = fixture().await;
+    let event = event_with("authorizer.json", &f.token());
+    f.store.set_disabled(f.user, true).await.unwrap();
+    assert_eq!(
+        f.authorizer.handle(&event).await.map(|_| ()),
+        Err(Unauthorized),
+        "disabled user"
+    );
+}
+
+/// A session store that cannot answer.
+struct Down;
+
+#[async_trait::async_trait]
+impl SessionStore for Down {
+    async fn start(&self, _: &Session, _: &TokenHash, _: i64) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn rotate(
+        &self,
+        _: &TokenHash,
+        _: &TokenHash,
+        _: i64,
+        _: RotationPolicy,
+    ) -> Result<Rotated, RefreshError> {
+        Err(StoreError::Backend("down".into()).into())
+    }
+    async fn revoke(&self, _: SessionId) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn revoke_all(&self, _: UserId, _: i64) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn state(&self, _: SessionId, _: UserId) -> Result<SessionState, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_session_store_fails_closed() {
+    let f = fixture().await;
+    let authorizer = Authorizer::new(verifier(), Arc::new(Down));
+    let event = event_with("authorizer.json", &f.token());
+    assert_eq!(
+        authorizer.handle(&event).await.map(|_| ()),
+        Err(Unauthorized)
+    );
+}
+
+#[tokio::test]
+async fn hostile_header_values_never_panic() {
+    let f = fixture().await;
+    let long = format!("Bearer {}", "A".repeat(100_000));
     for header in [
         "",
         " ",
@@ -150,12 +289,12 @@ fn hostile_header_values_never_panic() {
         "Bearer  ",
         "Bearer ....",
         "Bearer \u{0}",
-        &format!("Bearer {}", "A".repeat(100_000)),
+        long.as_str(),
     ] {
         let mut event = event_with("authorizer.json", "x");
         event.authorization_token = Some(header.to_owned());
         assert_eq!(
-            a.handle(&event).map(|_| ()),
+            f.authorizer.handle(&event).await.map(|_| ()),
             Err(Unauthorized),
             "{header:.20}"
         );

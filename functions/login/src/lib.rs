@@ -4,15 +4,21 @@
 //! `OAuth2PasswordRequestForm` and Swagger UI send. Every credential failure (unknown email,
 //! wrong password, disabled user) gets the same 401, and an unknown email still costs one Argon2
 //! verification, so neither the body nor the timing tells which emails exist.
+//!
+//! A successful login starts a session: the access token carries its id as `sid`, and the
+//! refresh token (stored only as a hash) continues it at `POST /auth/refresh`.
 
 use std::sync::Arc;
 
-use authgate_http::{ApiError, body, json_response};
+use authgate_config::SessionSettings;
+use authgate_http::{ApiError, body, token_response};
 use authgate_token::{SignError, Subject, TokenIssuer};
-use authgate_users::{Email, HashError, Password, PasswordHasher, StoreError, UserStore};
-use lambda_http::http::{HeaderValue, StatusCode, header};
+use authgate_users::{
+    Email, HashError, Password, PasswordHasher, RefreshToken, Session, SessionStore, StoreError,
+    UserStore, now_ms,
+};
 use lambda_http::{Body, Request, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// The one message for every credential failure.
 pub const INVALID_CREDENTIALS: &str = "Incorrect email or password";
@@ -34,14 +40,6 @@ struct PasswordGrantForm {
     scope: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
-}
-
-/// RFC 6749 §5.1 token response.
-#[derive(Serialize)]
-struct TokenResponse<'a> {
-    access_token: &'a str,
-    token_type: &'static str,
-    expires_in: u64,
 }
 
 /// Everything that can stop a login.
@@ -72,17 +70,27 @@ impl From<LoginError> for ApiError {
 /// The login handler and what it needs, built once at init.
 pub struct Login {
     store: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
     hasher: PasswordHasher,
     issuer: TokenIssuer,
+    settings: SessionSettings,
 }
 
 impl Login {
-    /// A handler checking users in `store` and signing with `issuer`.
-    pub fn new(store: Arc<dyn UserStore>, hasher: PasswordHasher, issuer: TokenIssuer) -> Self {
+    /// A handler checking users in `store`, starting sessions in `sessions`, signing with `issuer`.
+    pub fn new(
+        store: Arc<dyn UserStore>,
+        sessions: Arc<dyn SessionStore>,
+        hasher: PasswordHasher,
+        issuer: TokenIssuer,
+        settings: SessionSettings,
+    ) -> Self {
         Self {
             store,
+            sessions,
             hasher,
             issuer,
+            settings,
         }
     }
 
@@ -125,24 +133,30 @@ impl Login {
             _ => return Err(LoginError::InvalidCredentials),
         };
 
-        let id = user.id.to_string();
+        let now = now_ms();
+        let lifetime = i64::try_from(self.settings.max_lifetime.as_millis()).unwrap_or(i64::MAX);
+        let session = Session {
+            id: uuid::Uuid::new_v4(),
+            user_id: user.id,
+            created_at_ms: now,
+            expires_at_ms: now.saturating_add(lifetime),
+            revoked: false,
+        };
+        let refresh = RefreshToken::generate();
+        let refresh_expires = now
+            .saturating_add(self.settings.rotation_policy().refresh_ttl_ms)
+            .min(session.expires_at_ms);
+        self.sessions
+            .start(&session, &refresh.hash(), refresh_expires)
+            .await?;
+
+        let (id, sid) = (user.id.to_string(), session.id.to_string());
         let issued = self.issuer.issue(&Subject {
             id: &id,
             email: user.email.as_str(),
+            session: &sid,
         })?;
-        tracing::info!(user_id = %user.id, jti = %issued.claims.jti, "access token issued");
-        let mut response = json_response(
-            StatusCode::OK,
-            &TokenResponse {
-                access_token: &issued.token,
-                token_type: "bearer",
-                expires_in: issued.expires_in,
-            },
-        );
-        // RFC 6749 §5.1: token responses must not be cached.
-        let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        Ok(response)
+        tracing::info!(user_id = %user.id, sid = %session.id, jti = %issued.claims.jti, "session started");
+        Ok(token_response(&issued, refresh.as_str()))
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use authgate_config::{Env, SIGNING_KEY_SECRET_ID, TokenSettings, USERS_TABLE};
+use authgate_config::{Env, SIGNING_KEY_SECRET_ID, SessionSettings, TokenSettings, USERS_TABLE};
 use authgate_dynamo::DynamoUserStore;
 use authgate_keys::{KeySource, SecretsManagerKeySource};
 use authgate_token::TokenIssuer;
@@ -17,9 +17,13 @@ async fn main() -> Result<(), Error> {
     let table = env.required(USERS_TABLE)?;
     let secret_id = env.required(SIGNING_KEY_SECRET_ID)?;
     let settings = TokenSettings::from_env(&env)?;
+    let sessions = SessionSettings::from_env(&env)?;
 
     let aws = authgate_config::aws_sdk_config().await;
-    let store = DynamoUserStore::new(aws_sdk_dynamodb::Client::new(&aws), table);
+    let store = Arc::new(DynamoUserStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        table,
+    ));
     let keys = SecretsManagerKeySource::new(aws_sdk_secretsmanager::Client::new(&aws), secret_id)
         .load()
         .await?;
@@ -29,7 +33,13 @@ async fn main() -> Result<(), Error> {
         settings.audience,
         settings.access_ttl,
     )?;
-    let handler = Arc::new(Login::new(Arc::new(store), PasswordHasher::new(), issuer));
+    let handler = Arc::new(Login::new(
+        store.clone(),
+        store,
+        PasswordHasher::new(),
+        issuer,
+        sessions,
+    ));
     run(service_fn(move |request: Request| {
         let handler = Arc::clone(&handler);
         async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use authgate_config::SessionSettings;
 use authgate_testkit::{json_body, request, with_body};
 use authgate_token::{Algorithm, Key, KeySet, TokenIssuer, TokenVerifier, VerifierConfig};
 use authgate_users::{Email, InMemoryUserStore, NewUser, Password, PasswordHasher, UserStore};
@@ -42,7 +43,13 @@ async fn fixture() -> Fixture {
         .unwrap();
     let issuer = TokenIssuer::new(keys(), ISS, AUD, Duration::from_secs(900)).unwrap();
     Fixture {
-        login: Login::new(store.clone(), hasher.clone(), issuer),
+        login: Login::new(
+            store.clone(),
+            store.clone(),
+            hasher.clone(),
+            issuer,
+            SessionSettings::default(),
+        ),
         store,
         hasher,
     }
@@ -71,6 +78,22 @@ async fn json_login_returns_a_bearer_token_that_verifies() {
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["expires_in"], 900);
     let claims = verify(body["access_token"].as_str().unwrap());
+    let refresh = body["refresh_token"].as_str().unwrap();
+    assert!(
+        authgate_users::RefreshToken::parse(refresh).is_ok(),
+        "an opaque refresh token"
+    );
+    let sid = claims.sid.parse().unwrap();
+    use authgate_users::SessionStore;
+    let state = f
+        .store
+        .state(sid, claims.sub.parse().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        state.is_active(authgate_users::now_ms()),
+        "the login started a live session"
+    );
     let user = f
         .store
         .get_by_email(&Email::parse("alice@example.com").unwrap())

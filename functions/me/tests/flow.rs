@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use authgate_config::SessionSettings;
 use authgate_dynamo::{DynamoUserStore, create_table};
 use authgate_keys::{KeySource, SecretsManagerKeySource};
 use authgate_testkit::{event, json_body, request};
@@ -16,7 +17,9 @@ use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use login::Login;
+use logout::Logout;
 use me::Me;
+use refresh::Refresh;
 use register::Register;
 use serde_json::Value;
 
@@ -26,6 +29,8 @@ const AUD: &str = "authgate-api";
 struct Deployment {
     register: Arc<Register>,
     login: Login,
+    refresh: Refresh,
+    logout: Logout,
     authorizer: Authorizer,
     me: Me,
 }
@@ -63,6 +68,7 @@ async fn deploy() -> Deployment {
         std::time::Duration::from_secs(900),
     )
     .unwrap();
+    let settings = SessionSettings::default();
     let verifier = TokenVerifier::new(
         Arc::new(source.load().await.unwrap()),
         VerifierConfig {
@@ -73,8 +79,16 @@ async fn deploy() -> Deployment {
     );
     Deployment {
         register: Arc::new(Register::new(store.clone(), PasswordHasher::new())),
-        login: Login::new(store.clone(), PasswordHasher::new(), issuer),
-        authorizer: Authorizer::new(verifier),
+        login: Login::new(
+            store.clone(),
+            store.clone(),
+            PasswordHasher::new(),
+            issuer.clone(),
+            settings,
+        ),
+        refresh: Refresh::new(store.clone(), store.clone(), issuer, settings),
+        logout: Logout::new(store.clone()),
+        authorizer: Authorizer::new(verifier, store.clone()),
         me: Me::new(store),
     }
 }
@@ -115,7 +129,7 @@ async fn register_login_authorize_and_call_me_on_dynamodb_and_secrets_manager() 
     )
     .unwrap();
     let policy =
-        serde_json::to_value(app.authorizer.handle(&auth_event).expect("allowed")).unwrap();
+        serde_json::to_value(app.authorizer.handle(&auth_event).await.expect("allowed")).unwrap();
     assert_eq!(policy["principalId"], user["id"]);
     assert_eq!(policy["policyDocument"]["Statement"][0]["Effect"], "Allow");
 
@@ -143,7 +157,111 @@ async fn register_login_authorize_and_call_me_on_dynamodb_and_secrets_manager() 
 
     let mut tampered = auth_event.clone();
     tampered.authorization_token = Some(format!("Bearer {token}x"));
-    assert!(app.authorizer.handle(&tampered).is_err());
+    assert!(app.authorizer.handle(&tampered).await.is_err());
+}
+
+fn authorizer_event(token: &str) -> ApiGatewayCustomAuthorizerRequest {
+    serde_json::from_str(&event("authorizer.json").replace("REPLACE_WITH_AN_ACCESS_TOKEN", token))
+        .unwrap()
+}
+
+fn refresh_event(token: &str) -> Request {
+    let body = serde_json::json!({"refresh_token": token}).to_string();
+    authgate_testkit::with_body(request("refresh.json"), &body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_rotates_and_logout_ends_the_session_on_dynamodb() {
+    let app = deploy().await;
+    assert_eq!(
+        app.register.handle(request("register.json")).await.status(),
+        201
+    );
+    let pair = json_body(&app.login.handle(request("login.json")).await);
+    let first_refresh = pair["refresh_token"].as_str().unwrap().to_owned();
+
+    let rotated = app.refresh.handle(refresh_event(&first_refresh)).await;
+    assert_eq!(rotated.status(), 200);
+    let rotated = json_body(&rotated);
+    let access = rotated["access_token"].as_str().unwrap().to_owned();
+    let policy = serde_json::to_value(
+        app.authorizer
+            .handle(&authorizer_event(&access))
+            .await
+            .expect("allowed"),
+    )
+    .unwrap();
+
+    // Logout through the protected route, with the context API Gateway forwards.
+    let logout = forward(
+        request("logout.json"),
+        policy["principalId"].as_str().unwrap(),
+        &policy["context"],
+    );
+    assert_eq!(app.logout.handle(logout).await.status(), 204);
+    assert!(
+        app.authorizer
+            .handle(&authorizer_event(&access))
+            .await
+            .is_err(),
+        "the access token dies with its session"
+    );
+    assert!(
+        app.authorizer
+            .handle(&authorizer_event(pair["access_token"].as_str().unwrap()))
+            .await
+            .is_err()
+    );
+    let next_refresh = rotated["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        app.refresh
+            .handle(refresh_event(next_refresh))
+            .await
+            .status(),
+        401,
+        "so do its refresh tokens"
+    );
+
+    // A new login is a new session; reusing its spent refresh token ends it.
+    let pair = json_body(&app.login.handle(request("login.json")).await);
+    let spent = pair["refresh_token"].as_str().unwrap();
+    assert_eq!(app.refresh.handle(refresh_event(spent)).await.status(), 200);
+    assert_eq!(app.refresh.handle(refresh_event(spent)).await.status(), 401);
+    assert!(
+        app.authorizer
+            .handle(&authorizer_event(pair["access_token"].as_str().unwrap()))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_refreshes_with_one_token_have_one_winner_on_dynamodb() {
+    let app = Arc::new(deploy().await);
+    assert_eq!(
+        app.register.handle(request("register.json")).await.status(),
+        201
+    );
+    let pair = json_body(&app.login.handle(request("login.json")).await);
+    let token = pair["refresh_token"].as_str().unwrap().to_owned();
+    let race = (0..2).map(|_| {
+        let app = Arc::clone(&app);
+        let token = token.clone();
+        tokio::spawn(async move {
+            app.refresh
+                .handle(refresh_event(&token))
+                .await
+                .status()
+                .as_u16()
+        })
+    });
+    let mut statuses: Vec<u16> = futures::future::join_all(race)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 401]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use authgate_token::{DEFAULT_LEEWAY_SECS, VerifierConfig};
+use authgate_users::RotationPolicy;
 
 /// Name of the variable holding the users table.
 pub const USERS_TABLE: &str = "USERS_TABLE";
@@ -124,6 +125,79 @@ impl TokenSettings {
     }
 }
 
+/// Default lifetime of one refresh token: 14 days.
+pub const DEFAULT_REFRESH_TOKEN_TTL_SECS: u64 = 14 * 86_400;
+/// Default absolute lifetime of a session: 30 days, after which the user logs in again.
+pub const DEFAULT_SESSION_MAX_LIFETIME_SECS: u64 = 30 * 86_400;
+/// Longest accepted reuse grace period (Cognito's maximum).
+pub const MAX_REUSE_GRACE_SECS: u64 = 60;
+
+/// How sessions and refresh tokens live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSettings {
+    /// Lifetime of each refresh token.
+    pub refresh_ttl: Duration,
+    /// Absolute lifetime of a session, whatever the refreshes.
+    pub max_lifetime: Duration,
+    /// How long a spent refresh token may be presented again without ending the session.
+    pub reuse_grace: Duration,
+}
+
+impl SessionSettings {
+    /// From `REFRESH_TOKEN_TTL_SECONDS`, `SESSION_MAX_LIFETIME_SECONDS`, `REFRESH_REUSE_GRACE_SECONDS`.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let refresh: u64 =
+            env.parsed_or("REFRESH_TOKEN_TTL_SECONDS", DEFAULT_REFRESH_TOKEN_TTL_SECS)?;
+        let lifetime: u64 = env.parsed_or(
+            "SESSION_MAX_LIFETIME_SECONDS",
+            DEFAULT_SESSION_MAX_LIFETIME_SECS,
+        )?;
+        let grace: u64 = env.parsed_or("REFRESH_REUSE_GRACE_SECONDS", 0)?;
+        if refresh < 60 {
+            return Err(ConfigError::Invalid {
+                name: "REFRESH_TOKEN_TTL_SECONDS",
+                reason: "must be at least 60".into(),
+            });
+        }
+        if lifetime < refresh {
+            return Err(ConfigError::Invalid {
+                name: "SESSION_MAX_LIFETIME_SECONDS",
+                reason: "must be at least REFRESH_TOKEN_TTL_SECONDS".into(),
+            });
+        }
+        if grace > MAX_REUSE_GRACE_SECS {
+            return Err(ConfigError::Invalid {
+                name: "REFRESH_REUSE_GRACE_SECONDS",
+                reason: format!("must be at most {MAX_REUSE_GRACE_SECS}"),
+            });
+        }
+        Ok(Self {
+            refresh_ttl: Duration::from_secs(refresh),
+            max_lifetime: Duration::from_secs(lifetime),
+            reuse_grace: Duration::from_secs(grace),
+        })
+    }
+
+    /// The rotation rules the session stores apply.
+    pub fn rotation_policy(&self) -> RotationPolicy {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        RotationPolicy {
+            refresh_ttl_ms: ms(self.refresh_ttl),
+            reuse_grace_ms: ms(self.reuse_grace),
+        }
+    }
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            refresh_ttl: Duration::from_secs(DEFAULT_REFRESH_TOKEN_TTL_SECS),
+            max_lifetime: Duration::from_secs(DEFAULT_SESSION_MAX_LIFETIME_SECS),
+            reuse_grace: Duration::ZERO,
+        }
+    }
+}
+
 /// The AWS SDK configuration from the standard chain (region, credentials, endpoint overrides).
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
@@ -149,6 +223,24 @@ mod tests {
                 .unwrap();
         assert_eq!(settings.access_ttl, Duration::from_secs(900));
         assert_eq!(settings.leeway_secs, 30);
+    }
+
+    #[test]
+    fn session_settings_default_and_bounds() {
+        let settings = SessionSettings::from_env(&env(&[])).unwrap();
+        assert_eq!(settings, SessionSettings::default());
+        assert_eq!(settings.rotation_policy().reuse_grace_ms, 0);
+        for (name, value) in [
+            ("REFRESH_REUSE_GRACE_SECONDS", "61"),
+            ("REFRESH_TOKEN_TTL_SECONDS", "59"),
+            ("SESSION_MAX_LIFETIME_SECONDS", "3600"),
+        ] {
+            let err = SessionSettings::from_env(&env(&[(name, value)])).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}: {err:?}"
+            );
+        }
     }
 
     #[test]

@@ -133,58 +133,56 @@ impl SessionStore for EmbeddedUserStore {
     ) -> Result<Rotated, RefreshError> {
         let presented = presented.clone();
         let next = next.clone();
-        let outcome = self
-            .blocking(move |db| {
-                let txn = db.begin_write().map_err(backend)?;
-                let outcome = {
-                    let mut refresh = txn.open_table(REFRESH).map_err(backend)?;
-                    let mut sessions = txn.open_table(SESSIONS).map_err(backend)?;
-                    let users = txn.open_table(USERS).map_err(backend)?;
-                    let valid_after = txn.open_table(VALID_AFTER).map_err(backend)?;
-                    let record: Option<RefreshRecord> =
-                        match refresh.get(presented.as_str()).map_err(backend)? {
-                            Some(bytes) => Some(parse(bytes.value(), "refresh token")?),
-                            None => None,
-                        };
-                    let state = match &record {
-                        Some(r) => state_in(&sessions, &users, &valid_after, r.session, r.user_id)?,
-                        None => SessionState::default(),
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(backend)?;
+            let outcome = {
+                let mut refresh = txn.open_table(REFRESH).map_err(backend)?;
+                let mut sessions = txn.open_table(SESSIONS).map_err(backend)?;
+                let users = txn.open_table(USERS).map_err(backend)?;
+                let valid_after = txn.open_table(VALID_AFTER).map_err(backend)?;
+                let record: Option<RefreshRecord> =
+                    match refresh.get(presented.as_str()).map_err(backend)? {
+                        Some(bytes) => Some(parse(bytes.value(), "refresh token")?),
+                        None => None,
                     };
-                    match decide_rotation(record.as_ref(), &state, now_ms, policy) {
-                        Ok(rotated) => {
-                            if let Some(mut spent) = record {
-                                spent.consumed_at_ms.get_or_insert(now_ms);
-                                let bytes = json(&spent)?;
-                                refresh
-                                    .insert(presented.as_str(), bytes.as_slice())
-                                    .map_err(backend)?;
-                            }
-                            let fresh = RefreshRecord {
-                                session: rotated.session.id,
-                                user_id: rotated.session.user_id,
-                                expires_at_ms: rotated.refresh_expires_at_ms,
-                                consumed_at_ms: None,
-                            };
-                            let bytes = json(&fresh)?;
-                            refresh
-                                .insert(next.as_str(), bytes.as_slice())
-                                .map_err(backend)?;
-                            Ok(rotated)
-                        }
-                        Err((error, end_session)) => {
-                            if end_session && let Some(mut session) = state.session {
-                                session.revoked = true;
-                                put_session(&mut sessions, &session)?;
-                            }
-                            Err(error)
-                        }
-                    }
+                let state = match &record {
+                    Some(r) => state_in(&sessions, &users, &valid_after, r.session, r.user_id)?,
+                    None => SessionState::default(),
                 };
-                txn.commit().map_err(backend)?;
-                Ok(outcome)
-            })
-            .await?;
-        outcome
+                match decide_rotation(record.as_ref(), &state, now_ms, policy) {
+                    Ok(rotated) => {
+                        if let Some(mut spent) = record {
+                            spent.consumed_at_ms.get_or_insert(now_ms);
+                            let bytes = json(&spent)?;
+                            refresh
+                                .insert(presented.as_str(), bytes.as_slice())
+                                .map_err(backend)?;
+                        }
+                        let fresh = RefreshRecord {
+                            session: rotated.session.id,
+                            user_id: rotated.session.user_id,
+                            expires_at_ms: rotated.refresh_expires_at_ms,
+                            consumed_at_ms: None,
+                        };
+                        let bytes = json(&fresh)?;
+                        refresh
+                            .insert(next.as_str(), bytes.as_slice())
+                            .map_err(backend)?;
+                        Ok(rotated)
+                    }
+                    Err((error, end_session)) => {
+                        if end_session && let Some(mut session) = state.session {
+                            session.revoked = true;
+                            put_session(&mut sessions, &session)?;
+                        }
+                        Err(error)
+                    }
+                }
+            };
+            txn.commit().map_err(backend)?;
+            Ok(outcome)
+        })
+        .await?
     }
 
     async fn revoke(&self, session: SessionId) -> Result<(), StoreError> {

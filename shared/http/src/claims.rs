@@ -79,6 +79,7 @@ mod tests {
             exp: 2,
             jti: "j".into(),
             email: "a@example.com".into(),
+            sid: "s-1".into(),
         }
     }
 

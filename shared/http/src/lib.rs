@@ -8,9 +8,11 @@
 pub mod body;
 pub mod claims;
 mod error;
+mod token;
 
 pub use claims::{ClaimsError, RequestClaimsExt, with_claims};
 pub use error::{ApiError, json_response};
+pub use token::token_response;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

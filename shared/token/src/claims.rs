@@ -23,6 +23,8 @@ pub struct AccessClaims {
     pub exp: i64,
     /// Unique token id.
     pub jti: String,
+    /// The session (login) this token belongs to; logout ends it.
+    pub sid: String,
     /// The user's email at the time of issue.
     pub email: String,
 }

@@ -16,6 +16,8 @@ pub struct Subject<'a> {
     pub id: &'a str,
     /// The user's email, carried as a custom claim.
     pub email: &'a str,
+    /// The session the token belongs to, which becomes `sid`.
+    pub session: &'a str,
 }
 
 /// A freshly signed access token.
@@ -81,6 +83,7 @@ impl TokenIssuer {
             exp: now.saturating_add(ttl),
             jti: uuid::Uuid::new_v4().to_string(),
             email: subject.email.to_owned(),
+            sid: subject.session.to_owned(),
         };
         let mut header = Header::new(key.algorithm());
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());

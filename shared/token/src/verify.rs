@@ -59,6 +59,7 @@ struct RawClaims {
     exp: Option<i64>,
     jti: Option<String>,
     email: Option<String>,
+    sid: Option<String>,
 }
 
 fn required<T>(value: Option<T>, name: &'static str) -> Result<T, VerifyError> {
@@ -101,6 +102,7 @@ impl TokenVerifier {
         let sub = required(raw.sub, "sub")?;
         let jti = required(raw.jti, "jti")?;
         let email = required(raw.email, "email")?;
+        let sid = required(raw.sid, "sid")?;
 
         if now >= exp.saturating_add(leeway) {
             return Err(VerifyError::Expired);
@@ -129,6 +131,7 @@ impl TokenVerifier {
             exp,
             jti,
             email,
+            sid,
         })
     }
 

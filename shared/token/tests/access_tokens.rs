@@ -41,6 +41,7 @@ fn issue(now: i64) -> String {
             &Subject {
                 id: "user-1",
                 email: "a@example.com",
+                session: "s-1",
             },
             now,
         )
@@ -50,7 +51,7 @@ fn issue(now: i64) -> String {
 
 fn good_claims() -> Value {
     json!({"iss": ISS, "aud": AUD, "sub": "user-1", "iat": NOW, "nbf": NOW, "exp": NOW + 900,
-           "jti": "j-1", "email": "a@example.com"})
+           "jti": "j-1", "email": "a@example.com", "sid": "s-1"})
 }
 
 fn good_header() -> Value {
@@ -198,7 +199,9 @@ fn accepts_audience_as_array_containing_this_api() {
 
 #[test]
 fn rejects_each_missing_required_claim() {
-    for name in ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "email"] {
+    for name in [
+        "iss", "aud", "sub", "iat", "nbf", "exp", "jti", "email", "sid",
+    ] {
         let mut claims = good_claims();
         claims.as_object_mut().unwrap().remove(name);
         let result = verifier().verify_at(&forge(&good_header(), &claims, SECRET), NOW);
@@ -351,6 +354,7 @@ fn verifies_tokens_of_a_previous_key_still_in_the_set() {
             &Subject {
                 id: "u",
                 email: "u@example.com",
+                session: "s-1",
             },
             NOW,
         )

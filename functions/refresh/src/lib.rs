@@ -1,0 +1,150 @@
+//! `POST /auth/refresh`: exchange a refresh token for a new access token and a new refresh token.
+//!
+//! Accepts JSON `{"refresh_token"}` and the OAuth2 form `grant_type=refresh_token&refresh_token=…`.
+//! The presented token is consumed atomically and replaced (rotation); a token presented again
+//! after its grace period ends its whole session (reuse detection). Every refusal is the same 401.
+
+use std::sync::Arc;
+
+use authgate_config::SessionSettings;
+use authgate_http::{ApiError, body, token_response};
+use authgate_token::{SignError, Subject, TokenIssuer};
+use authgate_users::{RefreshError, RefreshToken, SessionStore, StoreError, UserStore, now_ms};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+/// The one message for every refused refresh.
+pub const INVALID_REFRESH_TOKEN: &str = "Invalid or expired refresh token";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonRefresh {
+    refresh_token: String,
+}
+
+/// RFC 6749 §6.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct RefreshForm {
+    grant_type: String,
+    refresh_token: String,
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// Everything that can stop a refresh.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshFailure {
+    #[error(transparent)]
+    Request(#[from] ApiError),
+    #[error("refused: {0}")]
+    Refused(#[source] RefreshError),
+    #[error("user store failed")]
+    Store(#[from] StoreError),
+    #[error("token signing failed")]
+    Sign(#[from] SignError),
+}
+
+impl From<RefreshError> for RefreshFailure {
+    fn from(err: RefreshError) -> Self {
+        match err {
+            RefreshError::Store(e) => Self::Store(e),
+            refused => Self::Refused(refused),
+        }
+    }
+}
+
+impl From<RefreshFailure> for ApiError {
+    fn from(err: RefreshFailure) -> Self {
+        match err {
+            RefreshFailure::Request(api) => api,
+            RefreshFailure::Refused(_) => ApiError::Unauthorized(INVALID_REFRESH_TOKEN.into()),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// The refresh handler.
+pub struct Refresh {
+    users: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
+    issuer: TokenIssuer,
+    settings: SessionSettings,
+}
+
+impl Refresh {
+    /// A handler rotating tokens in `sessions` and signing with `issuer`.
+    pub fn new(
+        users: Arc<dyn UserStore>,
+        sessions: Arc<dyn SessionStore>,
+        issuer: TokenIssuer,
+        settings: SessionSettings,
+    ) -> Self {
+        Self {
+            users,
+            sessions,
+            issuer,
+            settings,
+        }
+    }
+
+    /// Handles one request; every outcome is a response.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        self.refresh(request)
+            .await
+            .unwrap_or_else(|e| ApiError::from(e).into_response())
+    }
+
+    async fn refresh(&self, request: Request) -> Result<Response<Body>, RefreshFailure> {
+        let presented = match body::require_media_type(&request, true)? {
+            body::MediaType::Form => {
+                let form: RefreshForm = body::form(&request)?;
+                if form.grant_type != "refresh_token" {
+                    return Err(ApiError::BadRequest(
+                        "unsupported grant_type; expected \"refresh_token\"".into(),
+                    )
+                    .into());
+                }
+                form.refresh_token
+            }
+            _ => body::json::<JsonRefresh>(&request)?.refresh_token,
+        };
+        let presented = RefreshToken::parse(&presented)
+            .map_err(|_| RefreshFailure::Refused(RefreshError::Unknown))?;
+        let next = RefreshToken::generate();
+        let rotated = match self
+            .sessions
+            .rotate(
+                &presented.hash(),
+                &next.hash(),
+                now_ms(),
+                self.settings.rotation_policy(),
+            )
+            .await
+        {
+            Ok(rotated) => rotated,
+            Err(RefreshError::Reused) => {
+                tracing::warn!("spent refresh token presented again; its session was ended");
+                return Err(RefreshError::Reused.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let session = rotated.session;
+        let user = match self.users.get_by_id(session.user_id).await? {
+            Some(user) if !user.disabled => user,
+            _ => {
+                self.sessions.revoke(session.id).await?;
+                return Err(RefreshError::SessionEnded.into());
+            }
+        };
+        let (id, sid) = (user.id.to_string(), session.id.to_string());
+        let issued = self.issuer.issue(&Subject {
+            id: &id,
+            email: user.email.as_str(),
+            session: &sid,
+        })?;
+        tracing::info!(user_id = %user.id, sid = %session.id, jti = %issued.claims.jti, "tokens refreshed");
+        Ok(token_response(&issued, next.as_str()))
+    }
+}

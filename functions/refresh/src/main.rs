@@ -1,0 +1,41 @@
+//! Lambda entry point of `POST /auth/refresh`: wiring only. Keys are fetched once, here.
+
+use std::sync::Arc;
+
+use authgate_config::{Env, SIGNING_KEY_SECRET_ID, SessionSettings, TokenSettings, USERS_TABLE};
+use authgate_dynamo::DynamoUserStore;
+use authgate_keys::{KeySource, SecretsManagerKeySource};
+use authgate_token::TokenIssuer;
+use lambda_http::{Error, Request, run, service_fn};
+use refresh::Refresh;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let env = Env::process();
+    let table = env.required(USERS_TABLE)?;
+    let secret_id = env.required(SIGNING_KEY_SECRET_ID)?;
+    let tokens = TokenSettings::from_env(&env)?;
+    let sessions = SessionSettings::from_env(&env)?;
+
+    let aws = authgate_config::aws_sdk_config().await;
+    let store = Arc::new(DynamoUserStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        table,
+    ));
+    let keys = SecretsManagerKeySource::new(aws_sdk_secretsmanager::Client::new(&aws), secret_id)
+        .load()
+        .await?;
+    let issuer = TokenIssuer::new(
+        Arc::new(keys),
+        tokens.issuer,
+        tokens.audience,
+        tokens.access_ttl,
+    )?;
+    let handler = Arc::new(Refresh::new(store.clone(), store, issuer, sessions));
+    run(service_fn(move |request: Request| {
+        let handler = Arc::clone(&handler);
+        async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }
+    }))
+    .await
+}

@@ -1,0 +1,255 @@
+//! The refresh handler, driven by `events/refresh*.json`, on the in-memory store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authgate_config::SessionSettings;
+use authgate_testkit::{json_body, request, with_body};
+use authgate_token::{Algorithm, Key, KeySet, TokenIssuer, TokenVerifier, VerifierConfig};
+use authgate_users::{
+    Email, InMemoryUserStore, NewUser, PasswordHash, RefreshToken, Session, SessionStore, User,
+    UserStore, now_ms,
+};
+use lambda_http::Request;
+use refresh::{INVALID_REFRESH_TOKEN, Refresh};
+
+const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE";
+
+fn keys() -> Arc<KeySet> {
+    Arc::new(
+        KeySet::signing(
+            "v1",
+            [Key::hmac("v1", b"refresh-test-secret-of-32-bytes!!", Algorithm::HS256).unwrap()],
+        )
+        .unwrap(),
+    )
+}
+
+struct Fixture {
+    refresh: Refresh,
+    store: Arc<InMemoryUserStore>,
+    user: User,
+    session: Session,
+    token: RefreshToken,
+}
+
+async fn fixture(grace_secs: u64) -> Fixture {
+    let store = Arc::new(InMemoryUserStore::new());
+    let user = store
+        .create(NewUser {
+            email: Email::parse("alice@example.com").unwrap(),
+            password_hash: PasswordHash::from_phc(PHC).unwrap(),
+            superuser: false,
+        })
+        .await
+        .unwrap();
+    let now = now_ms();
+    let session = Session {
+        id: uuid::Uuid::new_v4(),
+        user_id: user.id,
+        created_at_ms: now,
+        expires_at_ms: now + 3_600_000,
+        revoked: false,
+    };
+    let token = RefreshToken::generate();
+    store
+        .start(&session, &token.hash(), now + 600_000)
+        .await
+        .unwrap();
+    let issuer = TokenIssuer::new(keys(), "urn:t", "aud", Duration::from_secs(900)).unwrap();
+    let settings = SessionSettings {
+        reuse_grace: Duration::from_secs(grace_secs),
+        ..SessionSettings::default()
+    };
+    Fixture {
+        refresh: Refresh::new(store.clone(), store.clone(), issuer, settings),
+        store,
+        user,
+        session,
+        token,
+    }
+}
+
+fn refresh_request(fixture: &str, token: &str) -> Request {
+    let template = request(fixture);
+    let body = match template.body() {
+        lambda_http::Body::Text(t) => {
+            t.replace("REPLACE_WITH_A_REFRESH_TOKEN_43_CHARACTERS", token)
+        }
+        _ => panic!("fixture has a body"),
+    };
+    with_body(template, &body)
+}
+
+#[tokio::test]
+async fn refresh_returns_a_new_pair_in_the_same_session() {
+    let f = fixture(0).await;
+    for fixture_name in ["refresh.json", "refresh-form.json"] {
+        let f = fixture(0).await;
+        let response = f
+            .refresh
+            .handle(refresh_request(fixture_name, f.token.as_str()))
+            .await;
+        assert_eq!(
+            response.status(),
+            200,
+            "{fixture_name}: {:?}",
+            response.body()
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store");
+    }
+    let response = f
+        .refresh
+        .handle(refresh_request("refresh.json", f.token.as_str()))
+        .await;
+    let body = json_body(&response);
+    let next = body["refresh_token"].as_str().unwrap();
+    assert_ne!(next, f.token.as_str(), "rotated");
+    let verifier = TokenVerifier::new(
+        keys(),
+        VerifierConfig {
+            issuer: "urn:t".into(),
+            audience: "aud".into(),
+            leeway_secs: 30,
+        },
+    );
+    let claims = verifier
+        .verify(body["access_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        (claims.sub, claims.sid),
+        (f.user.id.to_string(), f.session.id.to_string())
+    );
+    assert_eq!(
+        f.refresh
+            .handle(refresh_request("refresh.json", next))
+            .await
+            .status(),
+        200,
+        "the new token works"
+    );
+}
+
+#[tokio::test]
+async fn reusing_a_spent_refresh_token_is_401_and_ends_the_session() {
+    let f = fixture(0).await;
+    let first = f
+        .refresh
+        .handle(refresh_request("refresh.json", f.token.as_str()))
+        .await;
+    let next = json_body(&first)["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reuse = f
+        .refresh
+        .handle(refresh_request("refresh.json", f.token.as_str()))
+        .await;
+    assert_eq!(reuse.status(), 401);
+    assert_eq!(json_body(&reuse)["detail"], INVALID_REFRESH_TOKEN);
+    assert!(
+        !f.store
+            .state(f.session.id, f.user.id)
+            .await
+            .unwrap()
+            .is_active(now_ms())
+    );
+    assert_eq!(
+        f.refresh
+            .handle(refresh_request("refresh.json", &next))
+            .await
+            .status(),
+        401,
+        "the whole family ends"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_within_the_grace_period_is_served() {
+    let f = fixture(30).await;
+    assert_eq!(
+        f.refresh
+            .handle(refresh_request("refresh.json", f.token.as_str()))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        f.refresh
+            .handle(refresh_request("refresh.json", f.token.as_str()))
+            .await
+            .status(),
+        200
+    );
+    assert!(
+        f.store
+            .state(f.session.id, f.user.id)
+            .await
+            .unwrap()
+            .is_active(now_ms())
+    );
+}
+
+#[tokio::test]
+async fn access_tokens_and_garbage_are_not_refresh_tokens() {
+    let f = fixture(0).await;
+    let access = TokenIssuer::new(keys(), "urn:t", "aud", Duration::from_secs(900))
+        .unwrap()
+        .issue(&authgate_token::Subject {
+            id: "x",
+            email: "a@example.com",
+            session: "s",
+        })
+        .unwrap()
+        .token;
+    for presented in [
+        access.as_str(),
+        "",
+        "nonsense",
+        &RefreshToken::generate().as_str().to_owned(),
+    ] {
+        let response = f
+            .refresh
+            .handle(refresh_request("refresh.json", presented))
+            .await;
+        assert_eq!(response.status(), 401, "{presented:.20}");
+        assert_eq!(json_body(&response)["detail"], INVALID_REFRESH_TOKEN);
+    }
+}
+
+#[tokio::test]
+async fn disabled_users_cannot_refresh() {
+    let f = fixture(0).await;
+    f.store.set_disabled(f.user.id, true).await.unwrap();
+    assert_eq!(
+        f.refresh
+            .handle(refresh_request("refresh.json", f.token.as_str()))
+            .await
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_are_client_errors() {
+    let f = fixture(0).await;
+    for (fixture_name, body, status) in [
+        ("refresh.json", "{", 400),
+        ("refresh.json", "{}", 422),
+        ("refresh.json", r#"{"refresh_token": "x", "extra": 1}"#, 422),
+        (
+            "refresh-form.json",
+            "grant_type=password&refresh_token=x",
+            400,
+        ),
+        ("refresh-form.json", "grant_type=refresh_token", 422),
+    ] {
+        let response = f
+            .refresh
+            .handle(with_body(request(fixture_name), body))
+            .await;
+        assert_eq!(response.status(), status, "{body}");
+    }
+}
