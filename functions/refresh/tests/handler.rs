@@ -204,12 +204,8 @@ async fn access_tokens_and_garbage_are_not_refresh_tokens() {
         })
         .unwrap()
         .token;
-    for presented in [
-        access.as_str(),
-        "",
-        "nonsense",
-        &RefreshToken::generate().as_str().to_owned(),
-    ] {
+    let never_issued = RefreshToken::generate();
+    for presented in [access.as_str(), "", "nonsense", never_issued.as_str()] {
         let response = f
             .refresh
             .handle(refresh_request("refresh.json", presented))
