@@ -296,3 +296,93 @@ fn serve_uses_dynamodb_and_secrets_manager_when_given_endpoints() {
         "the embedded store was not used"
     );
 }
+
+fn post_bearer(base: &str, path: &str, access: &str) -> u16 {
+    let response = agent()
+        .post(format!("{base}{path}"))
+        .header("Authorization", format!("Bearer {access}"))
+        .send_empty()
+        .unwrap();
+    response.status().as_u16()
+}
+
+#[test]
+fn refresh_and_logout_over_http_with_the_authorizer_cache_off() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--authorizer-cache-ttl", "0"]);
+    let base = server.base.clone();
+    let creds = json!({"email": "sess@example.com", "password": PASSWORD});
+    assert_eq!(post_json(&base, "/auth/register", creds.clone()).0, 201);
+    let (_, pair) = post_json(&base, "/auth/login", creds.clone());
+    let refresh = pair["refresh_token"].as_str().unwrap();
+
+    let (status, rotated) = post_json(&base, "/auth/refresh", json!({"refresh_token": refresh}));
+    assert_eq!(status, 200, "{rotated}");
+    let access = rotated["access_token"].as_str().unwrap();
+    assert_eq!(me(&base, Some(&format!("Bearer {access}"))).0, 200);
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rotated["refresh_token"].as_str().unwrap()),
+    ];
+    let (status, rotated) = read(
+        agent()
+            .post(format!("{base}/auth/refresh"))
+            .send_form(form)
+            .unwrap(),
+    );
+    assert_eq!(status, 200, "{rotated}");
+    let access = rotated["access_token"].as_str().unwrap();
+
+    assert_eq!(post_bearer(&base, "/auth/logout", access), 204);
+    assert_eq!(
+        me(&base, Some(&format!("Bearer {access}"))).0,
+        401,
+        "logged out at once: no cache"
+    );
+    let (status, body) = post_json(
+        &base,
+        "/auth/refresh",
+        json!({"refresh_token": rotated["refresh_token"]}),
+    );
+    assert_eq!(
+        (status, body),
+        (401, json!({"detail": "Invalid or expired refresh token"}))
+    );
+
+    // Two sessions, then logout-all from one of them ends both.
+    let (_, one) = post_json(&base, "/auth/login", creds.clone());
+    let (_, two) = post_json(&base, "/auth/login", creds);
+    let (one, two) = (
+        one["access_token"].as_str().unwrap(),
+        two["access_token"].as_str().unwrap(),
+    );
+    assert_eq!(post_bearer(&base, "/auth/logout-all", one), 204);
+    assert_eq!(me(&base, Some(&format!("Bearer {one}"))).0, 401);
+    assert_eq!(me(&base, Some(&format!("Bearer {two}"))).0, 401);
+}
+
+#[test]
+fn a_cached_authorizer_decision_outlives_logout_until_its_ttl() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--authorizer-cache-ttl", "300"]);
+    let base = server.base.clone();
+    let creds = json!({"email": "cache@example.com", "password": PASSWORD});
+    post_json(&base, "/auth/register", creds.clone());
+    let (_, pair) = post_json(&base, "/auth/login", creds);
+    let access = pair["access_token"].as_str().unwrap();
+    assert_eq!(
+        me(&base, Some(&format!("Bearer {access}"))).0,
+        200,
+        "this caches the Allow policy"
+    );
+    assert_eq!(post_bearer(&base, "/auth/logout", access), 204);
+    // What API Gateway does too: the cached policy is reused, so the access token passes until the
+    // TTL ends; `/users/me` itself then checks nothing further. The refresh token is dead at once.
+    assert_eq!(me(&base, Some(&format!("Bearer {access}"))).0, 200);
+    let (status, _) = post_json(
+        &base,
+        "/auth/refresh",
+        json!({"refresh_token": pair["refresh_token"]}),
+    );
+    assert_eq!(status, 401);
+}

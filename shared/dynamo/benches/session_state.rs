@@ -1,0 +1,95 @@
+//! What the authorizer's session check costs: one `SessionStore::state` (a strongly consistent
+//! `BatchGetItem` of the session and user items) against DynamoDB Local, through the real SDK
+//! client, next to the in-memory verification it follows. Run with
+//! `cargo bench -p authgate-dynamo --bench session_state` after `scripts/install-tools`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authgate_dynamo::{DynamoUserStore, create_table};
+use authgate_token::{Algorithm, Key, KeySet, Subject, TokenIssuer, TokenVerifier, VerifierConfig};
+use authgate_users::{
+    Email, NewUser, PasswordHash, RefreshToken, Session, SessionStore, UserStore, now_ms,
+};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE";
+
+fn session_check(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (store, session) = runtime.block_on(async {
+        let client = authgate_testkit::dynamodb_client().await;
+        let table = authgate_testkit::unique_name("bench");
+        create_table(&client, &table).await.unwrap();
+        let store = DynamoUserStore::new(client, table);
+        let user = store
+            .create(NewUser {
+                email: Email::parse("bench@example.com").unwrap(),
+                password_hash: PasswordHash::from_phc(PHC).unwrap(),
+                superuser: false,
+            })
+            .await
+            .unwrap();
+        let now = now_ms();
+        let session = Session {
+            id: uuid::Uuid::new_v4(),
+            user_id: user.id,
+            created_at_ms: now,
+            expires_at_ms: now + 3_600_000,
+            revoked: false,
+        };
+        store
+            .start(&session, &RefreshToken::generate().hash(), now + 600_000)
+            .await
+            .unwrap();
+        (store, session)
+    });
+
+    let keys = Arc::new(
+        KeySet::signing("k", [Key::hmac("k", &[7; 32], Algorithm::HS256).unwrap()]).unwrap(),
+    );
+    let (id, sid) = (session.user_id.to_string(), session.id.to_string());
+    let token = TokenIssuer::new(keys.clone(), "iss", "aud", Duration::from_secs(900))
+        .unwrap()
+        .issue(&Subject {
+            id: &id,
+            email: "bench@example.com",
+            session: &sid,
+        })
+        .unwrap()
+        .token;
+    let verifier = TokenVerifier::new(
+        keys,
+        VerifierConfig {
+            issuer: "iss".into(),
+            audience: "aud".into(),
+            leeway_secs: 30,
+        },
+    );
+
+    let mut group = c.benchmark_group("authorizer");
+    group.bench_function("verify_token_in_memory", |b| {
+        b.iter(|| verifier.verify(&token).unwrap())
+    });
+    group.bench_function("session_state_dynamodb_local", |b| {
+        b.to_async(&runtime).iter(|| async {
+            assert!(
+                store
+                    .state(session.id, session.user_id)
+                    .await
+                    .unwrap()
+                    .is_active(now_ms())
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(200).measurement_time(Duration::from_secs(10));
+    targets = session_check
+}
+criterion_main!(benches);
