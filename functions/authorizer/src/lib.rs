@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use authgate_keys::KeyRing;
 use authgate_token::{AccessClaims, TokenVerifier, VerifyError, authorizer_context};
 use authgate_users::{SessionStore, StoreError, now_ms};
 use aws_lambda_events::apigw::{
@@ -70,6 +71,7 @@ impl From<StoreError> for Refusal {
 pub struct Authorizer {
     verifier: TokenVerifier,
     sessions: Arc<dyn SessionStore>,
+    ring: Option<Arc<KeyRing>>,
 }
 
 /// `Bearer <token>`, with the scheme case-insensitive (RFC 7235 §2.1).
@@ -108,7 +110,30 @@ pub fn stage_wildcard(method_arn: &str) -> Result<String, Refusal> {
 impl Authorizer {
     /// An authorizer trusting what `verifier` accepts while the session in `sessions` lives.
     pub fn new(verifier: TokenVerifier, sessions: Arc<dyn SessionStore>) -> Self {
-        Self { verifier, sessions }
+        Self {
+            verifier,
+            sessions,
+            ring: None,
+        }
+    }
+
+    /// Verifies with `ring`'s keys, reloaded when they are old and (rate-limited) when a token
+    /// names an unknown `kid`: a rotation needs no redeploy, and a retired key stops being trusted.
+    pub fn with_key_ring(mut self, ring: Arc<KeyRing>) -> Self {
+        self.ring = Some(ring);
+        self
+    }
+
+    async fn verify(&self, token: &str) -> Result<AccessClaims, Refusal> {
+        let Some(ring) = &self.ring else {
+            return Ok(self.verifier.verify(token)?);
+        };
+        match self.verifier.with_keys(ring.fresh().await).verify(token) {
+            Err(VerifyError::UnknownKid) if ring.reload_if_due().await => {
+                Ok(self.verifier.with_keys(ring.current()).verify(token)?)
+            }
+            result => Ok(result?),
+        }
     }
 
     /// Decides one request, with the reason when refused.
@@ -121,7 +146,7 @@ impl Authorizer {
             .as_deref()
             .ok_or(Refusal::MissingToken)?;
         let token = bearer_token(header)?;
-        let claims = self.verifier.verify(token)?;
+        let claims = self.verify(token).await?;
         let resource = stage_wildcard(event.method_arn.as_deref().unwrap_or(""))?;
         let (Ok(sid), Ok(user)) = (claims.sid.parse(), claims.sub.parse()) else {
             return Err(Refusal::SessionEnded);

@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
-use authgate_config::{Env, SIGNING_KEY_SECRET_ID, TokenSettings, USERS_TABLE};
+use authgate_config::{
+    Env, KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE, SIGNING_KEY_SECRET_ID, TokenSettings, USERS_TABLE,
+};
 use authgate_dynamo::DynamoUserStore;
-use authgate_keys::{KeySource, SecretsManagerKeySource};
+use authgate_keys::{KeyRing, SecretsManagerKeySource};
 use authgate_token::TokenVerifier;
 use authorizer::Authorizer;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
@@ -19,14 +21,17 @@ async fn main() -> Result<(), Error> {
     let table = env.required(USERS_TABLE)?;
     let settings = TokenSettings::from_env(&env)?;
     let aws = authgate_config::aws_sdk_config().await;
-    let keys = SecretsManagerKeySource::new(aws_sdk_secretsmanager::Client::new(&aws), secret_id)
-        .load()
-        .await?;
+    let source = SecretsManagerKeySource::new(aws_sdk_secretsmanager::Client::new(&aws), secret_id);
+    let ring =
+        Arc::new(KeyRing::load(Arc::new(source), KEYS_MAX_AGE, KEY_RELOAD_MIN_INTERVAL).await?);
     let sessions = DynamoUserStore::new(aws_sdk_dynamodb::Client::new(&aws), table);
-    let authorizer = Arc::new(Authorizer::new(
-        TokenVerifier::new(Arc::new(keys), settings.verifier_config()),
-        Arc::new(sessions),
-    ));
+    let authorizer = Arc::new(
+        Authorizer::new(
+            TokenVerifier::new(ring.current(), settings.verifier_config()),
+            Arc::new(sessions),
+        )
+        .with_key_ring(ring),
+    );
     run(service_fn(
         move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequest>| {
             let authorizer = Arc::clone(&authorizer);

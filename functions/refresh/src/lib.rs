@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use authgate_config::SessionSettings;
 use authgate_http::{ApiError, body, token_response};
+use authgate_keys::KeyRing;
 use authgate_token::{SignError, Subject, TokenIssuer};
 use authgate_users::{RefreshError, RefreshToken, SessionStore, StoreError, UserStore, now_ms};
 use lambda_http::{Body, Request, Response};
@@ -71,6 +72,7 @@ pub struct Refresh {
     sessions: Arc<dyn SessionStore>,
     issuer: TokenIssuer,
     settings: SessionSettings,
+    ring: Option<Arc<KeyRing>>,
 }
 
 impl Refresh {
@@ -86,6 +88,21 @@ impl Refresh {
             sessions,
             issuer,
             settings,
+            ring: None,
+        }
+    }
+
+    /// Signs with `ring`'s keys, reloaded when older than a few minutes, so tokens are signed
+    /// with the new `AWSCURRENT` soon after a rotation.
+    pub fn with_key_ring(mut self, ring: Arc<KeyRing>) -> Self {
+        self.ring = Some(ring);
+        self
+    }
+
+    async fn issuer(&self) -> Result<TokenIssuer, SignError> {
+        match &self.ring {
+            Some(ring) => ring.fresh_issuer(&self.issuer).await,
+            None => Ok(self.issuer.clone()),
         }
     }
 
@@ -139,7 +156,7 @@ impl Refresh {
             }
         };
         let (id, sid) = (user.id.to_string(), session.id.to_string());
-        let issued = self.issuer.issue(&Subject {
+        let issued = self.issuer().await?.issue(&Subject {
             id: &id,
             email: user.email.as_str(),
             session: &sid,

@@ -121,28 +121,36 @@ impl SecretsManagerKeySource {
     }
 
     fn key(&self, version: &Version) -> Result<Key, KeySourceError> {
-        let parsed: SecretKey =
-            serde_json::from_str(&version.value).map_err(|_| KeySourceError::Format {
-                secret_id: self.secret_id.clone(),
-                version: version.id.clone(),
-            })?;
-        let alg = match parsed.alg.as_str() {
-            "HS256" => Algorithm::HS256,
-            "HS384" => Algorithm::HS384,
-            "HS512" => Algorithm::HS512,
-            _ => {
-                return Err(KeySourceError::UnsupportedAlgorithm {
-                    secret_id: self.secret_id.clone(),
-                    version: version.id.clone(),
-                    alg: parsed.alg,
-                });
-            }
-        };
-        Key::hmac(&version.id, parsed.k.as_bytes(), alg).map_err(|source| KeySourceError::Key {
-            secret_id: self.secret_id.clone(),
-            source,
-        })
+        parse_secret_key(&self.secret_id, &version.id, &version.value)
     }
+}
+
+/// The key in one version of the secret: `{"alg": "HS256", "k": "..."}`, `kid` = the version id.
+pub fn parse_secret_key(
+    secret_id: &str,
+    version: &str,
+    value: &str,
+) -> Result<Key, KeySourceError> {
+    let parsed: SecretKey = serde_json::from_str(value).map_err(|_| KeySourceError::Format {
+        secret_id: secret_id.to_owned(),
+        version: version.to_owned(),
+    })?;
+    let alg = match parsed.alg.as_str() {
+        "HS256" => Algorithm::HS256,
+        "HS384" => Algorithm::HS384,
+        "HS512" => Algorithm::HS512,
+        _ => {
+            return Err(KeySourceError::UnsupportedAlgorithm {
+                secret_id: secret_id.to_owned(),
+                version: version.to_owned(),
+                alg: parsed.alg,
+            });
+        }
+    };
+    Key::hmac(version, parsed.k.as_bytes(), alg).map_err(|source| KeySourceError::Key {
+        secret_id: secret_id.to_owned(),
+        source,
+    })
 }
 
 #[async_trait]
@@ -171,4 +179,6 @@ impl KeySource for SecretsManagerKeySource {
 }
 
 mod file;
+mod ring;
 pub use file::KeyFile;
+pub use ring::KeyRing;

@@ -101,6 +101,17 @@ impl TokenIssuer {
         self.issue_at(subject, crate::now_unix())
     }
 
+    /// The same claims with another key set (after a rotation).
+    pub fn with_keys(&self, keys: Arc<KeySet>) -> Result<Self, SignError> {
+        if keys.signing_key().is_none() {
+            return Err(SignError::NoSigningKey);
+        }
+        Ok(Self {
+            keys,
+            ..self.clone()
+        })
+    }
+
     /// How long issued tokens live.
     pub fn ttl(&self) -> Duration {
         self.ttl

@@ -135,6 +135,14 @@ impl TokenVerifier {
         })
     }
 
+    /// The same requirements with another key set (after a reload).
+    pub fn with_keys(&self, keys: Arc<KeySet>) -> Self {
+        Self {
+            keys,
+            config: self.config.clone(),
+        }
+    }
+
     /// The keys this verifier trusts.
     pub fn keys(&self) -> &KeySet {
         &self.keys

@@ -1,0 +1,196 @@
+//! Two rotations on moto's Secrets Manager, with the real authorizer following them: tokens
+//! signed before a rotation keep verifying while their key is `AWSPREVIOUS`, and stop once a
+//! second rotation pushes it out. No redeploy: the authorizer reloads on the unknown `kid`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authgate_keys::{KeyRing, KeySource, SecretsManagerKeySource};
+use authgate_token::{Subject, TokenIssuer, TokenVerifier, VerifierConfig};
+use authgate_users::{
+    Email, InMemoryUserStore, NewUser, PasswordHash, RefreshToken, Session, SessionStore,
+    UserStore, now_ms,
+};
+use authorizer::Authorizer;
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
+use aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent;
+use rotate_key::{RotationError, new_key_json, rotate};
+
+const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE";
+
+fn step(secret: &str, token: &str, step: &str) -> SecretsManagerSecretRotationEvent {
+    serde_json::from_value(
+        serde_json::json!({"Step": step, "SecretId": secret, "ClientRequestToken": token}),
+    )
+    .unwrap()
+}
+
+async fn rotate_once(client: &aws_sdk_secretsmanager::Client, secret: &str) -> String {
+    let token = uuid::Uuid::new_v4().to_string();
+    for name in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        rotate(client, &step(secret, &token, name))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    }
+    token
+}
+
+async fn secret() -> (aws_sdk_secretsmanager::Client, String) {
+    let client = authgate_testkit::secrets_client().await;
+    let name = authgate_testkit::unique_name("rotating-key");
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string(new_key_json())
+        .send()
+        .await
+        .unwrap();
+    (client, name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_survive_one_rotation_and_end_with_the_next_without_a_redeploy() {
+    let (client, name) = secret().await;
+    let source: Arc<dyn KeySource> = Arc::new(SecretsManagerKeySource::new(client.clone(), &name));
+    let config = VerifierConfig {
+        issuer: "urn:rot".into(),
+        audience: "aud".into(),
+        leeway_secs: 30,
+    };
+
+    // A user with a live session, and an authorizer started before any rotation.
+    let store = Arc::new(InMemoryUserStore::new());
+    let user = store
+        .create(NewUser {
+            email: Email::parse("rot@example.com").unwrap(),
+            password_hash: PasswordHash::from_phc(PHC).unwrap(),
+            superuser: false,
+        })
+        .await
+        .unwrap();
+    let now = now_ms();
+    let session = Session {
+        id: uuid::Uuid::new_v4(),
+        user_id: user.id,
+        created_at_ms: now,
+        expires_at_ms: now + 3_600_000,
+        revoked: false,
+    };
+    store
+        .start(&session, &RefreshToken::generate().hash(), now + 600_000)
+        .await
+        .unwrap();
+    // Max age zero: every check sees the keys as a warm instance does once KEYS_MAX_AGE has passed.
+    let ring = Arc::new(
+        KeyRing::load(Arc::clone(&source), Duration::ZERO, Duration::ZERO)
+            .await
+            .unwrap(),
+    );
+    let authorizer = Authorizer::new(TokenVerifier::new(ring.current(), config.clone()), store)
+        .with_key_ring(ring);
+
+    let (id, sid) = (user.id.to_string(), session.id.to_string());
+    let sign = |keys| {
+        TokenIssuer::new(keys, "urn:rot", "aud", Duration::from_secs(900))
+            .unwrap()
+            .issue(&Subject {
+                id: &id,
+                email: "rot@example.com",
+                session: &sid,
+            })
+            .unwrap()
+            .token
+    };
+    let allowed = |token: String| {
+        let event: ApiGatewayCustomAuthorizerRequest = serde_json::from_value(serde_json::json!({
+            "type": "TOKEN",
+            "authorizationToken": format!("Bearer {token}"),
+            "methodArn": "arn:aws:execute-api:us-east-1:123456789012:api/Prod/GET/users/me"
+        }))
+        .unwrap();
+        let authorizer = &authorizer;
+        async move { authorizer.handle(&event).await.is_ok() }
+    };
+
+    let first_keys = Arc::new(source.load().await.unwrap());
+    let before_first = sign(first_keys.clone());
+    assert!(allowed(before_first.clone()).await);
+
+    let second = rotate_once(&client, &name).await;
+    let keys = source.load().await.unwrap();
+    assert_eq!(
+        keys.signing_key().unwrap().kid(),
+        second,
+        "the new version signs"
+    );
+    assert_eq!(keys.len(), 2, "AWSCURRENT and AWSPREVIOUS");
+    let before_second = sign(Arc::new(keys));
+    assert!(
+        allowed(before_first.clone()).await,
+        "the old key is AWSPREVIOUS: still trusted"
+    );
+    assert!(
+        allowed(before_second.clone()).await,
+        "the authorizer follows the rotation"
+    );
+
+    rotate_once(&client, &name).await;
+    assert!(
+        allowed(before_second).await,
+        "one rotation old: still trusted"
+    );
+    assert!(
+        !allowed(before_first).await,
+        "two rotations old: its key left AWSPREVIOUS"
+    );
+}
+
+#[tokio::test]
+async fn create_is_idempotent_and_test_rejects_a_broken_pending_key() {
+    let (client, name) = secret().await;
+    let token = uuid::Uuid::new_v4().to_string();
+    rotate(&client, &step(&name, &token, "createSecret"))
+        .await
+        .unwrap();
+    let pending = |c: aws_sdk_secretsmanager::Client, n: String, t: String| async move {
+        c.get_secret_value()
+            .secret_id(n)
+            .version_id(t)
+            .version_stage("AWSPENDING")
+            .send()
+            .await
+            .unwrap()
+            .secret_string
+            .unwrap()
+    };
+    let first = pending(client.clone(), name.clone(), token.clone()).await;
+    rotate(&client, &step(&name, &token, "createSecret"))
+        .await
+        .unwrap();
+    assert_eq!(
+        pending(client.clone(), name.clone(), token.clone()).await,
+        first,
+        "a retried createSecret keeps the key"
+    );
+
+    let broken = uuid::Uuid::new_v4().to_string();
+    client
+        .put_secret_value()
+        .secret_id(&name)
+        .client_request_token(&broken)
+        .secret_string(r#"{"alg":"HS256","k":"short"}"#)
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .unwrap();
+    let err = rotate(&client, &step(&name, &broken, "testSecret"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RotationError::BadPendingKey(_)), "{err:?}");
+    let err = rotate(&client, &step(&name, &broken, "bogusStep"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RotationError::UnknownStep(_)), "{err:?}");
+}
