@@ -41,12 +41,29 @@ where
     RotationError::Aws(err.into())
 }
 
-/// A new HS256 key in the secret's JSON format: 32 random bytes, hex-encoded.
-pub fn new_key_json() -> String {
+/// A new key in the secret's JSON format for `alg`: 32 random bytes, hex-encoded.
+pub fn new_key_json(alg: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let k: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    serde_json::json!({"alg": "HS256", "k": k}).to_string()
+    serde_json::json!({"alg": alg, "k": k}).to_string()
+}
+
+/// The algorithm of the current key, which the new one keeps.
+async fn current_algorithm(client: &Client, secret: &str) -> Result<String, RotationError> {
+    let current = client
+        .get_secret_value()
+        .secret_id(secret)
+        .version_stage(STAGE_CURRENT)
+        .send()
+        .await
+        .map_err(aws)?;
+    let alg =
+        serde_json::from_str::<serde_json::Value>(current.secret_string().unwrap_or_default())
+            .ok()
+            .and_then(|v| v["alg"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "HS256".into());
+    Ok(alg)
 }
 
 /// Runs one rotation step.
@@ -111,7 +128,7 @@ async fn create(client: &Client, secret: &str, token: &str) -> Result<(), Rotati
         .put_secret_value()
         .secret_id(secret)
         .client_request_token(token)
-        .secret_string(new_key_json())
+        .secret_string(new_key_json(&current_algorithm(client, secret).await?))
         .version_stages(STAGE_PENDING)
         .send()
         .await

@@ -37,17 +37,41 @@ async fn rotate_once(client: &aws_sdk_secretsmanager::Client, secret: &str) -> S
     token
 }
 
-async fn secret() -> (aws_sdk_secretsmanager::Client, String) {
+async fn secret_with(alg: &str) -> (aws_sdk_secretsmanager::Client, String) {
     let client = authgate_testkit::secrets_client().await;
     let name = authgate_testkit::unique_name("rotating-key");
     client
         .create_secret()
         .name(&name)
-        .secret_string(new_key_json())
+        .secret_string(new_key_json(alg))
         .send()
         .await
         .unwrap();
     (client, name)
+}
+
+async fn secret() -> (aws_sdk_secretsmanager::Client, String) {
+    secret_with("HS256").await
+}
+
+#[tokio::test]
+async fn rotation_keeps_the_secrets_algorithm() {
+    for alg in ["EdDSA", "ES256"] {
+        let (client, name) = secret_with(alg).await;
+        let version = rotate_once(&client, &name).await;
+        let keys = SecretsManagerKeySource::new(client, &name)
+            .load()
+            .await
+            .unwrap();
+        let signing = keys.signing_key().unwrap();
+        assert_eq!(signing.kid(), version);
+        assert_eq!(signing.public_jwk().unwrap()["alg"], alg);
+        assert_eq!(
+            keys.public_jwks()["keys"].as_array().unwrap().len(),
+            2,
+            "current and previous published"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,13 @@
 //! Signing keys from Secrets Manager, fetched once at init and kept in memory.
 //!
-//! The secret is a JSON object `{"alg": "HS256", "k": "<at least 32 bytes>"}`; the template's
-//! `GenerateSecretString` creates it. Each Secrets Manager version is one key and its `VersionId`
+//! The secret is a JSON object `{"alg": "HS256" | "EdDSA" | "ES256", "k": "<at least 32 random
+//! bytes>"}`; the template's `GenerateSecretString` creates it and the rotation function renews it.
+//! For EdDSA and ES256, `k` seeds the private key (see the token crate). Each Secrets Manager version is one key and its `VersionId`
 //! is the key's `kid`, so a token names the exact version that signed it. `AWSCURRENT` signs;
 //! `AWSPREVIOUS`, when present, still verifies, so tokens survive a rotation.
 
 use async_trait::async_trait;
-use authgate_token::{Algorithm, Key, KeyError, KeySet};
+use authgate_token::{Key, KeyError, KeySet, SIGNING_ALGORITHMS};
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use serde::Deserialize;
@@ -125,7 +126,7 @@ impl SecretsManagerKeySource {
     }
 }
 
-/// The key in one version of the secret: `{"alg": "HS256", "k": "..."}`, `kid` = the version id.
+/// The key in one version of the secret: `{"alg", "k"}`, `kid` = the version id.
 pub fn parse_secret_key(
     secret_id: &str,
     version: &str,
@@ -135,21 +136,18 @@ pub fn parse_secret_key(
         secret_id: secret_id.to_owned(),
         version: version.to_owned(),
     })?;
-    let alg = match parsed.alg.as_str() {
-        "HS256" => Algorithm::HS256,
-        "HS384" => Algorithm::HS384,
-        "HS512" => Algorithm::HS512,
-        _ => {
-            return Err(KeySourceError::UnsupportedAlgorithm {
-                secret_id: secret_id.to_owned(),
-                version: version.to_owned(),
-                alg: parsed.alg,
-            });
+    if !SIGNING_ALGORITHMS.contains(&parsed.alg.as_str()) {
+        return Err(KeySourceError::UnsupportedAlgorithm {
+            secret_id: secret_id.to_owned(),
+            version: version.to_owned(),
+            alg: parsed.alg,
+        });
+    }
+    Key::from_secret_material(version, &parsed.alg, parsed.k.as_bytes()).map_err(|source| {
+        KeySourceError::Key {
+            secret_id: secret_id.to_owned(),
+            source,
         }
-    };
-    Key::hmac(version, parsed.k.as_bytes(), alg).map_err(|source| KeySourceError::Key {
-        secret_id: secret_id.to_owned(),
-        source,
     })
 }
 

@@ -26,6 +26,10 @@ pub enum KeyError {
     JwkWrongUse,
     #[error("invalid key material")]
     Invalid(#[source] jsonwebtoken::errors::Error),
+    #[error("cannot derive a key pair for key {0:?}")]
+    Derivation(String),
+    #[error("algorithm {0:?} is not supported for signing keys")]
+    UnsupportedAlgorithm(String),
 }
 
 /// A token could not be signed.

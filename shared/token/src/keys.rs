@@ -13,6 +13,9 @@ use crate::error::KeyError;
 /// The shortest HMAC secret accepted: 256 bits, the output size of SHA-256 (RFC 7518 §3.2).
 pub const MIN_HMAC_SECRET_BYTES: usize = 32;
 
+/// The algorithms authgate signs with: the `alg` values a signing secret may hold.
+pub const SIGNING_ALGORITHMS: [&str; 5] = ["HS256", "HS384", "HS512", "EdDSA", "ES256"];
+
 /// One verification key, and its signing half when this process may sign.
 #[derive(Clone)]
 pub struct Key {
@@ -20,6 +23,8 @@ pub struct Key {
     alg: Algorithm,
     decoding: DecodingKey,
     encoding: Option<EncodingKey>,
+    /// The public JWK, for asymmetric keys only: symmetric keys are never published.
+    public_jwk: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for Key {
@@ -51,7 +56,73 @@ impl Key {
             alg,
             decoding: DecodingKey::from_secret(secret),
             encoding: Some(EncodingKey::from_secret(secret)),
+            public_jwk: None,
         })
+    }
+
+    /// A signing key for `alg` from a secret's random material `k`: the HMAC key itself, or the
+    /// seed of an Ed25519 (EdDSA) or P-256 (ES256) private key.
+    pub fn from_secret_material(
+        kid: impl Into<String>,
+        alg: &str,
+        k: &[u8],
+    ) -> Result<Self, KeyError> {
+        let kid = non_empty(kid.into())?;
+        let hmac = |alg| Self::hmac(kid.clone(), k, alg);
+        match alg {
+            "HS256" => hmac(Algorithm::HS256),
+            "HS384" => hmac(Algorithm::HS384),
+            "HS512" => hmac(Algorithm::HS512),
+            "EdDSA" | "ES256" => {
+                if k.len() < MIN_HMAC_SECRET_BYTES {
+                    return Err(KeyError::SecretTooShort {
+                        kid,
+                        len: k.len(),
+                        min: MIN_HMAC_SECRET_BYTES,
+                    });
+                }
+                let b64 = |bytes: &[u8]| {
+                    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+                };
+                let (alg, derived, jwk) = if alg == "EdDSA" {
+                    let d = crate::derive::ed25519(&kid, k)?;
+                    let jwk =
+                        serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&d.public)});
+                    (Algorithm::EdDSA, d, jwk)
+                } else {
+                    let d = crate::derive::p256(&kid, k)?;
+                    let jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": b64(&d.public[1..33]), "y": b64(&d.public[33..65])});
+                    (Algorithm::ES256, d, jwk)
+                };
+                let (decoding, encoding) = match alg {
+                    Algorithm::EdDSA => (
+                        DecodingKey::from_ed_der(&derived.public),
+                        EncodingKey::from_ed_der(&derived.pkcs8),
+                    ),
+                    _ => (
+                        DecodingKey::from_ec_der(&derived.public),
+                        EncodingKey::from_ec_der(&derived.pkcs8),
+                    ),
+                };
+                let mut jwk = jwk;
+                jwk["kid"] = kid.clone().into();
+                jwk["alg"] = alg_name(alg).into();
+                jwk["use"] = "sig".into();
+                Ok(Self {
+                    kid,
+                    alg,
+                    decoding,
+                    encoding: Some(encoding),
+                    public_jwk: Some(jwk),
+                })
+            }
+            other => Err(KeyError::UnsupportedAlgorithm(other.to_owned())),
+        }
+    }
+
+    /// The public key as a JWK (RFC 7517), for asymmetric keys; `None` for HMAC keys.
+    pub fn public_jwk(&self) -> Option<&serde_json::Value> {
+        self.public_jwk.as_ref()
     }
 
     /// A verification-only key from a JWK, pinned to the JWK's own `alg`.
@@ -85,6 +156,7 @@ impl Key {
             alg,
             decoding,
             encoding: None,
+            public_jwk: None,
         })
     }
 
@@ -104,6 +176,14 @@ impl Key {
 
     pub(crate) fn encoding(&self) -> Option<&EncodingKey> {
         self.encoding.as_ref()
+    }
+}
+
+fn alg_name(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::EdDSA => "EdDSA",
+        Algorithm::ES256 => "ES256",
+        _ => "",
     }
 }
 
@@ -167,6 +247,16 @@ impl KeySet {
         let mut kids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
         kids.sort_unstable();
         kids
+    }
+
+    /// The public JWK Set of the asymmetric keys (RFC 7517 §5), sorted by `kid`.
+    pub fn public_jwks(&self) -> serde_json::Value {
+        let keys: Vec<&serde_json::Value> = self
+            .kids()
+            .into_iter()
+            .filter_map(|kid| self.keys.get(kid)?.public_jwk())
+            .collect();
+        serde_json::json!({ "keys": keys })
     }
 
     /// How many keys are trusted.

@@ -7,6 +7,7 @@
 //! are rejected.
 
 mod claims;
+mod derive;
 mod error;
 mod issue;
 pub mod jws;
@@ -18,7 +19,7 @@ pub use error::{KeyError, SignError, VerifyError};
 pub use issue::{IssuedToken, Subject, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::Jwk;
-pub use keys::{Key, KeySet, MIN_HMAC_SECRET_BYTES};
+pub use keys::{Key, KeySet, MIN_HMAC_SECRET_BYTES, SIGNING_ALGORITHMS};
 pub use verify::{DEFAULT_LEEWAY_SECS, MAX_TOKEN_BYTES, TokenVerifier, VerifierConfig};
 
 /// Seconds since the Unix epoch, the unit of every JWT date claim.
