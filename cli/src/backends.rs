@@ -6,9 +6,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use authgate_config::{KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE};
 use authgate_dynamo::DynamoUserStore;
 use authgate_embedded::EmbeddedUserStore;
-use authgate_keys::{KeyFile, KeySource, SecretsManagerKeySource};
+use authgate_keys::{KeyFile, KeyRing, SecretsManagerKeySource};
 use authgate_token::KeySet;
 use authgate_users::{SessionStore, UserStore};
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
@@ -37,6 +38,9 @@ pub struct BackendArgs {
     /// Use this Secrets Manager secret (name or ARN) for the signing key.
     #[arg(long, env = "SIGNING_KEY_SECRET_ID")]
     pub signing_secret: Option<String>,
+    /// Algorithm of a newly created local key (an existing key file keeps its own).
+    #[arg(long, default_value = "HS256", value_parser = ["HS256", "EdDSA", "ES256"])]
+    pub signing_algorithm: String,
 }
 
 /// A backend could not be opened.
@@ -75,7 +79,8 @@ pub struct Store {
 
 /// The loaded keys, and a sentence saying where they come from.
 pub struct Keys {
-    pub keys: KeySet,
+    /// The keys, reloaded from their source as the Lambdas reload theirs.
+    pub ring: Arc<KeyRing>,
     pub description: String,
 }
 
@@ -193,11 +198,13 @@ impl BackendArgs {
     pub async fn keys(&self) -> Result<Keys, BackendError> {
         if !self.uses_secrets_manager() {
             self.ensure_data_dir()?;
-            let file = KeyFile::new(self.data_dir.join("signing-key.json"));
-            let keys = file.load_or_create()?;
+            let file = KeyFile::new(self.data_dir.join("signing-key.json"))
+                .with_algorithm(&self.signing_algorithm);
+            let description = format!("local key file {} (mode 600)", file.path().display());
+            let ring = KeyRing::load(Arc::new(file), KEYS_MAX_AGE, KEY_RELOAD_MIN_INTERVAL).await?;
             return Ok(Keys {
-                keys,
-                description: format!("local key file {} (mode 600)", file.path().display()),
+                ring: Arc::new(ring),
+                description,
             });
         }
         let secret = self
@@ -210,12 +217,16 @@ impl BackendArgs {
         if self.secrets_endpoint.is_some() {
             self.create_secret_if_missing(&client, &secret).await?;
         }
-        let keys = SecretsManagerKeySource::new(client, &secret).load().await?;
+        let source = SecretsManagerKeySource::new(client, &secret);
+        let ring = KeyRing::load(Arc::new(source), KEYS_MAX_AGE, KEY_RELOAD_MIN_INTERVAL).await?;
         let description = match &self.secrets_endpoint {
             Some(endpoint) => format!("secret {secret} at {endpoint}"),
             None => format!("secret {secret}"),
         };
-        Ok(Keys { keys, description })
+        Ok(Keys {
+            ring: Arc::new(ring),
+            description,
+        })
     }
 
     /// Loads keys only if they already exist (for `token decode`, which must not create any).
@@ -225,7 +236,10 @@ impl BackendArgs {
                 .read()
                 .ok();
         }
-        self.keys().await.ok().map(|k| k.keys)
+        self.keys()
+            .await
+            .ok()
+            .map(|k| k.ring.current().as_ref().clone())
     }
 
     async fn create_secret_if_missing(

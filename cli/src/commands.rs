@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authgate_config::SessionSettings;
+use authgate_keys::KeyRing;
 use authgate_token::{TokenIssuer, TokenVerifier, VerifierConfig};
 use authgate_users::{Email, NewUser, Password, PasswordHasher, SessionStore, UserId, UserStore};
 use authorizer::Authorizer;
@@ -71,7 +72,7 @@ where
 pub fn build_gateway(
     store: Arc<dyn UserStore>,
     sessions: Arc<dyn SessionStore>,
-    keys: authgate_token::KeySet,
+    ring: Arc<KeyRing>,
     token: &TokenArgs,
     cache_ttl: Option<Duration>,
 ) -> Result<Gateway, CommandError> {
@@ -81,7 +82,7 @@ pub fn build_gateway(
         .clone()
         .or_else(|| spec.parameter_defaults.get("TokenAudience").cloned())
         .unwrap_or_else(|| "authgate-api".into());
-    let keys = Arc::new(keys);
+    let keys = ring.current();
     let hasher = PasswordHasher::new();
     let issuer = TokenIssuer::new(
         Arc::clone(&keys),
@@ -99,18 +100,23 @@ pub fn build_gateway(
     );
     let settings = token.sessions;
     let register = Arc::new(register::Register::new(Arc::clone(&store), hasher.clone()));
-    let login = Arc::new(login::Login::new(
-        Arc::clone(&store),
-        Arc::clone(&sessions),
-        hasher,
-        issuer.clone(),
-        settings,
-    ));
-    let refresh = Arc::new(refresh::Refresh::new(
-        Arc::clone(&store),
-        Arc::clone(&sessions),
-        issuer,
-        settings,
+    let login = Arc::new(
+        login::Login::new(
+            Arc::clone(&store),
+            Arc::clone(&sessions),
+            hasher,
+            issuer.clone(),
+            settings,
+        )
+        .with_key_ring(Arc::clone(&ring)),
+    );
+    let refresh = Arc::new(
+        refresh::Refresh::new(Arc::clone(&store), Arc::clone(&sessions), issuer, settings)
+            .with_key_ring(Arc::clone(&ring)),
+    );
+    let discovery = Arc::new(discovery::Discovery::new(
+        Arc::clone(&ring),
+        token.issuer.clone(),
     ));
     let logout = Arc::new(logout::Logout::new(Arc::clone(&sessions)));
     let me = Arc::new(me::Me::new(store));
@@ -144,13 +150,20 @@ pub fn build_gateway(
         }),
     );
     functions.insert(
+        "DiscoveryFunction".into(),
+        function(move |r| {
+            let h = Arc::clone(&discovery);
+            async move { h.handle(r).await }
+        }),
+    );
+    functions.insert(
         "MeFunction".into(),
         function(move |r| {
             let h = Arc::clone(&me);
             async move { h.handle(r).await }
         }),
     );
-    let authorizer = Arc::new(Authorizer::new(verifier, sessions));
+    let authorizer = Arc::new(Authorizer::new(verifier, sessions).with_key_ring(ring));
     let authorizer: AuthorizerFunction = Arc::new(move |event| {
         let authorizer = Arc::clone(&authorizer);
         Box::pin(async move { authorizer.handle(&event).await })
@@ -170,7 +183,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), CommandError> {
     let gateway = build_gateway(
         store.store,
         store.sessions,
-        keys.keys,
+        keys.ring,
         &args.token,
         args.authorizer_cache_ttl.map(Duration::from_secs),
     )?;

@@ -311,6 +311,13 @@ mod tests {
         assert_eq!(
             routes,
             vec![
+                ("GET", "/.well-known/jwks.json", "DiscoveryFunction", false),
+                (
+                    "GET",
+                    "/.well-known/openid-configuration",
+                    "DiscoveryFunction",
+                    false
+                ),
                 ("GET", "/users/me", "MeFunction", true),
                 ("POST", "/auth/login", "LoginFunction", false),
                 ("POST", "/auth/logout", "LogoutFunction", true),

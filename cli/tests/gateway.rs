@@ -59,6 +59,7 @@ fn all_functions() -> HashMap<String, HttpFunction> {
         "LoginFunction",
         "RefreshFunction",
         "LogoutFunction",
+        "DiscoveryFunction",
         "MeFunction",
     ]
     .into_iter()
@@ -270,12 +271,21 @@ async fn unknown_routes_and_methods_get_the_templates_404() {
     }
 }
 
-#[test]
-fn every_template_route_has_a_local_function_and_every_local_function_a_route() {
+#[tokio::test]
+async fn every_template_route_has_a_local_function_and_every_local_function_a_route() {
     // The gateway that `serve` builds from the real template and the real handlers.
     let store = Arc::new(authgate_users::InMemoryUserStore::new());
-    let key = authgate_token::Key::hmac("k", &[7; 32], authgate_token::Algorithm::HS256).unwrap();
-    let keys = authgate_token::KeySet::signing("k", [key]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = authgate_keys::KeyFile::new(dir.path().join("key.json"));
+    let keys = Arc::new(
+        authgate_keys::KeyRing::load(
+            Arc::new(file),
+            Duration::from_secs(300),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap(),
+    );
     let token = authgate::commands::TokenArgs {
         issuer: "i".into(),
         audience: None,
@@ -285,7 +295,7 @@ fn every_template_route_has_a_local_function_and_every_local_function_a_route() 
     };
     let gw = authgate::commands::build_gateway(store.clone(), store, keys, &token, None)
         .expect("template and handlers agree");
-    assert_eq!(gw.routes().len(), 6);
+    assert_eq!(gw.routes().len(), 8);
 }
 
 #[test]

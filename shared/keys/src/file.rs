@@ -9,7 +9,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use authgate_token::{Algorithm, Key, KeySet};
+use authgate_token::{Key, KeySet, SIGNING_ALGORITHMS};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -27,12 +27,22 @@ struct FileKey {
 #[derive(Debug, Clone)]
 pub struct KeyFile {
     path: PathBuf,
+    algorithm: String,
 }
 
 impl KeyFile {
     /// The key file at `path` (created by [`KeyFile::load_or_create`] if absent).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            algorithm: "HS256".into(),
+        }
+    }
+
+    /// Creates new keys for `algorithm` (HS256, EdDSA or ES256); an existing file keeps its own.
+    pub fn with_algorithm(mut self, algorithm: impl Into<String>) -> Self {
+        self.algorithm = algorithm.into();
+        self
     }
 
     /// Where the key lives.
@@ -60,7 +70,7 @@ impl KeyFile {
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let key = FileKey {
             kid: format!("local-{}", uuid_like(&bytes)),
-            alg: "HS256".into(),
+            alg: self.algorithm.clone(),
             k: bytes.iter().map(|b| format!("{b:02x}")).collect(),
         };
         let json = serde_json::to_vec_pretty(&key).map_err(|e| self.io(e.into()))?;
@@ -91,19 +101,17 @@ impl KeyFile {
         let text = std::fs::read_to_string(&self.path).map_err(|e| self.io(e))?;
         let parsed: FileKey =
             serde_json::from_str(&text).map_err(|_| self.format_error("not a JSON key file"))?;
-        if parsed.alg != "HS256" {
+        if !SIGNING_ALGORITHMS.contains(&parsed.alg.as_str()) {
             return Err(KeySourceError::UnsupportedAlgorithm {
                 secret_id: self.path.display().to_string(),
                 version: parsed.kid,
                 alg: parsed.alg,
             });
         }
-        let key =
-            Key::hmac(&parsed.kid, parsed.k.as_bytes(), Algorithm::HS256).map_err(|source| {
-                KeySourceError::Key {
-                    secret_id: self.path.display().to_string(),
-                    source,
-                }
+        let key = Key::from_secret_material(&parsed.kid, &parsed.alg, parsed.k.as_bytes())
+            .map_err(|source| KeySourceError::Key {
+                secret_id: self.path.display().to_string(),
+                source,
             })?;
         KeySet::signing(&parsed.kid, [key]).map_err(|source| KeySourceError::Key {
             secret_id: self.path.display().to_string(),
