@@ -542,15 +542,17 @@ pub async fn concurrent_refreshes_with_one_token_have_one_winner<
     let store = Arc::new(store);
     let now = 1_800_000_000_000;
     let (_, _, token) = user_with_session(store.as_ref(), now).await;
-    let attempts = (0..8).map(|_| {
+    // Each request reads its own clock; the one that wins need not have read it first.
+    let attempts = (0..8i64).map(|i| {
         let store = Arc::clone(&store);
         let hash = token.hash();
+        let clock = now + 1000 + (i * 7) % 5 - 2;
         tokio::spawn(async move {
             store
                 .rotate(
                     &hash,
                     &crate::RefreshToken::generate().hash(),
-                    now + 1000,
+                    clock,
                     POLICY,
                 )
                 .await

@@ -202,10 +202,13 @@ pub fn decide_rotation(
     if record.expires_at_ms <= now_ms {
         return Err((RefreshError::Expired, false));
     }
-    if let Some(consumed) = record.consumed_at_ms
-        && now_ms - consumed >= policy.reuse_grace_ms
-    {
-        return Err((RefreshError::Reused, true));
+    if let Some(consumed) = record.consumed_at_ms {
+        // Without a grace period every second use is reuse, whatever the two clock readings say
+        // (a concurrent refresh can read the clock before the one that consumed the token).
+        let within_grace = policy.reuse_grace_ms > 0 && now_ms - consumed < policy.reuse_grace_ms;
+        if !within_grace {
+            return Err((RefreshError::Reused, true));
+        }
     }
     let session = match &state.session {
         Some(session) if state.is_active(now_ms) => session.clone(),
@@ -259,6 +262,49 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn without_grace_a_consumed_token_is_reuse_even_if_consumed_after_now() {
+        let session = Session {
+            id: uuid::Uuid::new_v4(),
+            user_id: uuid::Uuid::new_v4(),
+            created_at_ms: 0,
+            expires_at_ms: 10_000,
+            revoked: false,
+        };
+        let state = SessionState {
+            session: Some(session.clone()),
+            user_active: true,
+            sessions_valid_after_ms: -1,
+        };
+        let record = RefreshRecord {
+            session: session.id,
+            user_id: session.user_id,
+            expires_at_ms: 9_000,
+            consumed_at_ms: Some(1_001),
+        };
+        let no_grace = RotationPolicy {
+            refresh_ttl_ms: 1000,
+            reuse_grace_ms: 0,
+        };
+        let result = decide_rotation(Some(&record), &state, 1_000, no_grace);
+        assert!(
+            matches!(result, Err((RefreshError::Reused, true))),
+            "{result:?}"
+        );
+        let grace = RotationPolicy {
+            reuse_grace_ms: 5_000,
+            ..no_grace
+        };
+        assert!(
+            decide_rotation(Some(&record), &state, 1_000, grace).is_ok(),
+            "a concurrent retry within the grace period"
+        );
+        assert!(matches!(
+            decide_rotation(Some(&record), &state, 6_001, grace),
+            Err((RefreshError::Reused, true))
+        ));
     }
 
     #[test]
