@@ -542,11 +542,11 @@ pub async fn concurrent_refreshes_with_one_token_have_one_winner<
     let store = Arc::new(store);
     let now = 1_800_000_000_000;
     let (_, _, token) = user_with_session(store.as_ref(), now).await;
-    // Each request reads its own clock; the one that wins need not have read it first.
+    // Each request reads its own clock; later ones here read earlier times than the winner.
     let attempts = (0..8i64).map(|i| {
         let store = Arc::clone(&store);
         let hash = token.hash();
-        let clock = now + 1000 + (i * 7) % 5 - 2;
+        let clock = now + 1000 - i;
         tokio::spawn(async move {
             store
                 .rotate(
