@@ -37,6 +37,10 @@ pub struct TokenArgs {
     /// Clock-skew leeway in seconds.
     #[arg(long, env = "TOKEN_LEEWAY_SECONDS", default_value_t = authgate_token::DEFAULT_LEEWAY_SECS)]
     pub leeway: u64,
+    /// Outside OIDC issuers whose tokens the authorizer also accepts (JSON, as the template's
+    /// TrustedIssuers parameter).
+    #[arg(long, env = "TRUSTED_ISSUERS", default_value = "")]
+    pub trusted_issuers: String,
     /// Session and refresh-token lifetimes (the Lambdas' defaults).
     #[arg(skip)]
     pub sessions: SessionSettings,
@@ -163,7 +167,15 @@ pub fn build_gateway(
             async move { h.handle(r).await }
         }),
     );
-    let authorizer = Arc::new(Authorizer::new(verifier, sessions).with_key_ring(ring));
+    let outside = authgate_oidc::OutsideIssuers::new(
+        authgate_oidc::parse_trusted_issuers(&token.trusted_issuers)?,
+        authgate_oidc::FetchPolicy::default(),
+    )?;
+    let authorizer = Arc::new(
+        Authorizer::new(verifier, sessions)
+            .with_key_ring(ring)
+            .with_outside_issuers(Arc::new(outside)),
+    );
     let authorizer: AuthorizerFunction = Arc::new(move |event| {
         let authorizer = Arc::clone(&authorizer);
         Box::pin(async move { authorizer.handle(&event).await })

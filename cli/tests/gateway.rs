@@ -291,6 +291,7 @@ async fn every_template_route_has_a_local_function_and_every_local_function_a_ro
         audience: None,
         access_token_ttl: 900,
         leeway: 30,
+        trusted_issuers: String::new(),
         sessions: authgate_config::SessionSettings::default(),
     };
     let gw = authgate::commands::build_gateway(store.clone(), store, keys, &token, None)

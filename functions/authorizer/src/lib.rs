@@ -14,6 +14,8 @@
 use std::sync::Arc;
 
 use authgate_keys::KeyRing;
+use authgate_oidc::{OidcError, OutsideIssuers};
+use authgate_token::outside::{outside_authorizer_context, unverified_issuer};
 use authgate_token::{AccessClaims, TokenVerifier, VerifyError, authorizer_context};
 use authgate_users::{SessionStore, StoreError, now_ms};
 use aws_lambda_events::apigw::{
@@ -52,6 +54,14 @@ pub enum Refusal {
     SessionEnded,
     #[error("session check failed: {0}")]
     SessionCheck(String),
+    #[error("outside token rejected: {0}")]
+    Outside(String),
+}
+
+impl From<OidcError> for Refusal {
+    fn from(err: OidcError) -> Self {
+        Refusal::Outside(err.to_string())
+    }
 }
 
 impl From<StoreError> for Refusal {
@@ -72,6 +82,7 @@ pub struct Authorizer {
     verifier: TokenVerifier,
     sessions: Arc<dyn SessionStore>,
     ring: Option<Arc<KeyRing>>,
+    outside: Option<Arc<OutsideIssuers>>,
 }
 
 /// `Bearer <token>`, with the scheme case-insensitive (RFC 7235 §2.1).
@@ -107,6 +118,26 @@ pub fn stage_wildcard(method_arn: &str) -> Result<String, Refusal> {
     ))
 }
 
+/// An Allow policy on the whole stage for `principal`, with `context` for downstream functions.
+fn allow(
+    principal: &str,
+    resource: &str,
+    context: serde_json::Map<String, serde_json::Value>,
+) -> ApiGatewayCustomAuthorizerResponse {
+    let mut statement = IamPolicyStatement::default();
+    statement.action = vec!["execute-api:Invoke".into()];
+    statement.effect = IamPolicyEffect::Allow;
+    statement.resource = vec![resource.to_owned()];
+    let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
+    policy.version = Some("2012-10-17".into());
+    policy.statement = vec![statement];
+    let mut response = ApiGatewayCustomAuthorizerResponse::default();
+    response.principal_id = Some(principal.to_owned());
+    response.policy_document = policy;
+    response.context = serde_json::Value::Object(context);
+    response
+}
+
 impl Authorizer {
     /// An authorizer trusting what `verifier` accepts while the session in `sessions` lives.
     pub fn new(verifier: TokenVerifier, sessions: Arc<dyn SessionStore>) -> Self {
@@ -114,6 +145,7 @@ impl Authorizer {
             verifier,
             sessions,
             ring: None,
+            outside: None,
         }
     }
 
@@ -121,6 +153,13 @@ impl Authorizer {
     /// names an unknown `kid`: a rotation needs no redeploy, and a retired key stops being trusted.
     pub fn with_key_ring(mut self, ring: Arc<KeyRing>) -> Self {
         self.ring = Some(ring);
+        self
+    }
+
+    /// Also accepts tokens of these outside OIDC issuers (their keys, their algorithms). Their
+    /// sessions are the issuer's business: no authgate session check applies to them.
+    pub fn with_outside_issuers(mut self, outside: Arc<OutsideIssuers>) -> Self {
+        self.outside = Some(outside);
         self
     }
 
@@ -140,32 +179,39 @@ impl Authorizer {
     pub async fn decide(
         &self,
         event: &ApiGatewayCustomAuthorizerRequest,
-    ) -> Result<(AccessClaims, ApiGatewayCustomAuthorizerResponse), Refusal> {
+    ) -> Result<ApiGatewayCustomAuthorizerResponse, Refusal> {
         let header = event
             .authorization_token
             .as_deref()
             .ok_or(Refusal::MissingToken)?;
         let token = bearer_token(header)?;
-        let claims = self.verify(token).await?;
         let resource = stage_wildcard(event.method_arn.as_deref().unwrap_or(""))?;
+        if let Some(outside) = &self.outside
+            && let Some(iss) = unverified_issuer(token)
+            && outside.trusts(&iss)
+        {
+            let claims = outside
+                .verify(
+                    token,
+                    &iss,
+                    authgate_token::now_unix(),
+                    self.verifier.config().leeway_secs,
+                )
+                .await?;
+            return Ok(allow(
+                &claims.sub,
+                &resource,
+                outside_authorizer_context(&claims),
+            ));
+        }
+        let claims = self.verify(token).await?;
         let (Ok(sid), Ok(user)) = (claims.sid.parse(), claims.sub.parse()) else {
             return Err(Refusal::SessionEnded);
         };
         if !self.sessions.state(sid, user).await?.is_active(now_ms()) {
             return Err(Refusal::SessionEnded);
         }
-        let mut statement = IamPolicyStatement::default();
-        statement.action = vec!["execute-api:Invoke".into()];
-        statement.effect = IamPolicyEffect::Allow;
-        statement.resource = vec![resource];
-        let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
-        policy.version = Some("2012-10-17".into());
-        policy.statement = vec![statement];
-        let mut response = ApiGatewayCustomAuthorizerResponse::default();
-        response.principal_id = Some(claims.sub.clone());
-        response.policy_document = policy;
-        response.context = serde_json::Value::Object(authorizer_context(&claims));
-        Ok((claims, response))
+        Ok(allow(&claims.sub, &resource, authorizer_context(&claims)))
     }
 
     /// Handles one event: Allow, or `Unauthorized`.
@@ -174,8 +220,8 @@ impl Authorizer {
         event: &ApiGatewayCustomAuthorizerRequest,
     ) -> Result<ApiGatewayCustomAuthorizerResponse, Unauthorized> {
         match self.decide(event).await {
-            Ok((claims, response)) => {
-                tracing::info!(sub = %claims.sub, jti = %claims.jti, "allowed");
+            Ok(response) => {
+                tracing::info!(sub = ?response.principal_id, "allowed");
                 Ok(response)
             }
             Err(Refusal::SessionCheck(cause)) => {

@@ -57,6 +57,11 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         }
     }
 
+    /// A variable, if set and not empty.
+    pub fn optional(&self, name: &'static str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
     /// A parsed variable, or `default` when unset or empty.
     pub fn parsed_or<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
     where

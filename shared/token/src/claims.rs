@@ -35,7 +35,8 @@ pub const CLAIMS_CONTEXT_KEY: &str = "claims";
 /// The context the authorizer returns for verified `claims`, which API Gateway forwards to the
 /// protected function as `requestContext.authorizer`. API Gateway accepts only flat string,
 /// number and boolean values, so the whole claim set travels JSON-encoded under
-/// [`CLAIMS_CONTEXT_KEY`], with `sub` and `email` also flat for mapping templates and logs.
+/// [`CLAIMS_CONTEXT_KEY`], with `sub`, `email`, `iss` and `scope` also flat for mapping templates
+/// and logs (outside issuers' tokens get the same keys, see [`crate::outside`]).
 pub fn authorizer_context(claims: &AccessClaims) -> serde_json::Map<String, serde_json::Value> {
     let mut context = serde_json::Map::new();
     // A struct of strings and integers always serializes.
@@ -43,5 +44,7 @@ pub fn authorizer_context(claims: &AccessClaims) -> serde_json::Map<String, serd
     context.insert(CLAIMS_CONTEXT_KEY.into(), encoded.into());
     context.insert("sub".into(), claims.sub.clone().into());
     context.insert("email".into(), claims.email.clone().into());
+    context.insert("iss".into(), claims.iss.clone().into());
+    context.insert("scope".into(), "".into());
     context
 }

@@ -160,6 +160,50 @@ impl Key {
         })
     }
 
+    /// A verification-only key from an outside issuer's JWK, pinned to `alg`: the JWK's own
+    /// `alg`, if it names one, must be `alg`, and the key type must fit it.
+    pub fn from_jwk_pinned(jwk: &Jwk, alg: Algorithm) -> Result<Self, KeyError> {
+        if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
+            return Err(KeyError::JwkWrongUse);
+        }
+        if let Some(named) = jwk.common.key_algorithm
+            && Algorithm::try_from(named).ok() != Some(alg)
+        {
+            return Err(KeyError::AlgorithmMismatch {
+                kid: jwk.common.key_id.clone().unwrap_or_default(),
+                alg,
+            });
+        }
+        let kid = non_empty(jwk.common.key_id.clone().unwrap_or_default())?;
+        let decoding = DecodingKey::from_jwk(jwk).map_err(KeyError::Invalid)?;
+        if decoding.family() != alg.family() || alg.family() == AlgorithmFamily::Hmac {
+            return Err(KeyError::AlgorithmMismatch { kid, alg });
+        }
+        Ok(Self {
+            kid,
+            alg,
+            decoding,
+            encoding: None,
+            public_jwk: None,
+        })
+    }
+
+    /// Signs `claims` as a compact JWS with this key's `kid` and algorithm and the given `typ`.
+    pub fn sign<T: serde::Serialize>(
+        &self,
+        typ: Option<&str>,
+        claims: &T,
+    ) -> Result<String, crate::SignError> {
+        let encoding = self
+            .encoding
+            .as_ref()
+            .ok_or(crate::SignError::NoSigningKey)?;
+        let mut header = jsonwebtoken::Header::new(self.alg);
+        header.kid = Some(self.kid.clone());
+        header.typ = typ.map(str::to_owned);
+        jsonwebtoken::encode(&header, claims, encoding).map_err(crate::SignError::Crypto)
+    }
+
     /// The key id carried in the `kid` header of tokens this key signs.
     pub fn kid(&self) -> &str {
         &self.kid

@@ -12,6 +12,7 @@ mod error;
 mod issue;
 pub mod jws;
 mod keys;
+pub mod outside;
 mod verify;
 
 pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims, CLAIMS_CONTEXT_KEY, authorizer_context};

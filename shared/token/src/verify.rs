@@ -143,6 +143,11 @@ impl TokenVerifier {
         }
     }
 
+    /// What this verifier requires.
+    pub fn config(&self) -> &VerifierConfig {
+        &self.config
+    }
+
     /// The keys this verifier trusts.
     pub fn keys(&self) -> &KeySet {
         &self.keys

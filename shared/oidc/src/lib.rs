@@ -1,0 +1,310 @@
+//! Trusting tokens from outside OIDC issuers (Auth0, Cognito, any provider), as the Auth0 API
+//! tutorial does, inside authgate's authorizer.
+//!
+//! Each trusted issuer is configured with its `iss`, the audience its tokens must carry for this
+//! API, and the algorithms it may use (asymmetric only: an HMAC key would have to be shared, and
+//! `alg` confusion with a public key is the classic forgery). Keys come from the issuer's
+//! `/.well-known/openid-configuration` and its `jwks_uri`, are cached for a TTL, and are fetched
+//! again for an unknown `kid` at most once per interval. Fetches have short timeouts; an issuer
+//! that is slow or down makes only its own tokens fail, closed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use authgate_token::jws::verify_compact;
+use authgate_token::outside::{OutsideClaims, validate_outside};
+use authgate_token::{Algorithm, Jwk, Key, KeySet, VerifyError};
+use serde::Deserialize;
+
+/// Algorithms an outside issuer may be trusted with.
+pub const ASYMMETRIC_ALGORITHMS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+/// One trusted issuer, as configured in `TRUSTED_ISSUERS`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// The exact `iss` of its tokens, e.g. `https://tenant.eu.auth0.com/`.
+    pub issuer: String,
+    /// The audience its tokens must name for this API.
+    pub audience: String,
+    /// The algorithms it signs with, e.g. `["RS256"]`.
+    pub algorithms: Vec<String>,
+}
+
+/// Caching and timeouts.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchPolicy {
+    /// How long fetched keys are used before they are fetched again.
+    pub jwks_ttl: Duration,
+    /// Least time between fetches triggered by unknown `kid`s or failures.
+    pub min_refetch_interval: Duration,
+    /// Timeout of each HTTP request.
+    pub timeout: Duration,
+}
+
+impl Default for FetchPolicy {
+    fn default() -> Self {
+        Self {
+            jwks_ttl: Duration::from_secs(600),
+            min_refetch_interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why outside issuers could not be configured or a token of theirs was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    #[error("TRUSTED_ISSUERS is not a JSON list of {{issuer, audience, algorithms}}: {0}")]
+    Config(String),
+    #[error(
+        "issuer {issuer} may not use {alg}: only asymmetric algorithms are trusted from outside issuers"
+    )]
+    ForbiddenAlgorithm { issuer: String, alg: String },
+    #[error("issuer {0} is not trusted")]
+    UnknownIssuer(String),
+    #[error("keys of issuer {issuer} are unavailable: {reason}")]
+    Unavailable { issuer: String, reason: String },
+    #[error("token rejected: {0}")]
+    Token(#[from] VerifyError),
+}
+
+/// Parses and checks `TRUSTED_ISSUERS`.
+pub fn parse_trusted_issuers(json: &str) -> Result<Vec<IssuerConfig>, OidcError> {
+    if json.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let configs: Vec<IssuerConfig> =
+        serde_json::from_str(json).map_err(|e| OidcError::Config(e.to_string()))?;
+    for config in &configs {
+        if config.algorithms.is_empty() {
+            return Err(OidcError::Config(format!(
+                "issuer {} lists no algorithms",
+                config.issuer
+            )));
+        }
+        if let Some(alg) = config
+            .algorithms
+            .iter()
+            .find(|a| !ASYMMETRIC_ALGORITHMS.contains(&a.as_str()))
+        {
+            return Err(OidcError::ForbiddenAlgorithm {
+                issuer: config.issuer.clone(),
+                alg: alg.clone(),
+            });
+        }
+    }
+    Ok(configs)
+}
+
+struct Cached {
+    keys: Option<(Arc<KeySet>, Instant)>,
+    last_attempt: Option<Instant>,
+}
+
+struct Issuer {
+    config: IssuerConfig,
+    algorithms: Vec<Algorithm>,
+    cache: RwLock<Cached>,
+    fetching: tokio::sync::Mutex<()>,
+}
+
+#[derive(Deserialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
+}
+
+#[derive(Deserialize)]
+struct JwkSet {
+    keys: Vec<serde_json::Value>,
+}
+
+/// The trusted outside issuers and their cached keys.
+pub struct OutsideIssuers {
+    issuers: HashMap<String, Issuer>,
+    client: reqwest::Client,
+    policy: FetchPolicy,
+}
+
+impl OutsideIssuers {
+    /// Issuers from configuration; nothing is fetched until a token needs it.
+    pub fn new(configs: Vec<IssuerConfig>, policy: FetchPolicy) -> Result<Self, OidcError> {
+        let client = reqwest::Client::builder()
+            .timeout(policy.timeout)
+            .connect_timeout(policy.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| OidcError::Config(e.to_string()))?;
+        let mut issuers = HashMap::new();
+        for config in configs {
+            let algorithms = config
+                .algorithms
+                .iter()
+                .filter_map(|a| a.parse().ok())
+                .collect();
+            issuers.insert(
+                config.issuer.clone(),
+                Issuer {
+                    config,
+                    algorithms,
+                    cache: RwLock::new(Cached {
+                        keys: None,
+                        last_attempt: None,
+                    }),
+                    fetching: tokio::sync::Mutex::new(()),
+                },
+            );
+        }
+        Ok(Self {
+            issuers,
+            client,
+            policy,
+        })
+    }
+
+    /// Whether `iss` is a trusted outside issuer.
+    pub fn trusts(&self, iss: &str) -> bool {
+        self.issuers.contains_key(iss)
+    }
+
+    /// Whether any issuer is configured.
+    pub fn is_empty(&self) -> bool {
+        self.issuers.is_empty()
+    }
+
+    async fn fetch(&self, issuer: &Issuer) -> Result<KeySet, String> {
+        let base = issuer.config.issuer.trim_end_matches('/');
+        let discovery: Discovery = self
+            .client
+            .get(format!("{base}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("discovery: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("discovery document: {e}"))?;
+        if discovery.issuer != issuer.config.issuer {
+            return Err(format!("discovery names issuer {:?}", discovery.issuer));
+        }
+        let set: JwkSet = self
+            .client
+            .get(&discovery.jwks_uri)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("jwks: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("jwks document: {e}"))?;
+        let mut keys = Vec::new();
+        for value in set.keys {
+            let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
+                continue;
+            };
+            // A JWK naming its algorithm is pinned to it; one that does not is usable only when
+            // the issuer is configured with a single algorithm.
+            let candidates: Vec<Algorithm> = match jwk
+                .common
+                .key_algorithm
+                .and_then(|a| Algorithm::try_from(a).ok())
+            {
+                Some(alg) if issuer.algorithms.contains(&alg) => vec![alg],
+                Some(_) => continue,
+                None if issuer.algorithms.len() == 1 => issuer.algorithms.clone(),
+                None => continue,
+            };
+            if let Some(key) = candidates
+                .into_iter()
+                .find_map(|alg| Key::from_jwk_pinned(&jwk, alg).ok())
+            {
+                keys.push(key);
+            }
+        }
+        KeySet::verifying(keys).map_err(|e| format!("jwks keys: {e}"))
+    }
+
+    /// The issuer's keys: cached, or fetched when missing, older than the TTL, or (`force`) when a
+    /// token named an unknown `kid`; fetches are at most once per interval.
+    async fn keys(&self, issuer: &Issuer, force: bool) -> Result<Arc<KeySet>, OidcError> {
+        let unavailable = |reason: String| OidcError::Unavailable {
+            issuer: issuer.config.issuer.clone(),
+            reason,
+        };
+        let (cached, due) = {
+            let cache = issuer
+                .cache
+                .read()
+                .map_err(|_| unavailable("cache poisoned".into()))?;
+            let fresh = cache
+                .keys
+                .as_ref()
+                .filter(|(_, at)| at.elapsed() < self.policy.jwks_ttl)
+                .map(|(k, _)| Arc::clone(k));
+            let may_fetch = cache
+                .last_attempt
+                .is_none_or(|at| at.elapsed() >= self.policy.min_refetch_interval);
+            (fresh, may_fetch)
+        };
+        if let Some(keys) = &cached
+            && !force
+        {
+            return Ok(Arc::clone(keys));
+        }
+        if !due {
+            return cached.ok_or_else(|| unavailable("fetched recently and failed".into()));
+        }
+        let _one_at_a_time = issuer.fetching.lock().await;
+        let result = self.fetch(issuer).await;
+        let mut cache = issuer
+            .cache
+            .write()
+            .map_err(|_| unavailable("cache poisoned".into()))?;
+        cache.last_attempt = Some(Instant::now());
+        match result {
+            Ok(keys) => {
+                let keys = Arc::new(keys);
+                cache.keys = Some((Arc::clone(&keys), Instant::now()));
+                Ok(keys)
+            }
+            Err(reason) => {
+                tracing::warn!(issuer = %issuer.config.issuer, %reason, "fetching the issuer's keys failed");
+                Err(unavailable(reason))
+            }
+        }
+    }
+
+    /// Verifies a token of the outside issuer `iss`: its pinned keys, then its claims.
+    pub async fn verify(
+        &self,
+        token: &str,
+        iss: &str,
+        now: i64,
+        leeway_secs: u64,
+    ) -> Result<OutsideClaims, OidcError> {
+        let issuer = self
+            .issuers
+            .get(iss)
+            .ok_or_else(|| OidcError::UnknownIssuer(iss.to_owned()))?;
+        let keys = self.keys(issuer, false).await?;
+        let payload = match verify_compact(token, &keys) {
+            Ok(verified) => verified.payload,
+            Err(VerifyError::UnknownKid) => {
+                let refetched = self.keys(issuer, true).await?;
+                verify_compact(token, &refetched)?.payload
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(validate_outside(
+            &payload,
+            &issuer.config.issuer,
+            &issuer.config.audience,
+            now,
+            leeway_secs,
+        )?)
+    }
+}
