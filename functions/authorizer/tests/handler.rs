@@ -279,6 +279,14 @@ async fn an_unreachable_session_store_fails_closed() {
 }
 
 #[tokio::test]
+async fn a_refresh_token_is_never_an_access_token() {
+    let f = fixture().await;
+    let refresh = RefreshToken::generate();
+    let event = event_with("authorizer.json", refresh.as_str());
+    assert_eq!(f.authorizer.handle(&event).await.map(|_| ()), Err(Unauthorized));
+}
+
+#[tokio::test]
 async fn hostile_header_values_never_panic() {
     let f = fixture().await;
     let long = format!("Bearer {}", "A".repeat(100_000));
