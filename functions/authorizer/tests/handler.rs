@@ -10,9 +10,8 @@ use authgate_token::{
     AccessClaims, Algorithm, Key, KeySet, Subject, TokenIssuer, TokenVerifier, VerifierConfig,
 };
 use authgate_users::{
-    Email, InMemoryUserStore, NewUser, PasswordHash, RefreshError, RefreshToken, Rotated,
-    RotationPolicy, Session, SessionId, SessionState, SessionStore, StoreError, TokenHash, UserId,
-    UserStore, now_ms,
+    InMemoryUserStore, RefreshError, RefreshToken, Rotated, RotationPolicy, Session, SessionId,
+    SessionState, SessionStore, StoreError, TokenHash, UserId, UserStore, now_ms,
 };
 use authorizer::{Authorizer, Unauthorized};
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
@@ -21,7 +20,6 @@ use serde_json::{Value, json};
 const ISS: &str = "urn:authgate:test";
 const AUD: &str = "authgate-api";
 const SECRET: &[u8] = b"authorizer-test-secret-32-bytes!!";
-const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE";
 
 fn keys(secret: &[u8]) -> Arc<KeySet> {
     Arc::new(KeySet::signing("v1", [Key::hmac("v1", secret, Algorithm::HS256).unwrap()]).unwrap())
@@ -48,26 +46,8 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let store = Arc::new(InMemoryUserStore::new());
-    let user = store
-        .create(NewUser {
-            email: Email::parse("alice@example.com").unwrap(),
-            password_hash: PasswordHash::from_phc(PHC).unwrap(),
-            superuser: false,
-        })
-        .await
-        .unwrap();
-    let now = now_ms();
-    let session = Session {
-        id: uuid::Uuid::new_v4(),
-        user_id: user.id,
-        created_at_ms: now,
-        expires_at_ms: now + 3_600_000,
-        revoked: false,
-    };
-    store
-        .start(&session, &RefreshToken::generate().hash(), now + 600_000)
-        .await
-        .unwrap();
+    let (user, session, _) =
+        authgate_users::contract::user_with_session(store.as_ref(), now_ms()).await;
     let authorizer = Authorizer::new(verifier(), store.clone());
     Fixture {
         store,
@@ -283,7 +263,10 @@ async fn a_refresh_token_is_never_an_access_token() {
     let f = fixture().await;
     let refresh = RefreshToken::generate();
     let event = event_with("authorizer.json", refresh.as_str());
-    assert_eq!(f.authorizer.handle(&event).await.map(|_| ()), Err(Unauthorized));
+    assert_eq!(
+        f.authorizer.handle(&event).await.map(|_| ()),
+        Err(Unauthorized)
+    );
 }
 
 #[tokio::test]

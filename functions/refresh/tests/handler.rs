@@ -9,13 +9,10 @@ use authgate_config::SessionSettings;
 use authgate_testkit::{json_body, request, with_body};
 use authgate_token::{Algorithm, Key, KeySet, TokenIssuer, TokenVerifier, VerifierConfig};
 use authgate_users::{
-    Email, InMemoryUserStore, NewUser, PasswordHash, RefreshToken, Session, SessionStore, User,
-    UserStore, now_ms,
+    InMemoryUserStore, RefreshToken, Session, SessionStore, User, UserStore, now_ms,
 };
 use lambda_http::Request;
 use refresh::{INVALID_REFRESH_TOKEN, Refresh};
-
-const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE";
 
 fn keys() -> Arc<KeySet> {
     Arc::new(
@@ -37,27 +34,8 @@ struct Fixture {
 
 async fn fixture(grace_secs: u64) -> Fixture {
     let store = Arc::new(InMemoryUserStore::new());
-    let user = store
-        .create(NewUser {
-            email: Email::parse("alice@example.com").unwrap(),
-            password_hash: PasswordHash::from_phc(PHC).unwrap(),
-            superuser: false,
-        })
-        .await
-        .unwrap();
-    let now = now_ms();
-    let session = Session {
-        id: uuid::Uuid::new_v4(),
-        user_id: user.id,
-        created_at_ms: now,
-        expires_at_ms: now + 3_600_000,
-        revoked: false,
-    };
-    let token = RefreshToken::generate();
-    store
-        .start(&session, &token.hash(), now + 600_000)
-        .await
-        .unwrap();
+    let (user, session, token) =
+        authgate_users::contract::user_with_session(store.as_ref(), now_ms()).await;
     let issuer = TokenIssuer::new(keys(), "urn:t", "aud", Duration::from_secs(900)).unwrap();
     let settings = SessionSettings {
         reuse_grace: Duration::from_secs(grace_secs),

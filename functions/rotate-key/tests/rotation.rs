@@ -9,16 +9,11 @@ use std::time::Duration;
 
 use authgate_keys::{KeyRing, KeySource, SecretsManagerKeySource};
 use authgate_token::{Subject, TokenIssuer, TokenVerifier, VerifierConfig};
-use authgate_users::{
-    Email, InMemoryUserStore, NewUser, PasswordHash, RefreshToken, Session, SessionStore,
-    UserStore, now_ms,
-};
+use authgate_users::{InMemoryUserStore, now_ms};
 use authorizer::Authorizer;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 use aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent;
 use rotate_key::{RotationError, new_key_json, rotate};
-
-const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE";
 
 fn step(secret: &str, token: &str, step: &str) -> SecretsManagerSecretRotationEvent {
     serde_json::from_value(
@@ -86,26 +81,8 @@ async fn tokens_survive_one_rotation_and_end_with_the_next_without_a_redeploy() 
 
     // A user with a live session, and an authorizer started before any rotation.
     let store = Arc::new(InMemoryUserStore::new());
-    let user = store
-        .create(NewUser {
-            email: Email::parse("rot@example.com").unwrap(),
-            password_hash: PasswordHash::from_phc(PHC).unwrap(),
-            superuser: false,
-        })
-        .await
-        .unwrap();
-    let now = now_ms();
-    let session = Session {
-        id: uuid::Uuid::new_v4(),
-        user_id: user.id,
-        created_at_ms: now,
-        expires_at_ms: now + 3_600_000,
-        revoked: false,
-    };
-    store
-        .start(&session, &RefreshToken::generate().hash(), now + 600_000)
-        .await
-        .unwrap();
+    let (user, session, _) =
+        authgate_users::contract::user_with_session(store.as_ref(), now_ms()).await;
     // Max age zero: every check sees the keys as a warm instance does once KEYS_MAX_AGE has passed.
     let ring = Arc::new(
         KeyRing::load(Arc::clone(&source), Duration::ZERO, Duration::ZERO)

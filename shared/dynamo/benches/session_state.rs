@@ -10,12 +10,8 @@ use std::time::Duration;
 
 use authgate_dynamo::{DynamoUserStore, create_table};
 use authgate_token::{Algorithm, Key, KeySet, Subject, TokenIssuer, TokenVerifier, VerifierConfig};
-use authgate_users::{
-    Email, NewUser, PasswordHash, RefreshToken, Session, SessionStore, UserStore, now_ms,
-};
+use authgate_users::{SessionStore, now_ms};
 use criterion::{Criterion, criterion_group, criterion_main};
-
-const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE";
 
 fn session_check(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -24,26 +20,8 @@ fn session_check(c: &mut Criterion) {
         let table = authgate_testkit::unique_name("bench");
         create_table(&client, &table).await.unwrap();
         let store = DynamoUserStore::new(client, table);
-        let user = store
-            .create(NewUser {
-                email: Email::parse("bench@example.com").unwrap(),
-                password_hash: PasswordHash::from_phc(PHC).unwrap(),
-                superuser: false,
-            })
-            .await
-            .unwrap();
-        let now = now_ms();
-        let session = Session {
-            id: uuid::Uuid::new_v4(),
-            user_id: user.id,
-            created_at_ms: now,
-            expires_at_ms: now + 3_600_000,
-            revoked: false,
-        };
-        store
-            .start(&session, &RefreshToken::generate().hash(), now + 600_000)
-            .await
-            .unwrap();
+        let (_user, session, _) =
+            authgate_users::contract::user_with_session(&store, now_ms()).await;
         (store, session)
     });
 

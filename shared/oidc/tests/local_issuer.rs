@@ -325,10 +325,7 @@ fn configuration_refuses_symmetric_or_missing_algorithms() {
 #[tokio::test]
 async fn the_authorizer_accepts_outside_tokens_and_a_slow_issuer_does_not_slow_its_own() {
     use authgate_token::{Subject, TokenIssuer, TokenVerifier, VerifierConfig};
-    use authgate_users::{
-        Email, InMemoryUserStore, NewUser, PasswordHash, RefreshToken, Session, SessionStore,
-        UserStore, now_ms,
-    };
+    use authgate_users::{InMemoryUserStore, now_ms};
 
     let issuer = start_issuer().await;
     let store = Arc::new(InMemoryUserStore::new());
@@ -368,22 +365,8 @@ async fn the_authorizer_accepts_outside_tokens_and_a_slow_issuer_does_not_slow_i
     assert_eq!(wire["context"]["iss"], issuer.issuer.as_str());
 
     // An own token, with its session, keeps working while the outside issuer hangs.
-    let user = store
-        .create(NewUser { email: Email::parse("own@example.com").unwrap(), password_hash: PasswordHash::from_phc("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE").unwrap(), superuser: false })
-        .await
-        .unwrap();
-    let now = now_ms();
-    let session = Session {
-        id: uuid::Uuid::new_v4(),
-        user_id: user.id,
-        created_at_ms: now,
-        expires_at_ms: now + 3_600_000,
-        revoked: false,
-    };
-    store
-        .start(&session, &RefreshToken::generate().hash(), now + 600_000)
-        .await
-        .unwrap();
+    let (user, session, _) =
+        authgate_users::contract::user_with_session(store.as_ref(), now_ms()).await;
     let (id, sid) = (user.id.to_string(), session.id.to_string());
     let own = TokenIssuer::new(
         own_keys,

@@ -215,8 +215,9 @@ macro_rules! user_store_contract_tests {
     };
 }
 
-/// A user and a session of theirs with one refresh token, stored in `store`.
-async fn user_with_session<S: UserStore + crate::SessionStore>(
+/// A user with a live session (started at `now` ms, for an hour) and its first refresh token
+/// (ten minutes), stored in `store`: the starting point of most session tests, here and elsewhere.
+pub async fn user_with_session<S: UserStore + crate::SessionStore + ?Sized>(
     store: &S,
     now: i64,
 ) -> (crate::User, crate::Session, crate::RefreshToken) {
