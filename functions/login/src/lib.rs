@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use authgate_config::SessionSettings;
 use authgate_http::{ApiError, body, token_response};
-use authgate_keys::KeyRing;
+use authgate_keys::{KeyRing, RingIssuer};
 use authgate_token::{SignError, Subject, TokenIssuer};
 use authgate_users::{
     Email, HashError, Password, PasswordHasher, RefreshToken, Session, SessionStore, StoreError,
@@ -73,9 +73,8 @@ pub struct Login {
     store: Arc<dyn UserStore>,
     sessions: Arc<dyn SessionStore>,
     hasher: PasswordHasher,
-    issuer: TokenIssuer,
+    issuer: RingIssuer,
     settings: SessionSettings,
-    ring: Option<Arc<KeyRing>>,
 }
 
 impl Login {
@@ -91,24 +90,16 @@ impl Login {
             store,
             sessions,
             hasher,
-            issuer,
+            issuer: RingIssuer::new(issuer),
             settings,
-            ring: None,
         }
     }
 
     /// Signs with `ring`'s keys, reloaded when older than a few minutes, so tokens are signed
     /// with the new `AWSCURRENT` soon after a rotation.
     pub fn with_key_ring(mut self, ring: Arc<KeyRing>) -> Self {
-        self.ring = Some(ring);
+        self.issuer.follow(ring);
         self
-    }
-
-    async fn issuer(&self) -> Result<TokenIssuer, SignError> {
-        match &self.ring {
-            Some(ring) => ring.fresh_issuer(&self.issuer).await,
-            None => Ok(self.issuer.clone()),
-        }
     }
 
     /// Handles one request; every outcome is a response.
@@ -168,7 +159,7 @@ impl Login {
             .await?;
 
         let (id, sid) = (user.id.to_string(), session.id.to_string());
-        let issued = self.issuer().await?.issue(&Subject {
+        let issued = self.issuer.current().await?.issue(&Subject {
             id: &id,
             email: user.email.as_str(),
             session: &sid,

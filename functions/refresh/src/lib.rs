@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use authgate_config::SessionSettings;
 use authgate_http::{ApiError, body, token_response};
-use authgate_keys::KeyRing;
+use authgate_keys::{KeyRing, RingIssuer};
 use authgate_token::{SignError, Subject, TokenIssuer};
 use authgate_users::{RefreshError, RefreshToken, SessionStore, StoreError, UserStore, now_ms};
 use lambda_http::{Body, Request, Response};
@@ -70,9 +70,8 @@ impl From<RefreshFailure> for ApiError {
 pub struct Refresh {
     users: Arc<dyn UserStore>,
     sessions: Arc<dyn SessionStore>,
-    issuer: TokenIssuer,
+    issuer: RingIssuer,
     settings: SessionSettings,
-    ring: Option<Arc<KeyRing>>,
 }
 
 impl Refresh {
@@ -86,24 +85,16 @@ impl Refresh {
         Self {
             users,
             sessions,
-            issuer,
+            issuer: RingIssuer::new(issuer),
             settings,
-            ring: None,
         }
     }
 
     /// Signs with `ring`'s keys, reloaded when older than a few minutes, so tokens are signed
     /// with the new `AWSCURRENT` soon after a rotation.
     pub fn with_key_ring(mut self, ring: Arc<KeyRing>) -> Self {
-        self.ring = Some(ring);
+        self.issuer.follow(ring);
         self
-    }
-
-    async fn issuer(&self) -> Result<TokenIssuer, SignError> {
-        match &self.ring {
-            Some(ring) => ring.fresh_issuer(&self.issuer).await,
-            None => Ok(self.issuer.clone()),
-        }
     }
 
     /// Handles one request; every outcome is a response.
@@ -156,7 +147,7 @@ impl Refresh {
             }
         };
         let (id, sid) = (user.id.to_string(), session.id.to_string());
-        let issued = self.issuer().await?.issue(&Subject {
+        let issued = self.issuer.current().await?.issue(&Subject {
             id: &id,
             email: user.email.as_str(),
             session: &sid,

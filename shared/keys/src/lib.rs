@@ -179,4 +179,4 @@ impl KeySource for SecretsManagerKeySource {
 mod file;
 mod ring;
 pub use file::KeyFile;
-pub use ring::KeyRing;
+pub use ring::{KeyRing, RingIssuer};

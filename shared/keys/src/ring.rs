@@ -84,11 +84,6 @@ impl KeyRing {
         self.current()
     }
 
-    /// `issuer` signing with [`KeyRing::fresh`] keys.
-    pub async fn fresh_issuer(&self, issuer: &TokenIssuer) -> Result<TokenIssuer, SignError> {
-        issuer.with_keys(self.fresh().await)
-    }
-
     async fn reload(&self) -> bool {
         match self.source.load().await {
             Ok(keys) => {
@@ -105,6 +100,34 @@ impl KeyRing {
                 }
                 false
             }
+        }
+    }
+}
+
+/// A token issuer that signs with a [`KeyRing`]'s fresh keys once it follows one, so a warm
+/// function signs with the new `AWSCURRENT` soon after a rotation.
+#[derive(Clone)]
+pub struct RingIssuer {
+    issuer: TokenIssuer,
+    ring: Option<Arc<KeyRing>>,
+}
+
+impl RingIssuer {
+    /// Signs with `issuer`'s own keys until [`RingIssuer::follow`] is called.
+    pub fn new(issuer: TokenIssuer) -> Self {
+        Self { issuer, ring: None }
+    }
+
+    /// Signs with `ring`'s keys from now on.
+    pub fn follow(&mut self, ring: Arc<KeyRing>) {
+        self.ring = Some(ring);
+    }
+
+    /// The issuer to sign with now.
+    pub async fn current(&self) -> Result<TokenIssuer, SignError> {
+        match &self.ring {
+            Some(ring) => self.issuer.with_keys(ring.fresh().await),
+            None => Ok(self.issuer.clone()),
         }
     }
 }
