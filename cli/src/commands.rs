@@ -167,10 +167,10 @@ pub fn build_gateway(
             async move { h.handle(r).await }
         }),
     );
-    let outside = authgate_oidc::OutsideIssuers::new(
-        authgate_oidc::parse_trusted_issuers(&token.trusted_issuers)?,
-        authgate_oidc::FetchPolicy::default(),
-    )?;
+    let trusted = authgate_oidc::parse_trusted_issuers(&token.trusted_issuers)?;
+    authgate_oidc::check_not_own(&trusted, &token.issuer)?;
+    let outside =
+        authgate_oidc::OutsideIssuers::new(trusted, authgate_oidc::FetchPolicy::default())?;
     let authorizer = Arc::new(
         Authorizer::new(verifier, sessions)
             .with_key_ring(ring)

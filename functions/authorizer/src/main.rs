@@ -8,7 +8,7 @@ use authgate_config::{
 };
 use authgate_dynamo::DynamoUserStore;
 use authgate_keys::{KeyRing, SecretsManagerKeySource};
-use authgate_oidc::{FetchPolicy, OutsideIssuers, parse_trusted_issuers};
+use authgate_oidc::{FetchPolicy, OutsideIssuers, check_not_own, parse_trusted_issuers};
 use authgate_token::TokenVerifier;
 use authorizer::Authorizer;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
@@ -27,6 +27,7 @@ async fn main() -> Result<(), Error> {
         Arc::new(KeyRing::load(Arc::new(source), KEYS_MAX_AGE, KEY_RELOAD_MIN_INTERVAL).await?);
     let sessions = DynamoUserStore::new(aws_sdk_dynamodb::Client::new(&aws), table);
     let trusted = parse_trusted_issuers(&env.optional("TRUSTED_ISSUERS").unwrap_or_default())?;
+    check_not_own(&trusted, &settings.issuer)?;
     let outside = Arc::new(OutsideIssuers::new(trusted, FetchPolicy::default())?);
     let authorizer = Arc::new(
         Authorizer::new(

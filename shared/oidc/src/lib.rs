@@ -64,6 +64,10 @@ pub enum OidcError {
         "issuer {issuer} may not use {alg}: only asymmetric algorithms are trusted from outside issuers"
     )]
     ForbiddenAlgorithm { issuer: String, alg: String },
+    #[error(
+        "trusted issuer {0} is authgate's own issuer; its tokens are verified with authgate's keys"
+    )]
+    OwnIssuer(String),
     #[error("issuer {0} is not trusted")]
     UnknownIssuer(String),
     #[error("keys of issuer {issuer} are unavailable: {reason}")]
@@ -98,6 +102,15 @@ pub fn parse_trusted_issuers(json: &str) -> Result<Vec<IssuerConfig>, OidcError>
         }
     }
     Ok(configs)
+}
+
+/// Refuses a trusted outside issuer that claims authgate's own `iss`: it would take authgate's own
+/// tokens away from authgate's keys.
+pub fn check_not_own(configs: &[IssuerConfig], own_issuer: &str) -> Result<(), OidcError> {
+    match configs.iter().find(|c| c.issuer == own_issuer) {
+        Some(config) => Err(OidcError::OwnIssuer(config.issuer.clone())),
+        None => Ok(()),
+    }
 }
 
 struct Cached {

@@ -304,6 +304,19 @@ async fn a_slow_issuer_fails_closed_within_the_timeout() {
 }
 
 #[test]
+fn an_outside_issuer_may_not_claim_authgates_own_iss() {
+    let configs = parse_trusted_issuers(
+        r#"[{"issuer": "urn:authgate:prod", "audience": "x", "algorithms": ["RS256"]}]"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        authgate_oidc::check_not_own(&configs, "urn:authgate:prod"),
+        Err(OidcError::OwnIssuer(_))
+    ));
+    assert!(authgate_oidc::check_not_own(&configs, "urn:authgate:other").is_ok());
+}
+
+#[test]
 fn configuration_refuses_symmetric_or_missing_algorithms() {
     let ok = parse_trusted_issuers(
         r#"[{"issuer": "https://a/", "audience": "x", "algorithms": ["RS256", "ES256"]}]"#,
