@@ -123,6 +123,39 @@ impl DynamoUserStore {
         &self.client
     }
 
+    /// Sets `attribute` on the item `pk` if that item exists; `Ok(false)` if it does not.
+    pub(crate) async fn set_on_existing(
+        &self,
+        pk: String,
+        attribute: &str,
+        value: AttributeValue,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(pk))
+            .update_expression("SET #attr = :value")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#attr", attribute)
+            .expression_attribute_values(":value", value)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(backend(aws_sdk_dynamodb::Error::from(err))),
+        }
+    }
+
     fn put(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
@@ -231,28 +264,13 @@ impl UserStore for DynamoUserStore {
     }
 
     async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(user_key(id)))
-            .update_expression("SET disabled = :d")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_values(":d", AttributeValue::Bool(disabled))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Err(StoreError::NotFound)
-            }
-            Err(err) => Err(backend(aws_sdk_dynamodb::Error::from(err))),
+        let existed = self
+            .set_on_existing(user_key(id), "disabled", AttributeValue::Bool(disabled))
+            .await?;
+        if existed {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
         }
     }
 

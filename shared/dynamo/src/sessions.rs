@@ -251,47 +251,20 @@ impl SessionStore for DynamoUserStore {
     }
 
     async fn revoke(&self, session: SessionId) -> Result<(), StoreError> {
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PARTITION_KEY, s(session_key(session)))
-            .update_expression("SET revoked = :true")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Revoking a session that does not exist leaves nothing alive: done.
-            Err(err) if matches!(
-                err.as_service_error(),
-                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_))
-            ) => Ok(()),
-            Err(err) => Err(dynamo(err)),
-        }
+        // Revoking a session that does not exist leaves nothing alive: done either way.
+        self.set_on_existing(session_key(session), "revoked", AttributeValue::Bool(true))
+            .await
+            .map(|_| ())
     }
 
     async fn revoke_all(&self, user: UserId, now_ms: i64) -> Result<(), StoreError> {
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PARTITION_KEY, s(user_key(user)))
-            .update_expression("SET sessions_valid_after_ms = :now")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_values(":now", n(now_ms))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if matches!(
-                err.as_service_error(),
-                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_))
-            ) => Err(StoreError::NotFound),
-            Err(err) => Err(dynamo(err)),
+        let existed = self
+            .set_on_existing(user_key(user), "sessions_valid_after_ms", n(now_ms))
+            .await?;
+        if existed {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
         }
     }
 
