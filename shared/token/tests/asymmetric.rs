@@ -167,8 +167,8 @@ fn unsupported_algorithms_and_short_material_are_refused() {
 
 #[test]
 fn wycheproof_ed25519_vectors_agree_with_the_verification_backend() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/wycheproof/ed25519_test.json");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/wycheproof/ed25519_test.json");
     let file: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let hex = |s: &str| {

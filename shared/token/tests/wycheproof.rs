@@ -1,4 +1,4 @@
-//! Runs Wycheproof's JWS vectors (`../shared/testdata/wycheproof/`) through the strict JWS layer.
+//! Runs Wycheproof's JWS vectors (`tests/data/wycheproof/`, with their license) through the strict JWS layer.
 //!
 //! Every group's key is pinned to the group JWK's own `alg`; a group whose key cannot be built
 //! (an algorithm this crate does not support, or a key not meant for signatures) must reject all
@@ -50,7 +50,7 @@ const EXCEPTIONS: &[(u64, bool, &str)] = &[
 
 fn vectors() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/wycheproof/json_web_signature_test.json");
+        .join("tests/data/wycheproof/json_web_signature_test.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).expect("vector file is JSON")
