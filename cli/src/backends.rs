@@ -9,9 +9,9 @@ use std::sync::Arc;
 use authgate_config::{KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE};
 use authgate_dynamo::DynamoUserStore;
 use authgate_embedded::EmbeddedUserStore;
-use authgate_keys::{KeyFile, KeyRing, SecretsManagerKeySource};
+use authgate_keys::{KeyFile, KeyRing, KeySource, SecretsManagerKeySource};
+use authgate_runtime::AccountStore;
 use authgate_token::KeySet;
-use authgate_users::{SessionStore, UserStore};
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
 
@@ -38,8 +38,9 @@ pub struct BackendArgs {
     /// Use this Secrets Manager secret (name or ARN) for the signing key.
     #[arg(long, env = "SIGNING_KEY_SECRET_ID")]
     pub signing_secret: Option<String>,
-    /// Algorithm of a newly created local key (an existing key file keeps its own).
-    #[arg(long, default_value = "HS256", value_parser = ["HS256", "EdDSA", "ES256"])]
+    /// Algorithm of a newly created key, in the local key file or a secret created on an
+    /// emulator (an existing key keeps its own) [the template's SigningAlgorithm].
+    #[arg(long, env = "SIGNING_ALGORITHM", default_value = authgate_config::DEFAULT_SIGNING_ALGORITHM, value_parser = ["HS256", "EdDSA", "ES256"])]
     pub signing_algorithm: String,
 }
 
@@ -70,10 +71,9 @@ pub enum BackendError {
     },
 }
 
-/// The opened user and session store (one object), and a sentence saying where it is.
+/// The opened user and session store, and a sentence saying where it is.
 pub struct Store {
-    pub store: Arc<dyn UserStore>,
-    pub sessions: Arc<dyn SessionStore>,
+    pub store: Arc<dyn AccountStore>,
     pub description: String,
 }
 
@@ -140,10 +140,8 @@ impl BackendArgs {
                     path: path.display().to_string(),
                     source,
                 })?;
-            let store = Arc::new(store);
             return Ok(Store {
-                store: store.clone(),
-                sessions: store,
+                store: Arc::new(store),
                 description: format!("embedded, {}", path.display()),
             });
         }
@@ -181,10 +179,8 @@ impl BackendArgs {
             Some(endpoint) => format!("DynamoDB table {table} at {endpoint}"),
             None => format!("DynamoDB table {table}"),
         };
-        let store = Arc::new(DynamoUserStore::new(client, table));
         Ok(Store {
-            store: store.clone(),
-            sessions: store,
+            store: Arc::new(DynamoUserStore::new(client, table)),
             description,
         })
     }
@@ -229,17 +225,25 @@ impl BackendArgs {
         })
     }
 
-    /// Loads keys only if they already exist (for `token decode`, which must not create any).
+    /// Loads keys only if they already exist (for `token decode`, which must not create any): the
+    /// local key file if present, or the Secrets Manager secret if it exists.
     pub async fn existing_keys(&self) -> Option<KeySet> {
         if !self.uses_secrets_manager() {
             return KeyFile::new(self.data_dir.join("signing-key.json"))
                 .read()
                 .ok();
         }
-        self.keys()
+        let secret = self
+            .signing_secret
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SECRET.into());
+        let client = aws_sdk_secretsmanager::Client::new(
+            &sdk_config(self.secrets_endpoint.as_deref()).await,
+        );
+        SecretsManagerKeySource::new(client, secret)
+            .load()
             .await
             .ok()
-            .map(|k| k.ring.current().as_ref().clone())
     }
 
     async fn create_secret_if_missing(
@@ -267,8 +271,10 @@ impl BackendArgs {
             .send()
             .await
             .map_err(|e| error(boxed(aws_sdk_secretsmanager::Error::from(e))))?;
-        let value =
-            serde_json::json!({"alg": "HS256", "k": random.random_password().unwrap_or_default()});
+        let value = serde_json::json!({
+            "alg": self.signing_algorithm,
+            "k": random.random_password().unwrap_or_default(),
+        });
         client
             .create_secret()
             .name(secret)

@@ -6,14 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authgate_config::SessionSettings;
-use authgate_keys::KeyRing;
-use authgate_token::{TokenIssuer, TokenVerifier, VerifierConfig};
-use authgate_users::{Email, NewUser, Password, PasswordHasher, SessionStore, UserId, UserStore};
-use authorizer::Authorizer;
+use authgate_http::HttpHandler;
+use authgate_runtime::{Env, EventHandler, Resources};
+use authgate_users::{Email, NewUser, Password, PasswordHasher, UserId, UserStore};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use lambda_http::Request;
 
 use crate::backends::BackendArgs;
 use crate::gateway::{AuthorizerFunction, Gateway, HttpFunction};
@@ -22,28 +19,71 @@ use crate::template::{ApiSpec, TEMPLATE};
 /// Any failure of a command; `main` prints it with its causes.
 pub type CommandError = Box<dyn std::error::Error + Send + Sync>;
 
-/// What tokens say, for `serve` (the template's parameters, with local defaults).
-#[derive(Debug, Clone, clap::Args)]
-pub struct TokenArgs {
-    /// `iss` of issued tokens.
-    #[arg(long, env = "TOKEN_ISSUER", default_value = "urn:authgate:local")]
-    pub issuer: String,
-    /// `aud` of issued tokens (default: the template's TokenAudience default).
-    #[arg(long, env = "TOKEN_AUDIENCE")]
-    pub audience: Option<String>,
-    /// Access-token lifetime in seconds.
-    #[arg(long, env = "ACCESS_TOKEN_TTL_SECONDS", default_value_t = 900)]
-    pub access_token_ttl: u64,
-    /// Clock-skew leeway in seconds.
-    #[arg(long, env = "TOKEN_LEEWAY_SECONDS", default_value_t = authgate_token::DEFAULT_LEEWAY_SECS)]
-    pub leeway: u64,
+/// The functions' settings, for `serve`: the same variables the Lambdas read, each also a flag,
+/// validated by the same code (`authgate_config`), with the same defaults as the template's
+/// parameters. Unset means the default.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SettingsArgs {
+    /// `iss` of issued tokens [default: urn:authgate:local, as the template's urn:authgate:<stack>].
+    #[arg(long = "issuer", env = "TOKEN_ISSUER")]
+    pub token_issuer: Option<String>,
+    /// `aud` of issued tokens [default: the template's TokenAudience].
+    #[arg(long = "audience", env = "TOKEN_AUDIENCE")]
+    pub token_audience: Option<String>,
+    /// Access-token lifetime in seconds [default: the template's AccessTokenTtlSeconds].
+    #[arg(long = "access-token-ttl", env = "ACCESS_TOKEN_TTL_SECONDS")]
+    pub access_token_ttl_seconds: Option<String>,
+    /// Clock-skew leeway in seconds [default: the template's TokenLeewaySeconds].
+    #[arg(long = "leeway", env = "TOKEN_LEEWAY_SECONDS")]
+    pub token_leeway_seconds: Option<String>,
+    /// Lifetime of each refresh token in seconds [default: the template's RefreshTokenTtlSeconds].
+    #[arg(long = "refresh-token-ttl", env = "REFRESH_TOKEN_TTL_SECONDS")]
+    pub refresh_token_ttl_seconds: Option<String>,
+    /// Absolute lifetime of a session in seconds [default: the template's SessionMaxLifetimeSeconds].
+    #[arg(long = "session-max-lifetime", env = "SESSION_MAX_LIFETIME_SECONDS")]
+    pub session_max_lifetime_seconds: Option<String>,
+    /// How long a spent refresh token may be presented again, in seconds [default: the
+    /// template's RefreshReuseGraceSeconds].
+    #[arg(long = "refresh-reuse-grace", env = "REFRESH_REUSE_GRACE_SECONDS")]
+    pub refresh_reuse_grace_seconds: Option<String>,
     /// Outside OIDC issuers whose tokens the authorizer also accepts (JSON, as the template's
     /// TrustedIssuers parameter).
-    #[arg(long, env = "TRUSTED_ISSUERS", default_value = "")]
-    pub trusted_issuers: String,
-    /// Session and refresh-token lifetimes (the Lambdas' defaults).
-    #[arg(skip)]
-    pub sessions: SessionSettings,
+    #[arg(long = "trusted-issuers", env = "TRUSTED_ISSUERS")]
+    pub trusted_issuers: Option<String>,
+}
+
+/// The issuer `serve` uses when none is given, as the template uses `urn:authgate:<stack name>`.
+pub const LOCAL_ISSUER: &str = "urn:authgate:local";
+
+impl SettingsArgs {
+    /// The environment the functions are built from: every flag given, under its variable name.
+    pub fn env(&self) -> Env {
+        let pairs = [
+            ("TOKEN_ISSUER", &self.token_issuer),
+            ("TOKEN_AUDIENCE", &self.token_audience),
+            ("ACCESS_TOKEN_TTL_SECONDS", &self.access_token_ttl_seconds),
+            ("TOKEN_LEEWAY_SECONDS", &self.token_leeway_seconds),
+            ("REFRESH_TOKEN_TTL_SECONDS", &self.refresh_token_ttl_seconds),
+            (
+                "SESSION_MAX_LIFETIME_SECONDS",
+                &self.session_max_lifetime_seconds,
+            ),
+            (
+                "REFRESH_REUSE_GRACE_SECONDS",
+                &self.refresh_reuse_grace_seconds,
+            ),
+            (authgate_config::TRUSTED_ISSUERS, &self.trusted_issuers),
+        ];
+        let env = Env::from_pairs(
+            pairs
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value.clone()?))),
+        );
+        match env.optional("TOKEN_ISSUER") {
+            Some(_) => env,
+            None => env.with("TOKEN_ISSUER", LOCAL_ISSUER),
+        }
+    }
 }
 
 /// Flags of `authgate serve`.
@@ -59,126 +99,55 @@ pub struct ServeArgs {
     #[arg(long)]
     pub authorizer_cache_ttl: Option<u64>,
     #[command(flatten)]
-    pub token: TokenArgs,
+    pub settings: SettingsArgs,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
 
-fn function<F, Fut>(f: F) -> HttpFunction
-where
-    F: Fn(Request) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send + 'static,
-{
-    Arc::new(move |request| Box::pin(f(request)))
+/// `handler` as a function the gateway invokes.
+fn http(handler: impl HttpHandler + 'static) -> HttpFunction {
+    let handler = Arc::new(handler);
+    Arc::new(move |request| {
+        let handler = Arc::clone(&handler);
+        Box::pin(async move { handler.handle(request).await })
+    })
 }
 
-/// Builds the gateway with the real handlers over `store` and `keys`.
-pub fn build_gateway(
-    store: Arc<dyn UserStore>,
-    sessions: Arc<dyn SessionStore>,
-    ring: Arc<KeyRing>,
-    token: &TokenArgs,
+/// Builds the gateway with the real functions, each through its crate's one constructor, on
+/// `resources`, configured by `env` as the Lambdas are by theirs.
+pub async fn build_gateway(
+    resources: &Resources,
+    env: &Env,
     cache_ttl: Option<Duration>,
 ) -> Result<Gateway, CommandError> {
     let spec = ApiSpec::parse(TEMPLATE)?;
-    let audience = token
-        .audience
-        .clone()
-        .or_else(|| spec.parameter_defaults.get("TokenAudience").cloned())
-        .unwrap_or_else(|| "authgate-api".into());
-    let keys = ring.current();
-    let hasher = PasswordHasher::new();
-    let issuer = TokenIssuer::new(
-        Arc::clone(&keys),
-        token.issuer.clone(),
-        audience.clone(),
-        Duration::from_secs(token.access_token_ttl),
-    )?;
-    let verifier = TokenVerifier::new(
-        keys,
-        VerifierConfig {
-            issuer: token.issuer.clone(),
-            audience,
-            leeway_secs: token.leeway,
-        },
-    );
-    let settings = token.sessions;
-    let register = Arc::new(register::Register::new(Arc::clone(&store), hasher.clone()));
-    let login = Arc::new(
-        login::Login::new(
-            Arc::clone(&store),
-            Arc::clone(&sessions),
-            hasher,
-            issuer.clone(),
-            settings,
-        )
-        .with_key_ring(Arc::clone(&ring)),
-    );
-    let refresh = Arc::new(
-        refresh::Refresh::new(Arc::clone(&store), Arc::clone(&sessions), issuer, settings)
-            .with_key_ring(Arc::clone(&ring)),
-    );
-    let discovery = Arc::new(discovery::Discovery::new(
-        Arc::clone(&ring),
-        token.issuer.clone(),
-    ));
-    let logout = Arc::new(logout::Logout::new(Arc::clone(&sessions)));
-    let me = Arc::new(me::Me::new(store));
-    let mut functions: HashMap<String, HttpFunction> = HashMap::new();
-    functions.insert(
-        "RegisterFunction".into(),
-        function(move |r| {
-            let h = Arc::clone(&register);
-            async move { h.handle(r).await }
-        }),
-    );
-    functions.insert(
-        "LoginFunction".into(),
-        function(move |r| {
-            let h = Arc::clone(&login);
-            async move { h.handle(r).await }
-        }),
-    );
-    functions.insert(
-        "RefreshFunction".into(),
-        function(move |r| {
-            let h = Arc::clone(&refresh);
-            async move { h.handle(r).await }
-        }),
-    );
-    functions.insert(
-        "LogoutFunction".into(),
-        function(move |r| {
-            let h = Arc::clone(&logout);
-            async move { h.handle(r).await }
-        }),
-    );
-    functions.insert(
-        "DiscoveryFunction".into(),
-        function(move |r| {
-            let h = Arc::clone(&discovery);
-            async move { h.handle(r).await }
-        }),
-    );
-    functions.insert(
-        "MeFunction".into(),
-        function(move |r| {
-            let h = Arc::clone(&me);
-            async move { h.handle(r).await }
-        }),
-    );
-    let trusted = authgate_oidc::parse_trusted_issuers(&token.trusted_issuers)?;
-    authgate_oidc::check_not_own(&trusted, &token.issuer)?;
-    let outside =
-        authgate_oidc::OutsideIssuers::new(trusted, authgate_oidc::FetchPolicy::default())?;
-    let authorizer = Arc::new(
-        Authorizer::new(verifier, sessions)
-            .with_key_ring(ring)
-            .with_outside_issuers(Arc::new(outside)),
-    );
+    let functions: HashMap<String, HttpFunction> = HashMap::from([
+        (
+            "RegisterFunction".into(),
+            http(register::build(env, resources).await?),
+        ),
+        (
+            "LoginFunction".into(),
+            http(login::build(env, resources).await?),
+        ),
+        (
+            "RefreshFunction".into(),
+            http(refresh::build(env, resources).await?),
+        ),
+        (
+            "LogoutFunction".into(),
+            http(logout::build(env, resources).await?),
+        ),
+        (
+            "DiscoveryFunction".into(),
+            http(discovery::build(env, resources).await?),
+        ),
+        ("MeFunction".into(), http(me::build(env, resources).await?)),
+    ]);
+    let authorizer = Arc::new(authorizer::build(env, resources).await?);
     let authorizer: AuthorizerFunction = Arc::new(move |event| {
         let authorizer = Arc::clone(&authorizer);
-        Box::pin(async move { authorizer.handle(&event).await })
+        Box::pin(async move { authorizer.handle(event).await })
     });
     Ok(Gateway::new(
         spec,
@@ -190,15 +159,16 @@ pub fn build_gateway(
 
 /// `authgate serve`.
 pub async fn serve(args: ServeArgs) -> Result<(), CommandError> {
+    let env = args.settings.env();
     let store = args.backend.store().await?;
     let keys = args.backend.keys().await?;
+    let resources = Resources::new(store.store, keys.ring);
     let gateway = build_gateway(
-        store.store,
-        store.sessions,
-        keys.ring,
-        &args.token,
+        &resources,
+        &env,
         args.authorizer_cache_ttl.map(Duration::from_secs),
-    )?;
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.host, args.port)).await?;
     let url = format!("http://{}", listener.local_addr()?);
     let mut banner = format!("authgate is serving the API of template.yaml on {url}\n");

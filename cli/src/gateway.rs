@@ -444,7 +444,18 @@ impl Gateway {
     ) -> Result<Request, String> {
         let mut single = serde_json::Map::new();
         let mut multi: serde_json::Map<String, Value> = serde_json::Map::new();
-        for (name, value) in incoming.headers {
+        // API Gateway tells the function how the client connected; locally that is plain HTTP.
+        let mut headers = incoming.headers.clone();
+        headers.insert(
+            HeaderName::from_static("x-forwarded-proto"),
+            HeaderValue::from_static("http"),
+        );
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost")
+            .to_owned();
+        for (name, value) in &headers {
             let value = value.to_str().map_err(|e| e.to_string())?.to_owned();
             single.insert(name.as_str().to_owned(), Value::String(value.clone()));
             if let Some(Value::Array(values)) = multi.get_mut(name.as_str()) {
@@ -486,7 +497,8 @@ impl Gateway {
             "resourceId": "local",
             "resourcePath": route.path,
             "httpMethod": incoming.method,
-            "path": format!("/{}{}", self.stage, incoming.path),
+            // Served without the stage prefix, as on a custom domain.
+            "path": incoming.path,
             "accountId": "000000000000",
             "protocol": "HTTP/1.1",
             "stage": self.stage,
@@ -497,7 +509,7 @@ impl Gateway {
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0),
             "identity": {"sourceIp": incoming.source_ip, "userAgent": single.get("user-agent").cloned().unwrap_or(Value::Null)},
-            "domainName": "localhost",
+            "domainName": host,
             "apiId": "local",
         });
         if let Some(fields) = authorizer {

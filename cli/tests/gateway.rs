@@ -286,15 +286,10 @@ async fn every_template_route_has_a_local_function_and_every_local_function_a_ro
         .await
         .unwrap(),
     );
-    let token = authgate::commands::TokenArgs {
-        issuer: "i".into(),
-        audience: None,
-        access_token_ttl: 900,
-        leeway: 30,
-        trusted_issuers: String::new(),
-        sessions: authgate_config::SessionSettings::default(),
-    };
-    let gw = authgate::commands::build_gateway(store.clone(), store, keys, &token, None)
+    let resources = authgate_runtime::Resources::new(store, keys);
+    let env = authgate::commands::SettingsArgs::default().env();
+    let gw = authgate::commands::build_gateway(&resources, &env, None)
+        .await
         .expect("template and handlers agree");
     assert_eq!(gw.routes().len(), 8);
 }

@@ -13,11 +13,13 @@
 
 use std::sync::Arc;
 
+use authgate_config::{TRUSTED_ISSUERS, TokenSettings};
 use authgate_keys::KeyRing;
-use authgate_oidc::{OidcError, OutsideIssuers};
+use authgate_oidc::{FetchPolicy, OidcError, OutsideIssuers, check_not_own, parse_trusted_issuers};
+use authgate_runtime::{AccountStore, Backend, Env, EventHandler, InitError};
 use authgate_token::outside::{outside_authorizer_context, unverified_issuer};
 use authgate_token::{AccessClaims, TokenVerifier, VerifyError, authorizer_context};
-use authgate_users::{SessionStore, StoreError, now_ms};
+use authgate_users::{Denied, StoreError, now_ms};
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest,
     ApiGatewayCustomAuthorizerResponse,
@@ -50,8 +52,10 @@ pub enum Refusal {
     Token(#[from] VerifyError),
     #[error("method ARN is not an execute-api ARN")]
     BadMethodArn,
-    #[error("token's session has ended")]
-    SessionEnded,
+    #[error("token's sid or sub is not an authgate id")]
+    NotOurSubject,
+    #[error("token's session may not act: {0}")]
+    SessionEnded(#[from] Denied),
     #[error("session check failed: {0}")]
     SessionCheck(String),
     #[error("outside token rejected: {0}")]
@@ -66,23 +70,34 @@ impl From<OidcError> for Refusal {
 
 impl From<StoreError> for Refusal {
     fn from(err: StoreError) -> Self {
-        let mut text = err.to_string();
-        let mut source = std::error::Error::source(&err);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        Refusal::SessionCheck(text)
+        Refusal::SessionCheck(authgate_config::error_chain(&err))
     }
 }
 
 /// The authorizer, holding the verifier built at init.
 pub struct Authorizer {
     verifier: TokenVerifier,
-    sessions: Arc<dyn SessionStore>,
-    ring: Option<Arc<KeyRing>>,
-    outside: Option<Arc<OutsideIssuers>>,
+    sessions: Arc<dyn AccountStore>,
+    ring: Arc<KeyRing>,
+    outside: OutsideIssuers,
+}
+
+/// The authorizer: authgate's own tokens verified with `backend`'s keys (reloaded as they age,
+/// and for an unknown `kid`, so a rotation needs no redeploy) while their session lives in its
+/// store; tokens of the outside issuers in `TRUSTED_ISSUERS` with those issuers' keys.
+pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Authorizer, InitError> {
+    let tokens = TokenSettings::from_env(env)?;
+    let trusted = parse_trusted_issuers(&env.optional(TRUSTED_ISSUERS).unwrap_or_default())?;
+    check_not_own(&trusted, &tokens.issuer)?;
+    let outside = OutsideIssuers::new(trusted, FetchPolicy::default(), tokens.leeway_secs)?;
+    let sessions = backend.store(env)?;
+    let ring = backend.keys(env).await?;
+    Ok(Authorizer {
+        verifier: TokenVerifier::new(ring.current(), tokens.validation()),
+        sessions,
+        ring,
+        outside,
+    })
 }
 
 /// `Bearer <token>`, with the scheme case-insensitive (RFC 7235 §2.1).
@@ -139,34 +154,10 @@ fn allow(
 }
 
 impl Authorizer {
-    /// An authorizer trusting what `verifier` accepts while the session in `sessions` lives.
-    pub fn new(verifier: TokenVerifier, sessions: Arc<dyn SessionStore>) -> Self {
-        Self {
-            verifier,
-            sessions,
-            ring: None,
-            outside: None,
-        }
-    }
-
-    /// Verifies with `ring`'s keys, reloaded when they are old and (rate-limited) when a token
+    /// Verifies with the ring's keys, reloaded when they are old and (rate-limited) when a token
     /// names an unknown `kid`: a rotation needs no redeploy, and a retired key stops being trusted.
-    pub fn with_key_ring(mut self, ring: Arc<KeyRing>) -> Self {
-        self.ring = Some(ring);
-        self
-    }
-
-    /// Also accepts tokens of these outside OIDC issuers (their keys, their algorithms). Their
-    /// sessions are the issuer's business: no authgate session check applies to them.
-    pub fn with_outside_issuers(mut self, outside: Arc<OutsideIssuers>) -> Self {
-        self.outside = Some(outside);
-        self
-    }
-
     async fn verify(&self, token: &str) -> Result<AccessClaims, Refusal> {
-        let Some(ring) = &self.ring else {
-            return Ok(self.verifier.verify(token)?);
-        };
+        let ring = &self.ring;
         match self.verifier.with_keys(ring.fresh().await).verify(token) {
             Err(VerifyError::UnknownKid) if ring.reload_if_due().await => {
                 Ok(self.verifier.with_keys(ring.current()).verify(token)?)
@@ -186,17 +177,13 @@ impl Authorizer {
             .ok_or(Refusal::MissingToken)?;
         let token = bearer_token(header)?;
         let resource = stage_wildcard(event.method_arn.as_deref().unwrap_or(""))?;
-        if let Some(outside) = &self.outside
-            && let Some(iss) = unverified_issuer(token)
-            && outside.trusts(&iss)
+        // Outside issuers' sessions are their business: no authgate session check applies.
+        if let Some(iss) = unverified_issuer(token)
+            && self.outside.trusts(&iss)
         {
-            let claims = outside
-                .verify(
-                    token,
-                    &iss,
-                    authgate_token::now_unix(),
-                    self.verifier.config().leeway_secs,
-                )
+            let claims = self
+                .outside
+                .verify(token, &iss, authgate_token::now_unix())
                 .await?;
             return Ok(allow(
                 &claims.sub,
@@ -206,20 +193,24 @@ impl Authorizer {
         }
         let claims = self.verify(token).await?;
         let (Ok(sid), Ok(user)) = (claims.sid.parse(), claims.sub.parse()) else {
-            return Err(Refusal::SessionEnded);
+            return Err(Refusal::NotOurSubject);
         };
-        if !self.sessions.state(sid, user).await?.is_active(now_ms()) {
-            return Err(Refusal::SessionEnded);
-        }
+        self.sessions.state(sid, user).await?.may_act(now_ms())?;
         Ok(allow(&claims.sub, &resource, authorizer_context(&claims)))
     }
+}
+
+#[async_trait::async_trait]
+impl EventHandler<ApiGatewayCustomAuthorizerRequest> for Authorizer {
+    type Output = ApiGatewayCustomAuthorizerResponse;
+    type Error = Unauthorized;
 
     /// Handles one event: Allow, or `Unauthorized`.
-    pub async fn handle(
+    async fn handle(
         &self,
-        event: &ApiGatewayCustomAuthorizerRequest,
+        event: ApiGatewayCustomAuthorizerRequest,
     ) -> Result<ApiGatewayCustomAuthorizerResponse, Unauthorized> {
-        match self.decide(event).await {
+        match self.decide(&event).await {
             Ok(response) => {
                 tracing::info!(sub = ?response.principal_id, "allowed");
                 Ok(response)

@@ -5,13 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use authgate_keys::KeyRing;
+use authgate_runtime::{AccountStore, Env, EventHandler, Resources};
 use authgate_testkit::event;
-use authgate_token::{
-    AccessClaims, Algorithm, Key, KeySet, Subject, TokenIssuer, TokenVerifier, VerifierConfig,
-};
+use authgate_token::{AccessClaims, Algorithm, Key, KeySet, Subject, TokenIssuer};
 use authgate_users::{
-    InMemoryUserStore, RefreshError, RefreshToken, Rotated, RotationPolicy, Session, SessionId,
-    SessionState, SessionStore, StoreError, TokenHash, UserId, UserStore, now_ms,
+    Email, InMemoryUserStore, NewUser, RefreshError, RefreshToken, Rotated, RotationPolicy,
+    Session, SessionId, SessionState, SessionStore, StoreError, TokenHash, User, UserId, UserStore,
+    now_ms,
 };
 use authorizer::{Authorizer, Unauthorized};
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
@@ -25,15 +26,13 @@ fn keys(secret: &[u8]) -> Arc<KeySet> {
     Arc::new(KeySet::signing("v1", [Key::hmac("v1", secret, Algorithm::HS256).unwrap()]).unwrap())
 }
 
-fn verifier() -> TokenVerifier {
-    TokenVerifier::new(
-        keys(SECRET),
-        VerifierConfig {
-            issuer: ISS.into(),
-            audience: AUD.into(),
-            leeway_secs: 30,
-        },
-    )
+/// The authorizer as every deployment builds it, on `store` and a fixed key ring.
+async fn authorizer_on(store: Arc<dyn AccountStore>) -> Authorizer {
+    let env = Env::from_pairs([("TOKEN_ISSUER", ISS), ("TOKEN_AUDIENCE", AUD)]);
+    let ring = Arc::new(KeyRing::fixed(Arc::unwrap_or_clone(keys(SECRET))));
+    authorizer::build(&env, &Resources::new(store, ring))
+        .await
+        .unwrap()
 }
 
 /// A store holding alice and one live session of hers.
@@ -48,7 +47,7 @@ async fn fixture() -> Fixture {
     let store = Arc::new(InMemoryUserStore::new());
     let (user, session, _) =
         authgate_users::contract::user_with_session(store.as_ref(), now_ms()).await;
-    let authorizer = Authorizer::new(verifier(), store.clone());
+    let authorizer = authorizer_on(store.clone()).await;
     Fixture {
         store,
         user: user.id,
@@ -90,7 +89,7 @@ async fn valid_token_gets_an_allow_policy_for_the_whole_stage_with_claims_in_con
     let f = fixture().await;
     let response = f
         .authorizer
-        .handle(&event_with("authorizer.json", &f.token()))
+        .handle(event_with("authorizer.json", &f.token()))
         .await
         .expect("allowed");
     let wire = serde_json::to_value(&response).unwrap();
@@ -180,7 +179,7 @@ async fn every_bad_authorization_is_unauthorized() {
     ];
     for (name, event) in cases {
         assert_eq!(
-            f.authorizer.handle(&event).await.map(|_| ()),
+            f.authorizer.handle(event.clone()).await.map(|_| ()),
             Err(Unauthorized),
             "{name}"
         );
@@ -192,10 +191,10 @@ async fn tokens_of_ended_sessions_are_unauthorized() {
     let f = fixture().await;
     let token = f.token();
     let event = event_with("authorizer.json", &token);
-    assert!(f.authorizer.handle(&event).await.is_ok());
+    assert!(f.authorizer.handle(event.clone()).await.is_ok());
     f.store.revoke(f.session).await.unwrap();
     assert_eq!(
-        f.authorizer.handle(&event).await.map(|_| ()),
+        f.authorizer.handle(event.clone()).await.map(|_| ()),
         Err(Unauthorized),
         "logout"
     );
@@ -204,7 +203,7 @@ async fn tokens_of_ended_sessions_are_unauthorized() {
     let event = event_with("authorizer.json", &f.token());
     f.store.revoke_all(f.user, now_ms() + 1).await.unwrap();
     assert_eq!(
-        f.authorizer.handle(&event).await.map(|_| ()),
+        f.authorizer.handle(event.clone()).await.map(|_| ()),
         Err(Unauthorized),
         "logout-all"
     );
@@ -213,14 +212,33 @@ async fn tokens_of_ended_sessions_are_unauthorized() {
     let event = event_with("authorizer.json", &f.token());
     f.store.set_disabled(f.user, true).await.unwrap();
     assert_eq!(
-        f.authorizer.handle(&event).await.map(|_| ()),
+        f.authorizer.handle(event.clone()).await.map(|_| ()),
         Err(Unauthorized),
         "disabled user"
     );
 }
 
-/// A session store that cannot answer.
+/// A store that cannot answer.
 struct Down;
+
+#[async_trait::async_trait]
+impl UserStore for Down {
+    async fn create(&self, _: NewUser) -> Result<User, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn get_by_id(&self, _: UserId) -> Result<Option<User>, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn get_by_email(&self, _: &Email) -> Result<Option<User>, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn set_disabled(&self, _: UserId, _: bool) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn list(&self) -> Result<Vec<User>, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+}
 
 #[async_trait::async_trait]
 impl SessionStore for Down {
@@ -250,10 +268,10 @@ impl SessionStore for Down {
 #[tokio::test]
 async fn an_unreachable_session_store_fails_closed() {
     let f = fixture().await;
-    let authorizer = Authorizer::new(verifier(), Arc::new(Down));
+    let authorizer = authorizer_on(Arc::new(Down)).await;
     let event = event_with("authorizer.json", &f.token());
     assert_eq!(
-        authorizer.handle(&event).await.map(|_| ()),
+        authorizer.handle(event.clone()).await.map(|_| ()),
         Err(Unauthorized)
     );
 }
@@ -264,7 +282,7 @@ async fn a_refresh_token_is_never_an_access_token() {
     let refresh = RefreshToken::generate();
     let event = event_with("authorizer.json", refresh.as_str());
     assert_eq!(
-        f.authorizer.handle(&event).await.map(|_| ()),
+        f.authorizer.handle(event.clone()).await.map(|_| ()),
         Err(Unauthorized)
     );
 }
@@ -285,7 +303,7 @@ async fn hostile_header_values_never_panic() {
         let mut event = event_with("authorizer.json", "x");
         event.authorization_token = Some(header.to_owned());
         assert_eq!(
-            f.authorizer.handle(&event).await.map(|_| ()),
+            f.authorizer.handle(event.clone()).await.map(|_| ()),
             Err(Unauthorized),
             "{header:.20}"
         );

@@ -8,8 +8,10 @@
 
 use std::sync::Arc;
 
-use authgate_http::json_response;
+use authgate_config::TokenSettings;
+use authgate_http::{HttpHandler, json_response};
 use authgate_keys::KeyRing;
+use authgate_runtime::{Backend, Env, InitError};
 use authgate_token::KeySet;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
@@ -22,21 +24,27 @@ pub struct Discovery {
     issuer: String,
 }
 
-/// `https://{domain}/{stage}` as the client reached the API.
+/// The API's base URL as the client reached it: the scheme API Gateway reports in
+/// `X-Forwarded-Proto` (https unless it says http), the domain, and the part of the request path
+/// before the route's resource path (`/{stage}` on the execute-api domain, a base path mapping or
+/// nothing on a custom domain).
 fn base_url(request: &Request) -> String {
-    if let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref() {
-        let domain = context.domain_name.clone().unwrap_or_default();
-        let stage = context.stage.clone().unwrap_or_default();
-        let scheme = if domain.starts_with("localhost") || domain.starts_with("127.") {
-            "http"
-        } else {
-            "https"
-        };
-        if !domain.is_empty() {
-            return format!("{scheme}://{domain}/{stage}");
-        }
-    }
-    String::new()
+    let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref() else {
+        return String::new();
+    };
+    let Some(domain) = context.domain_name.as_deref().filter(|d| !d.is_empty()) else {
+        return String::new();
+    };
+    let scheme = match request.headers().get("x-forwarded-proto") {
+        Some(proto) if proto.as_bytes().eq_ignore_ascii_case(b"http") => "http",
+        _ => "https",
+    };
+    let stage_prefix = format!("/{}", context.stage.as_deref().unwrap_or_default());
+    let prefix = match (context.path.as_deref(), context.resource_path.as_deref()) {
+        (Some(path), Some(resource)) => path.strip_suffix(resource).unwrap_or(&stage_prefix),
+        _ => &stage_prefix,
+    };
+    format!("{scheme}://{domain}{}", prefix.trim_end_matches('/'))
 }
 
 fn algorithms(keys: &KeySet) -> Vec<String> {
@@ -53,17 +61,18 @@ fn algorithms(keys: &KeySet) -> Vec<String> {
     algs
 }
 
-impl Discovery {
-    /// A handler publishing `keys` for tokens of `issuer`.
-    pub fn new(keys: Arc<KeyRing>, issuer: impl Into<String>) -> Self {
-        Self {
-            keys,
-            issuer: issuer.into(),
-        }
-    }
+/// The discovery function: the public halves of `backend`'s keys, for tokens of `env`'s issuer.
+/// It needs no store.
+pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Discovery, InitError> {
+    Ok(Discovery {
+        keys: backend.keys(env).await?,
+        issuer: TokenSettings::from_env(env)?.issuer,
+    })
+}
 
-    /// Handles one request; every outcome is a response.
-    pub async fn handle(&self, request: Request) -> Response<Body> {
+#[async_trait::async_trait]
+impl HttpHandler for Discovery {
+    async fn handle(&self, request: Request) -> Response<Body> {
         let keys = self.keys.fresh().await;
         let is_config = match request.request_context_ref() {
             Some(RequestContext::ApiGatewayV1(context)) => {

@@ -9,10 +9,21 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use authgate_http::HttpHandler;
 use authgate_keys::{KeyFile, KeyRing};
+use authgate_runtime::{Env, Resources};
 use authgate_testkit::{json_body, request};
 use authgate_token::{Subject, TokenIssuer};
 use discovery::Discovery;
+
+/// The discovery function as every deployment builds it, on `keys`.
+async fn discovery_on(keys: Arc<KeyRing>) -> Discovery {
+    let env = Env::from_pairs([("TOKEN_ISSUER", "urn:authgate:test")]);
+    let store = Arc::new(authgate_users::InMemoryUserStore::new());
+    discovery::build(&env, &Resources::new(store, keys))
+        .await
+        .unwrap()
+}
 
 async fn ring(alg: &str, dir: &tempfile::TempDir) -> Arc<KeyRing> {
     let file = KeyFile::new(dir.path().join(format!("{alg}.json"))).with_algorithm(alg);
@@ -30,7 +41,7 @@ async fn ring(alg: &str, dir: &tempfile::TempDir) -> Arc<KeyRing> {
 #[tokio::test]
 async fn hs256_publishes_no_keys_and_discovery_points_at_the_jwks() {
     let dir = tempfile::tempdir().unwrap();
-    let discovery = Discovery::new(ring("HS256", &dir).await, "urn:authgate:test");
+    let discovery = discovery_on(ring("HS256", &dir).await).await;
     let jwks = discovery.handle(request("jwks.json")).await;
     assert_eq!(jwks.status(), 200);
     assert_eq!(json_body(&jwks), serde_json::json!({"keys": []}));
@@ -44,6 +55,62 @@ async fn hs256_publishes_no_keys_and_discovery_points_at_the_jwks() {
 }
 
 #[tokio::test]
+async fn urls_follow_the_scheme_domain_and_base_path_the_client_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let discovery = discovery_on(ring("HS256", &dir).await).await;
+    let with = |domain: &str, path: &str, proto: &str| {
+        let text = authgate_testkit::event("openid-configuration.json")
+            .replace("a1b2c3d4e5.execute-api.us-east-1.amazonaws.com", domain)
+            .replace(
+                "\"/Prod/.well-known/openid-configuration\"",
+                &format!("\"{path}\""),
+            )
+            .replace(
+                "\"X-Forwarded-Proto\": \"https\"",
+                &format!("\"X-Forwarded-Proto\": \"{proto}\""),
+            );
+        lambda_http::request::from_str(&text).unwrap()
+    };
+    for (request, expected) in [
+        (
+            with(
+                "auth.example.com",
+                "/.well-known/openid-configuration",
+                "https",
+            ),
+            "https://auth.example.com/.well-known/jwks.json",
+        ),
+        (
+            with(
+                "auth.example.com",
+                "/v1/.well-known/openid-configuration",
+                "https",
+            ),
+            "https://auth.example.com/v1/.well-known/jwks.json",
+        ),
+        (
+            with(
+                "127.0.0.1:3000",
+                "/.well-known/openid-configuration",
+                "http",
+            ),
+            "http://127.0.0.1:3000/.well-known/jwks.json",
+        ),
+        (
+            with(
+                "localhost",
+                "/Prod/.well-known/openid-configuration",
+                "https",
+            ),
+            "https://localhost/Prod/.well-known/jwks.json",
+        ),
+    ] {
+        let config = json_body(&discovery.handle(request).await);
+        assert_eq!(config["jwks_uri"], expected);
+    }
+}
+
+#[tokio::test]
 async fn pyjwt_verifies_eddsa_and_es256_tokens_from_the_published_jwks() {
     let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/venv/bin/python");
     assert!(
@@ -54,7 +121,7 @@ async fn pyjwt_verifies_eddsa_and_es256_tokens_from_the_published_jwks() {
     for alg in ["EdDSA", "ES256"] {
         let dir = tempfile::tempdir().unwrap();
         let keys = ring(alg, &dir).await;
-        let discovery = Discovery::new(Arc::clone(&keys), "urn:authgate:test");
+        let discovery = discovery_on(Arc::clone(&keys)).await;
         let jwks = json_body(&discovery.handle(request("jwks.json")).await);
         let config = json_body(&discovery.handle(request("openid-configuration.json")).await);
         assert_eq!(

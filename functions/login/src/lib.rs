@@ -10,13 +10,14 @@
 
 use std::sync::Arc;
 
-use authgate_config::SessionSettings;
-use authgate_http::{ApiError, body, token_response};
-use authgate_keys::{KeyRing, RingIssuer};
+use authgate_config::{SessionSettings, TokenSettings};
+use authgate_http::{ApiError, Endpoint, body, token_response};
+use authgate_keys::RingIssuer;
+use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_token::{SignError, Subject, TokenIssuer};
 use authgate_users::{
-    Email, HashError, Password, PasswordHasher, RefreshToken, Session, SessionStore, StoreError,
-    UserStore, now_ms,
+    Email, HashError, Password, PasswordHasher, RefreshToken, Session, StoreError, now_ms,
+    user_may_act,
 };
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -70,43 +71,47 @@ impl From<LoginError> for ApiError {
 
 /// The login handler and what it needs, built once at init.
 pub struct Login {
-    store: Arc<dyn UserStore>,
-    sessions: Arc<dyn SessionStore>,
+    store: Arc<dyn AccountStore>,
     hasher: PasswordHasher,
     issuer: RingIssuer,
     settings: SessionSettings,
 }
 
+/// The login function: users and sessions from `backend`'s store, tokens signed with its keys
+/// (reloaded every few minutes, so a rotation needs no redeploy), as `env`'s settings say.
+pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Login, InitError> {
+    let tokens = TokenSettings::from_env(env)?;
+    let settings = SessionSettings::from_env(env)?;
+    let store = backend.store(env)?;
+    let keys = backend.keys(env).await?;
+    let issuer = TokenIssuer::new(
+        keys.current(),
+        tokens.issuer,
+        tokens.audience,
+        tokens.access_ttl,
+    )?;
+    Ok(Login {
+        store,
+        hasher: PasswordHasher::new(),
+        issuer: RingIssuer::new(issuer, keys),
+        settings,
+    })
+}
+
+#[async_trait::async_trait]
+impl Endpoint for Login {
+    type Error = LoginError;
+
+    async fn respond(&self, request: Request) -> Result<Response<Body>, LoginError> {
+        self.login(request).await
+    }
+}
+
 impl Login {
-    /// A handler checking users in `store`, starting sessions in `sessions`, signing with `issuer`.
-    pub fn new(
-        store: Arc<dyn UserStore>,
-        sessions: Arc<dyn SessionStore>,
-        hasher: PasswordHasher,
-        issuer: TokenIssuer,
-        settings: SessionSettings,
-    ) -> Self {
-        Self {
-            store,
-            sessions,
-            hasher,
-            issuer: RingIssuer::new(issuer),
-            settings,
-        }
-    }
-
-    /// Signs with `ring`'s keys, reloaded when older than a few minutes, so tokens are signed
-    /// with the new `AWSCURRENT` soon after a rotation.
-    pub fn with_key_ring(mut self, ring: Arc<KeyRing>) -> Self {
-        self.issuer.follow(ring);
-        self
-    }
-
-    /// Handles one request; every outcome is a response.
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        self.login(request)
-            .await
-            .unwrap_or_else(|e| ApiError::from(e).into_response())
+    /// How many Argon2 verifications this function has run: the evidence that a login of an
+    /// unknown email does the same work as one of a known email.
+    pub fn password_verifications(&self) -> u64 {
+        self.hasher.verifications()
     }
 
     async fn login(&self, request: Request) -> Result<Response<Body>, LoginError> {
@@ -136,10 +141,10 @@ impl Login {
             .hasher
             .verify(Password::for_verification(password), stored_hash)
             .await?;
-        let user = match user {
-            Some(user) if matches && !user.disabled => user,
-            _ => return Err(LoginError::InvalidCredentials),
-        };
+        if !matches {
+            return Err(LoginError::InvalidCredentials);
+        }
+        let user = user_may_act(user).map_err(|_| LoginError::InvalidCredentials)?;
 
         let now = now_ms();
         let lifetime = i64::try_from(self.settings.max_lifetime.as_millis()).unwrap_or(i64::MAX);
@@ -154,7 +159,7 @@ impl Login {
         let refresh_expires = now
             .saturating_add(self.settings.rotation_policy().refresh_ttl_ms)
             .min(session.expires_at_ms);
-        self.sessions
+        self.store
             .start(&session, &refresh.hash(), refresh_expires)
             .await?;
 

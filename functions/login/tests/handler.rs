@@ -2,14 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use authgate_config::SessionSettings;
+use authgate_http::HttpHandler;
+use authgate_keys::KeyRing;
+use authgate_runtime::{Env, Resources};
 use authgate_testkit::{json_body, request, with_body};
-use authgate_token::{Algorithm, Key, KeySet, TokenIssuer, TokenVerifier, VerifierConfig};
+use authgate_token::{Algorithm, Key, KeySet, TokenVerifier, Validation};
 use authgate_users::{Email, InMemoryUserStore, NewUser, Password, PasswordHasher, UserStore};
 use login::{INVALID_CREDENTIALS, Login};
+use std::sync::Arc;
 
 const ISS: &str = "urn:authgate:test";
 const AUD: &str = "authgate-api";
@@ -22,7 +22,6 @@ fn keys() -> Arc<KeySet> {
 struct Fixture {
     login: Login,
     store: Arc<InMemoryUserStore>,
-    hasher: PasswordHasher,
 }
 
 /// A login handler whose store holds alice@example.com with the fixtures' password.
@@ -41,31 +40,20 @@ async fn fixture() -> Fixture {
         })
         .await
         .unwrap();
-    let issuer = TokenIssuer::new(keys(), ISS, AUD, Duration::from_secs(900)).unwrap();
+    let env = Env::from_pairs([("TOKEN_ISSUER", ISS), ("TOKEN_AUDIENCE", AUD)]);
+    let ring = Arc::new(KeyRing::fixed(Arc::unwrap_or_clone(keys())));
     Fixture {
-        login: Login::new(
-            store.clone(),
-            store.clone(),
-            hasher.clone(),
-            issuer,
-            SessionSettings::default(),
-        ),
+        login: login::build(&env, &Resources::new(store.clone(), ring))
+            .await
+            .unwrap(),
         store,
-        hasher,
     }
 }
 
 fn verify(token: &str) -> authgate_token::AccessClaims {
-    TokenVerifier::new(
-        keys(),
-        VerifierConfig {
-            issuer: ISS.into(),
-            audience: AUD.into(),
-            leeway_secs: 30,
-        },
-    )
-    .verify(token)
-    .expect("issued token verifies")
+    TokenVerifier::new(keys(), Validation::own(ISS, AUD, 30))
+        .verify(token)
+        .expect("issued token verifies")
 }
 
 #[tokio::test]
@@ -91,7 +79,7 @@ async fn json_login_returns_a_bearer_token_that_verifies() {
         .await
         .unwrap();
     assert!(
-        state.is_active(authgate_users::now_ms()),
+        state.may_act(authgate_users::now_ms()).is_ok(),
         "the login started a live session"
     );
     let user = f
@@ -149,16 +137,16 @@ async fn every_credential_failure_is_the_same_401() {
 async fn login_rejects_unknown_user_in_constant_time() {
     // Constant time here means: the same Argon2 work as for a known user, one verification.
     let f = fixture().await;
-    let before = f.hasher.verifications();
+    let before = f.login.password_verifications();
     f.login.handle(request("login-wrong-password.json")).await;
-    let known_cost = f.hasher.verifications() - before;
-    let before = f.hasher.verifications();
+    let known_cost = f.login.password_verifications() - before;
+    let before = f.login.password_verifications();
     let unknown = with_body(
         request("login.json"),
         r#"{"email": "nobody@example.com", "password": "correct horse battery staple"}"#,
     );
     assert_eq!(f.login.handle(unknown).await.status(), 401);
-    let unknown_cost = f.hasher.verifications() - before;
+    let unknown_cost = f.login.password_verifications() - before;
     assert_eq!((known_cost, unknown_cost), (1, 1));
 }
 

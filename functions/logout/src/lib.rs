@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
-use authgate_http::{ApiError, ClaimsError, RequestClaimsExt};
-use authgate_users::{SessionStore, StoreError, now_ms};
+use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt};
+use authgate_runtime::{AccountStore, Backend, Env, InitError};
+use authgate_users::{StoreError, now_ms};
 use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -27,12 +28,9 @@ impl From<LogoutError> for ApiError {
     fn from(err: LogoutError) -> Self {
         match err {
             LogoutError::Claims(e) => e.into(),
-            LogoutError::BadClaims => {
-                ApiError::Unauthorized("Could not validate credentials".into())
-            }
-            // The user is gone already: nothing is left to end.
-            LogoutError::Store(StoreError::NotFound) => {
-                ApiError::Unauthorized("Could not validate credentials".into())
+            // Claims that name no user id, or a user who is gone: nothing is left to end.
+            LogoutError::BadClaims | LogoutError::Store(StoreError::NotFound) => {
+                ApiError::Unauthorized(authgate_http::COULD_NOT_VALIDATE_CREDENTIALS.into())
             }
             other => ApiError::internal(other),
         }
@@ -41,7 +39,7 @@ impl From<LogoutError> for ApiError {
 
 /// The logout handler, serving both routes.
 pub struct Logout {
-    sessions: Arc<dyn SessionStore>,
+    sessions: Arc<dyn AccountStore>,
 }
 
 /// Which route was called, from API Gateway's resource path.
@@ -54,24 +52,26 @@ fn is_logout_all(request: &Request) -> bool {
     }
 }
 
+/// The logout function: sessions ended in `backend`'s store. It needs no keys.
+pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Logout, InitError> {
+    Ok(Logout {
+        sessions: backend.store(env)?,
+    })
+}
+
+#[async_trait::async_trait]
+impl Endpoint for Logout {
+    type Error = LogoutError;
+
+    async fn respond(&self, request: Request) -> Result<Response<Body>, LogoutError> {
+        self.logout(request).await?;
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        Ok(response)
+    }
+}
+
 impl Logout {
-    /// A handler ending sessions in `sessions`.
-    pub fn new(sessions: Arc<dyn SessionStore>) -> Self {
-        Self { sessions }
-    }
-
-    /// Handles one request; every outcome is a response.
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        match self.logout(request).await {
-            Ok(()) => {
-                let mut response = Response::new(Body::Empty);
-                *response.status_mut() = StatusCode::NO_CONTENT;
-                response
-            }
-            Err(e) => ApiError::from(e).into_response(),
-        }
-    }
-
     async fn logout(&self, request: Request) -> Result<(), LogoutError> {
         let claims = request.verified_claims()?;
         let user = claims.sub.parse().map_err(|_| LogoutError::BadClaims)?;

@@ -4,14 +4,26 @@
 
 use std::sync::Arc;
 
-use authgate_http::{RequestClaimsExt, with_claims};
+use authgate_http::{HttpHandler, RequestClaimsExt, with_claims};
+use authgate_keys::KeyRing;
+use authgate_runtime::{Env, Resources};
 use authgate_testkit::{json_body, request};
+use authgate_token::KeySet;
 use authgate_users::{
     Email, InMemoryUserStore, NewUser, PasswordHash, RefreshToken, Session, SessionStore,
     UserStore, now_ms,
 };
 use lambda_http::Request;
 use logout::Logout;
+
+/// Functions built on `store`; they use no keys.
+fn on(store: Arc<InMemoryUserStore>) -> Resources {
+    Resources::new(store, Arc::new(KeyRing::fixed(KeySet::default())))
+}
+
+async fn logout_on(store: Arc<InMemoryUserStore>) -> Logout {
+    logout::build(&Env::default(), &on(store)).await.unwrap()
+}
 
 const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE";
 
@@ -57,53 +69,60 @@ fn request_for(fixture: &str, session: &Session) -> Request {
 #[tokio::test]
 async fn logout_ends_only_the_callers_session() {
     let (store, one, two) = fixture().await;
-    let response = Logout::new(store.clone())
+    let response = logout_on(store.clone())
+        .await
         .handle(request_for("logout.json", &one))
         .await;
     assert_eq!(response.status(), 204);
     assert!(
-        !store
+        store
             .state(one.id, one.user_id)
             .await
             .unwrap()
-            .is_active(now_ms())
+            .may_act(now_ms())
+            .is_err()
     );
     assert!(
         store
             .state(two.id, two.user_id)
             .await
             .unwrap()
-            .is_active(now_ms())
+            .may_act(now_ms())
+            .is_ok()
     );
 }
 
 #[tokio::test]
 async fn logout_all_ends_every_session_of_the_user() {
     let (store, one, two) = fixture().await;
-    let response = Logout::new(store.clone())
+    let response = logout_on(store.clone())
+        .await
         .handle(request_for("logout-all.json", &one))
         .await;
     assert_eq!(response.status(), 204);
     assert!(
-        !store
+        store
             .state(one.id, one.user_id)
             .await
             .unwrap()
-            .is_active(now_ms())
+            .may_act(now_ms())
+            .is_err()
     );
     assert!(
-        !store
+        store
             .state(two.id, two.user_id)
             .await
             .unwrap()
-            .is_active(now_ms())
+            .may_act(now_ms())
+            .is_err()
     );
 }
 
 #[tokio::test]
 async fn logout_without_verified_claims_is_401() {
     let (store, _, _) = fixture().await;
-    let response = Logout::new(store)
+    let response = logout_on(store)
+        .await
         .handle(request("me-without-authorizer.json"))
         .await;
     assert_eq!(response.status(), 401);

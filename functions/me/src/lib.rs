@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use authgate_http::{ApiError, ClaimsError, RequestClaimsExt, json_response};
+use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, json_response};
+use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_token::AccessClaims;
-use authgate_users::{StoreError, UserStore};
+use authgate_users::{Denied, StoreError, user_may_act};
 use chrono::{DateTime, Utc};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -27,10 +28,10 @@ struct MeResponse {
 pub enum MeError {
     #[error("no verified claims")]
     Claims(#[from] ClaimsError),
-    #[error("token subject is not a known user")]
-    UnknownUser,
-    #[error("user is disabled")]
-    Disabled,
+    #[error("token subject is not a user id")]
+    BadSubject,
+    #[error("the user may not act")]
+    Denied(#[from] Denied),
     #[error("user store failed")]
     Store(#[from] StoreError),
 }
@@ -39,8 +40,10 @@ impl From<MeError> for ApiError {
     fn from(err: MeError) -> Self {
         match err {
             MeError::Claims(e) => e.into(),
-            MeError::UnknownUser => ApiError::Unauthorized("Could not validate credentials".into()),
-            MeError::Disabled => ApiError::Forbidden("Inactive user".into()),
+            MeError::BadSubject => {
+                ApiError::Unauthorized(authgate_http::COULD_NOT_VALIDATE_CREDENTIALS.into())
+            }
+            MeError::Denied(denied) => denied.into(),
             other => ApiError::internal(other),
         }
     }
@@ -48,33 +51,25 @@ impl From<MeError> for ApiError {
 
 /// The `/users/me` handler.
 pub struct Me {
-    store: Arc<dyn UserStore>,
+    store: Arc<dyn AccountStore>,
 }
 
-impl Me {
-    /// A handler reading users from `store`.
-    pub fn new(store: Arc<dyn UserStore>) -> Self {
-        Self { store }
-    }
+/// The `/users/me` function: users read from `backend`'s store. It needs no keys: the
+/// authorizer verified the token.
+pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Me, InitError> {
+    Ok(Me {
+        store: backend.store(env)?,
+    })
+}
 
-    /// Handles one request; every outcome is a response.
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        self.me(request)
-            .await
-            .unwrap_or_else(|e| ApiError::from(e).into_response())
-    }
+#[async_trait::async_trait]
+impl Endpoint for Me {
+    type Error = MeError;
 
-    async fn me(&self, request: Request) -> Result<Response<Body>, MeError> {
+    async fn respond(&self, request: Request) -> Result<Response<Body>, MeError> {
         let claims = request.verified_claims()?;
-        let id = claims.sub.parse().map_err(|_| MeError::UnknownUser)?;
-        let user = self
-            .store
-            .get_by_id(id)
-            .await?
-            .ok_or(MeError::UnknownUser)?;
-        if user.disabled {
-            return Err(MeError::Disabled);
-        }
+        let id = claims.sub.parse().map_err(|_| MeError::BadSubject)?;
+        let user = user_may_act(self.store.get_by_id(id).await?)?;
         Ok(json_response(
             StatusCode::OK,
             &MeResponse {

@@ -1,17 +1,15 @@
 //! The whole flow, register → login → authorizer → me, through the real handlers, with users in
-//! DynamoDB Local and the signing secret in moto's Secrets Manager, each function wired as its
-//! Lambda's `main.rs` wires it.
+//! DynamoDB Local and the signing secret in moto's Secrets Manager, each function built by the
+//! constructor its Lambda's `main.rs` calls.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
-use authgate_config::SessionSettings;
-use authgate_dynamo::{DynamoUserStore, create_table};
-use authgate_keys::{KeySource, SecretsManagerKeySource};
+use authgate_dynamo::create_table;
+use authgate_http::HttpHandler;
+use authgate_runtime::{AwsBackend, Env, EventHandler};
 use authgate_testkit::{event, json_body, request};
-use authgate_token::{TokenIssuer, TokenVerifier, VerifierConfig};
-use authgate_users::PasswordHasher;
 use authorizer::Authorizer;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 use lambda_http::request::RequestContext;
@@ -35,7 +33,9 @@ struct Deployment {
     me: Me,
 }
 
-/// What `sam deploy` creates: a table, a generated secret, and the four functions.
+/// What `sam deploy` creates: a table, a generated secret, and the functions, each built by its
+/// crate's constructor on the AWS backend from the variables the template gives it, exactly as
+/// its `main.rs` builds it.
 async fn deploy() -> Deployment {
     let dynamodb = authgate_testkit::dynamodb_client().await;
     let table = authgate_testkit::unique_name("users");
@@ -58,38 +58,23 @@ async fn deploy() -> Deployment {
         .await
         .unwrap();
 
-    let store = Arc::new(DynamoUserStore::new(dynamodb, table));
-    // Login and the authorizer each load the keys at their own init, as two Lambdas would.
-    let source = SecretsManagerKeySource::new(secrets, secret);
-    let issuer = TokenIssuer::new(
-        Arc::new(source.load().await.unwrap()),
-        ISS,
-        AUD,
-        std::time::Duration::from_secs(900),
-    )
-    .unwrap();
-    let settings = SessionSettings::default();
-    let verifier = TokenVerifier::new(
-        Arc::new(source.load().await.unwrap()),
-        VerifierConfig {
-            issuer: ISS.into(),
-            audience: AUD.into(),
-            leeway_secs: 30,
-        },
+    let env = Env::from_pairs([
+        ("USERS_TABLE", table.as_str()),
+        ("SIGNING_KEY_SECRET_ID", secret.as_str()),
+        ("TOKEN_ISSUER", ISS),
+        ("TOKEN_AUDIENCE", AUD),
+    ]);
+    let aws = AwsBackend::per_service(
+        authgate_testkit::sdk_config(&authgate_testkit::dynamodb_local().endpoint).await,
+        authgate_testkit::sdk_config(&authgate_testkit::moto().endpoint).await,
     );
     Deployment {
-        register: Arc::new(Register::new(store.clone(), PasswordHasher::new())),
-        login: Login::new(
-            store.clone(),
-            store.clone(),
-            PasswordHasher::new(),
-            issuer.clone(),
-            settings,
-        ),
-        refresh: Refresh::new(store.clone(), store.clone(), issuer, settings),
-        logout: Logout::new(store.clone()),
-        authorizer: Authorizer::new(verifier, store.clone()),
-        me: Me::new(store),
+        register: Arc::new(register::build(&env, &aws).await.unwrap()),
+        login: login::build(&env, &aws).await.unwrap(),
+        refresh: refresh::build(&env, &aws).await.unwrap(),
+        logout: logout::build(&env, &aws).await.unwrap(),
+        authorizer: authorizer::build(&env, &aws).await.unwrap(),
+        me: me::build(&env, &aws).await.unwrap(),
     }
 }
 
@@ -128,8 +113,13 @@ async fn register_login_authorize_and_call_me_on_dynamodb_and_secrets_manager() 
         &event("authorizer.json").replace("REPLACE_WITH_AN_ACCESS_TOKEN", &token),
     )
     .unwrap();
-    let policy =
-        serde_json::to_value(app.authorizer.handle(&auth_event).await.expect("allowed")).unwrap();
+    let policy = serde_json::to_value(
+        app.authorizer
+            .handle(auth_event.clone())
+            .await
+            .expect("allowed"),
+    )
+    .unwrap();
     assert_eq!(policy["principalId"], user["id"]);
     assert_eq!(policy["policyDocument"]["Statement"][0]["Effect"], "Allow");
 
@@ -157,7 +147,7 @@ async fn register_login_authorize_and_call_me_on_dynamodb_and_secrets_manager() 
 
     let mut tampered = auth_event.clone();
     tampered.authorization_token = Some(format!("Bearer {token}x"));
-    assert!(app.authorizer.handle(&tampered).await.is_err());
+    assert!(app.authorizer.handle(tampered).await.is_err());
 }
 
 fn authorizer_event(token: &str) -> ApiGatewayCustomAuthorizerRequest {
@@ -186,7 +176,7 @@ async fn refresh_rotates_and_logout_ends_the_session_on_dynamodb() {
     let access = rotated["access_token"].as_str().unwrap().to_owned();
     let policy = serde_json::to_value(
         app.authorizer
-            .handle(&authorizer_event(&access))
+            .handle(authorizer_event(&access))
             .await
             .expect("allowed"),
     )
@@ -201,14 +191,14 @@ async fn refresh_rotates_and_logout_ends_the_session_on_dynamodb() {
     assert_eq!(app.logout.handle(logout).await.status(), 204);
     assert!(
         app.authorizer
-            .handle(&authorizer_event(&access))
+            .handle(authorizer_event(&access))
             .await
             .is_err(),
         "the access token dies with its session"
     );
     assert!(
         app.authorizer
-            .handle(&authorizer_event(pair["access_token"].as_str().unwrap()))
+            .handle(authorizer_event(pair["access_token"].as_str().unwrap()))
             .await
             .is_err()
     );
@@ -229,7 +219,7 @@ async fn refresh_rotates_and_logout_ends_the_session_on_dynamodb() {
     assert_eq!(app.refresh.handle(refresh_event(spent)).await.status(), 401);
     assert!(
         app.authorizer
-            .handle(&authorizer_event(pair["access_token"].as_str().unwrap()))
+            .handle(authorizer_event(pair["access_token"].as_str().unwrap()))
             .await
             .is_err()
     );

@@ -6,11 +6,12 @@
 
 use std::sync::Arc;
 
-use authgate_config::SessionSettings;
-use authgate_http::{ApiError, body, token_response};
-use authgate_keys::{KeyRing, RingIssuer};
+use authgate_config::{SessionSettings, TokenSettings};
+use authgate_http::{ApiError, Endpoint, body, token_response};
+use authgate_keys::RingIssuer;
+use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_token::{SignError, Subject, TokenIssuer};
-use authgate_users::{RefreshError, RefreshToken, SessionStore, StoreError, UserStore, now_ms};
+use authgate_users::{RefreshError, RefreshToken, StoreError, now_ms, user_may_act};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
@@ -68,42 +69,41 @@ impl From<RefreshFailure> for ApiError {
 
 /// The refresh handler.
 pub struct Refresh {
-    users: Arc<dyn UserStore>,
-    sessions: Arc<dyn SessionStore>,
+    store: Arc<dyn AccountStore>,
     issuer: RingIssuer,
     settings: SessionSettings,
 }
 
+/// The refresh function: sessions and users from `backend`'s store, tokens signed with its keys,
+/// as `env`'s settings say.
+pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Refresh, InitError> {
+    let tokens = TokenSettings::from_env(env)?;
+    let settings = SessionSettings::from_env(env)?;
+    let store = backend.store(env)?;
+    let keys = backend.keys(env).await?;
+    let issuer = TokenIssuer::new(
+        keys.current(),
+        tokens.issuer,
+        tokens.audience,
+        tokens.access_ttl,
+    )?;
+    Ok(Refresh {
+        store,
+        issuer: RingIssuer::new(issuer, keys),
+        settings,
+    })
+}
+
+#[async_trait::async_trait]
+impl Endpoint for Refresh {
+    type Error = RefreshFailure;
+
+    async fn respond(&self, request: Request) -> Result<Response<Body>, RefreshFailure> {
+        self.refresh(request).await
+    }
+}
+
 impl Refresh {
-    /// A handler rotating tokens in `sessions` and signing with `issuer`.
-    pub fn new(
-        users: Arc<dyn UserStore>,
-        sessions: Arc<dyn SessionStore>,
-        issuer: TokenIssuer,
-        settings: SessionSettings,
-    ) -> Self {
-        Self {
-            users,
-            sessions,
-            issuer: RingIssuer::new(issuer),
-            settings,
-        }
-    }
-
-    /// Signs with `ring`'s keys, reloaded when older than a few minutes, so tokens are signed
-    /// with the new `AWSCURRENT` soon after a rotation.
-    pub fn with_key_ring(mut self, ring: Arc<KeyRing>) -> Self {
-        self.issuer.follow(ring);
-        self
-    }
-
-    /// Handles one request; every outcome is a response.
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        self.refresh(request)
-            .await
-            .unwrap_or_else(|e| ApiError::from(e).into_response())
-    }
-
     async fn refresh(&self, request: Request) -> Result<Response<Body>, RefreshFailure> {
         let presented = match body::require_media_type(&request, true)? {
             body::MediaType::Form => {
@@ -122,7 +122,7 @@ impl Refresh {
             .map_err(|_| RefreshFailure::Refused(RefreshError::Unknown))?;
         let next = RefreshToken::generate();
         let rotated = match self
-            .sessions
+            .store
             .rotate(
                 &presented.hash(),
                 &next.hash(),
@@ -139,11 +139,11 @@ impl Refresh {
             Err(e) => return Err(e.into()),
         };
         let session = rotated.session;
-        let user = match self.users.get_by_id(session.user_id).await? {
-            Some(user) if !user.disabled => user,
-            _ => {
-                self.sessions.revoke(session.id).await?;
-                return Err(RefreshError::SessionEnded.into());
+        let user = match user_may_act(self.store.get_by_id(session.user_id).await?) {
+            Ok(user) => user,
+            Err(denied) => {
+                self.store.revoke(session.id).await?;
+                return Err(RefreshError::SessionEnded(denied).into());
             }
         };
         let (id, sid) = (user.id.to_string(), session.id.to_string());

@@ -5,9 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authgate_config::SessionSettings;
+use authgate_http::HttpHandler;
+use authgate_keys::KeyRing;
+use authgate_runtime::{Env, Resources};
 use authgate_testkit::{json_body, request, with_body};
-use authgate_token::{Algorithm, Key, KeySet, TokenIssuer, TokenVerifier, VerifierConfig};
+use authgate_token::{Algorithm, Key, KeySet, TokenIssuer, TokenVerifier, Validation};
 use authgate_users::{
     InMemoryUserStore, RefreshToken, Session, SessionStore, User, UserStore, now_ms,
 };
@@ -36,13 +38,16 @@ async fn fixture(grace_secs: u64) -> Fixture {
     let store = Arc::new(InMemoryUserStore::new());
     let (user, session, token) =
         authgate_users::contract::user_with_session(store.as_ref(), now_ms()).await;
-    let issuer = TokenIssuer::new(keys(), "urn:t", "aud", Duration::from_secs(900)).unwrap();
-    let settings = SessionSettings {
-        reuse_grace: Duration::from_secs(grace_secs),
-        ..SessionSettings::default()
-    };
+    let env = Env::from_pairs([
+        ("TOKEN_ISSUER", "urn:t".to_owned()),
+        ("TOKEN_AUDIENCE", "aud".to_owned()),
+        ("REFRESH_REUSE_GRACE_SECONDS", grace_secs.to_string()),
+    ]);
+    let ring = Arc::new(KeyRing::fixed(Arc::unwrap_or_clone(keys())));
     Fixture {
-        refresh: Refresh::new(store.clone(), store.clone(), issuer, settings),
+        refresh: refresh::build(&env, &Resources::new(store.clone(), ring))
+            .await
+            .unwrap(),
         store,
         user,
         session,
@@ -85,14 +90,7 @@ async fn refresh_returns_a_new_pair_in_the_same_session() {
     let body = json_body(&response);
     let next = body["refresh_token"].as_str().unwrap();
     assert_ne!(next, f.token.as_str(), "rotated");
-    let verifier = TokenVerifier::new(
-        keys(),
-        VerifierConfig {
-            issuer: "urn:t".into(),
-            audience: "aud".into(),
-            leeway_secs: 30,
-        },
-    );
+    let verifier = TokenVerifier::new(keys(), Validation::own("urn:t", "aud", 30));
     let claims = verifier
         .verify(body["access_token"].as_str().unwrap())
         .unwrap();
@@ -128,11 +126,12 @@ async fn reusing_a_spent_refresh_token_is_401_and_ends_the_session() {
     assert_eq!(reuse.status(), 401);
     assert_eq!(json_body(&reuse)["detail"], INVALID_REFRESH_TOKEN);
     assert!(
-        !f.store
+        f.store
             .state(f.session.id, f.user.id)
             .await
             .unwrap()
-            .is_active(now_ms())
+            .may_act(now_ms())
+            .is_err()
     );
     assert_eq!(
         f.refresh
@@ -166,7 +165,8 @@ async fn a_retry_within_the_grace_period_is_served() {
             .state(f.session.id, f.user.id)
             .await
             .unwrap()
-            .is_active(now_ms())
+            .may_act(now_ms())
+            .is_ok()
     );
 }
 

@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
-use authgate_http::{ApiError, body, json_response};
+use authgate_http::{ApiError, Endpoint, body, json_response};
+use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_users::{
     Email, EmailError, HashError, NewUser, Password, PasswordError, PasswordHasher, StoreError,
-    UserStore,
 };
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -54,24 +54,23 @@ impl From<RegisterError> for ApiError {
 
 /// The registration handler and what it needs, built once at init.
 pub struct Register {
-    store: Arc<dyn UserStore>,
+    store: Arc<dyn AccountStore>,
     hasher: PasswordHasher,
 }
 
-impl Register {
-    /// A handler storing users in `store`.
-    pub fn new(store: Arc<dyn UserStore>, hasher: PasswordHasher) -> Self {
-        Self { store, hasher }
-    }
+/// The registration function: users stored in `backend`'s store. It needs no keys.
+pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Register, InitError> {
+    Ok(Register {
+        store: backend.store(env)?,
+        hasher: PasswordHasher::new(),
+    })
+}
 
-    /// Handles one request; every outcome is a response.
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        self.register(request)
-            .await
-            .unwrap_or_else(|e| ApiError::from(e).into_response())
-    }
+#[async_trait::async_trait]
+impl Endpoint for Register {
+    type Error = RegisterError;
 
-    async fn register(&self, request: Request) -> Result<Response<Body>, RegisterError> {
+    async fn respond(&self, request: Request) -> Result<Response<Body>, RegisterError> {
         body::require_media_type(&request, false)?;
         let input: RegisterBody = body::json(&request)?;
         let email = Email::parse(&input.email)?;

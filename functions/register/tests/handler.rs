@@ -4,18 +4,30 @@
 
 use std::sync::Arc;
 
+use authgate_http::HttpHandler;
+use authgate_keys::KeyRing;
+use authgate_runtime::{Env, Resources};
 use authgate_testkit::{json_body, request, with_body};
-use authgate_users::{Email, InMemoryUserStore, PasswordHasher, UserStore};
+use authgate_token::KeySet;
+use authgate_users::{Email, InMemoryUserStore, UserStore};
 use register::Register;
 
-fn handler() -> (Register, Arc<InMemoryUserStore>) {
+/// Functions built on `store`; they use no keys.
+fn on(store: Arc<InMemoryUserStore>) -> Resources {
+    Resources::new(store, Arc::new(KeyRing::fixed(KeySet::default())))
+}
+
+async fn handler() -> (Register, Arc<InMemoryUserStore>) {
     let store = Arc::new(InMemoryUserStore::new());
-    (Register::new(store.clone(), PasswordHasher::new()), store)
+    let register = register::build(&Env::default(), &on(store.clone()))
+        .await
+        .unwrap();
+    (register, store)
 }
 
 #[tokio::test]
 async fn register_event_creates_user_and_returns_201_without_secrets() {
-    let (register, store) = handler();
+    let (register, store) = handler().await;
     let response = register.handle(request("register.json")).await;
     assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["content-type"], "application/json");
@@ -42,7 +54,7 @@ async fn register_event_creates_user_and_returns_201_without_secrets() {
 
 #[tokio::test]
 async fn duplicate_email_in_any_case_is_409() {
-    let (register, _) = handler();
+    let (register, _) = handler().await;
     assert_eq!(
         register.handle(request("register.json")).await.status(),
         201
@@ -62,7 +74,7 @@ async fn duplicate_email_in_any_case_is_409() {
 
 #[tokio::test]
 async fn bad_bodies_get_precise_client_errors_and_store_nothing() {
-    let (register, store) = handler();
+    let (register, store) = handler().await;
     let cases = [
         ("register-malformed-json.json", 400, "not valid JSON"),
         (
@@ -96,7 +108,7 @@ async fn bad_bodies_get_precise_client_errors_and_store_nothing() {
 
 #[tokio::test]
 async fn oversize_body_is_413_and_too_long_password_is_422() {
-    let (register, _) = handler();
+    let (register, _) = handler().await;
     let huge = format!(
         r#"{{"email": "a@example.com", "password": "{}"}}"#,
         "x".repeat(17 * 1024)
@@ -126,7 +138,7 @@ async fn oversize_body_is_413_and_too_long_password_is_422() {
 
 #[tokio::test]
 async fn non_json_content_type_is_415() {
-    let (register, _) = handler();
+    let (register, _) = handler().await;
     let mut req = request("register.json");
     req.headers_mut()
         .insert("content-type", "text/plain".parse().unwrap());

@@ -9,7 +9,8 @@
 //!   the old one, so tokens it signed keep verifying until the next rotation.
 
 use authgate_keys::{STAGE_CURRENT, parse_secret_key};
-use authgate_token::{KeySet, Subject, TokenIssuer, TokenVerifier, VerifierConfig};
+use authgate_runtime::{Env, EventHandler, InitError, SdkConfig};
+use authgate_token::{KeySet, Subject, TokenIssuer, TokenVerifier, Validation};
 use aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent;
 use aws_sdk_secretsmanager::Client;
 use rand::RngCore;
@@ -30,6 +31,8 @@ pub enum RotationError {
     NotPending(String),
     #[error("the pending key does not work")]
     BadPendingKey(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the current key does not parse; its algorithm is unknown")]
+    BadCurrentKey(#[source] authgate_keys::KeySourceError),
     #[error("Secrets Manager call failed")]
     Aws(#[from] aws_sdk_secretsmanager::Error),
 }
@@ -49,7 +52,8 @@ pub fn new_key_json(alg: &str) -> String {
     serde_json::json!({"alg": alg, "k": k}).to_string()
 }
 
-/// The algorithm of the current key, which the new one keeps.
+/// The algorithm of the current key, which the new one keeps. A current key that does not parse
+/// stops the rotation: guessing an algorithm could silently downgrade it.
 async fn current_algorithm(client: &Client, secret: &str) -> Result<String, RotationError> {
     let current = client
         .get_secret_value()
@@ -58,16 +62,37 @@ async fn current_algorithm(client: &Client, secret: &str) -> Result<String, Rota
         .send()
         .await
         .map_err(aws)?;
-    let alg =
-        serde_json::from_str::<serde_json::Value>(current.secret_string().unwrap_or_default())
-            .ok()
-            .and_then(|v| v["alg"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| "HS256".into());
-    Ok(alg)
+    let version = current.version_id().unwrap_or_default();
+    let key = parse_secret_key(secret, version, current.secret_string().unwrap_or_default())
+        .map_err(RotationError::BadCurrentKey)?;
+    Ok(format!("{:?}", key.algorithm()))
+}
+
+/// The rotation function, talking to Secrets Manager.
+pub struct RotateKey {
+    client: Client,
+}
+
+/// The rotation function on `sdk`'s Secrets Manager. Which secret to rotate comes with each event.
+pub async fn build(_env: &Env, sdk: &SdkConfig) -> Result<RotateKey, InitError> {
+    Ok(RotateKey {
+        client: Client::new(sdk),
+    })
+}
+
+#[async_trait::async_trait]
+impl EventHandler<SecretsManagerSecretRotationEvent> for RotateKey {
+    type Output = ();
+    type Error = RotationError;
+
+    async fn handle(&self, event: SecretsManagerSecretRotationEvent) -> Result<(), RotationError> {
+        tracing::info!(step = %event.step, version = %event.client_request_token, "rotation step");
+        rotate(&self.client, &event).await
+    }
 }
 
 /// Runs one rotation step.
-pub async fn rotate(
+async fn rotate(
     client: &Client,
     event: &SecretsManagerSecretRotationEvent,
 ) -> Result<(), RotationError> {
@@ -164,12 +189,8 @@ async fn test(client: &Client, secret: &str, token: &str) -> Result<(), Rotation
         })
     })
     .map_err(|e| bad(Box::new(e)))?;
-    let config = VerifierConfig {
-        issuer: "urn:authgate:rotation-test".into(),
-        audience: "rotation-test".into(),
-        leeway_secs: 0,
-    };
-    TokenVerifier::new(keys, config)
+    let validation = Validation::own("urn:authgate:rotation-test", "rotation-test", 0);
+    TokenVerifier::new(keys, validation)
         .verify(&issued.token)
         .map_err(|e| bad(Box::new(e)))?;
     tracing::info!(version = %token, "pending key signs and verifies");
@@ -206,13 +227,7 @@ async fn finish(
 
 impl From<RotationError> for lambda_runtime::Diagnostic {
     fn from(err: RotationError) -> Self {
-        let mut message = err.to_string();
-        let mut source = std::error::Error::source(&err);
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
+        let message = authgate_config::error_chain(&err);
         tracing::error!(error = %message, "rotation step failed");
         lambda_runtime::Diagnostic {
             error_type: "RotationError".into(),

@@ -8,12 +8,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authgate_keys::{KeyRing, KeySource, SecretsManagerKeySource};
-use authgate_token::{Subject, TokenIssuer, TokenVerifier, VerifierConfig};
+use authgate_runtime::{Env, EventHandler, Resources};
+use authgate_token::{Subject, TokenIssuer};
 use authgate_users::{InMemoryUserStore, now_ms};
-use authorizer::Authorizer;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 use aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent;
-use rotate_key::{RotationError, new_key_json, rotate};
+use rotate_key::{RotateKey, RotationError, new_key_json};
+
+/// The rotation function as Lambda builds it, on moto.
+async fn rotator() -> RotateKey {
+    let sdk = authgate_testkit::sdk_config(&authgate_testkit::moto().endpoint).await;
+    rotate_key::build(&Env::default(), &sdk).await.unwrap()
+}
+
+async fn rotate(
+    rotator: &RotateKey,
+    event: SecretsManagerSecretRotationEvent,
+) -> Result<(), RotationError> {
+    rotator.handle(event).await
+}
 
 fn step(secret: &str, token: &str, step: &str) -> SecretsManagerSecretRotationEvent {
     serde_json::from_value(
@@ -22,10 +35,11 @@ fn step(secret: &str, token: &str, step: &str) -> SecretsManagerSecretRotationEv
     .unwrap()
 }
 
-async fn rotate_once(client: &aws_sdk_secretsmanager::Client, secret: &str) -> String {
+async fn rotate_once(secret: &str) -> String {
+    let rotator = rotator().await;
     let token = uuid::Uuid::new_v4().to_string();
     for name in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
-        rotate(client, &step(secret, &token, name))
+        rotate(&rotator, step(secret, &token, name))
             .await
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
@@ -53,7 +67,7 @@ async fn secret() -> (aws_sdk_secretsmanager::Client, String) {
 async fn rotation_keeps_the_secrets_algorithm() {
     for alg in ["EdDSA", "ES256"] {
         let (client, name) = secret_with(alg).await;
-        let version = rotate_once(&client, &name).await;
+        let version = rotate_once(&name).await;
         let keys = SecretsManagerKeySource::new(client, &name)
             .load()
             .await
@@ -73,11 +87,6 @@ async fn rotation_keeps_the_secrets_algorithm() {
 async fn tokens_survive_one_rotation_and_end_with_the_next_without_a_redeploy() {
     let (client, name) = secret().await;
     let source: Arc<dyn KeySource> = Arc::new(SecretsManagerKeySource::new(client.clone(), &name));
-    let config = VerifierConfig {
-        issuer: "urn:rot".into(),
-        audience: "aud".into(),
-        leeway_secs: 30,
-    };
 
     // A user with a live session, and an authorizer started before any rotation.
     let store = Arc::new(InMemoryUserStore::new());
@@ -89,8 +98,10 @@ async fn tokens_survive_one_rotation_and_end_with_the_next_without_a_redeploy() 
             .await
             .unwrap(),
     );
-    let authorizer = Authorizer::new(TokenVerifier::new(ring.current(), config.clone()), store)
-        .with_key_ring(ring);
+    let env = Env::from_pairs([("TOKEN_ISSUER", "urn:rot"), ("TOKEN_AUDIENCE", "aud")]);
+    let authorizer = authorizer::build(&env, &Resources::new(store, ring))
+        .await
+        .unwrap();
 
     let (id, sid) = (user.id.to_string(), session.id.to_string());
     let sign = |keys| {
@@ -112,14 +123,14 @@ async fn tokens_survive_one_rotation_and_end_with_the_next_without_a_redeploy() 
         }))
         .unwrap();
         let authorizer = &authorizer;
-        async move { authorizer.handle(&event).await.is_ok() }
+        async move { authorizer.handle(event).await.is_ok() }
     };
 
     let first_keys = Arc::new(source.load().await.unwrap());
     let before_first = sign(first_keys.clone());
     assert!(allowed(before_first.clone()).await);
 
-    let second = rotate_once(&client, &name).await;
+    let second = rotate_once(&name).await;
     let keys = source.load().await.unwrap();
     assert_eq!(
         keys.signing_key().unwrap().kid(),
@@ -137,7 +148,7 @@ async fn tokens_survive_one_rotation_and_end_with_the_next_without_a_redeploy() 
         "the authorizer follows the rotation"
     );
 
-    rotate_once(&client, &name).await;
+    rotate_once(&name).await;
     assert!(
         allowed(before_second).await,
         "one rotation old: still trusted"
@@ -151,8 +162,9 @@ async fn tokens_survive_one_rotation_and_end_with_the_next_without_a_redeploy() 
 #[tokio::test]
 async fn create_is_idempotent_and_test_rejects_a_broken_pending_key() {
     let (client, name) = secret().await;
+    let rotator = rotator().await;
     let token = uuid::Uuid::new_v4().to_string();
-    rotate(&client, &step(&name, &token, "createSecret"))
+    rotate(&rotator, step(&name, &token, "createSecret"))
         .await
         .unwrap();
     let pending = |c: aws_sdk_secretsmanager::Client, n: String, t: String| async move {
@@ -167,7 +179,7 @@ async fn create_is_idempotent_and_test_rejects_a_broken_pending_key() {
             .unwrap()
     };
     let first = pending(client.clone(), name.clone(), token.clone()).await;
-    rotate(&client, &step(&name, &token, "createSecret"))
+    rotate(&rotator, step(&name, &token, "createSecret"))
         .await
         .unwrap();
     assert_eq!(
@@ -186,12 +198,39 @@ async fn create_is_idempotent_and_test_rejects_a_broken_pending_key() {
         .send()
         .await
         .unwrap();
-    let err = rotate(&client, &step(&name, &broken, "testSecret"))
+    let err = rotate(&rotator, step(&name, &broken, "testSecret"))
         .await
         .unwrap_err();
     assert!(matches!(err, RotationError::BadPendingKey(_)), "{err:?}");
-    let err = rotate(&client, &step(&name, &broken, "bogusStep"))
+    let err = rotate(&rotator, step(&name, &broken, "bogusStep"))
         .await
         .unwrap_err();
     assert!(matches!(err, RotationError::UnknownStep(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_current_key_that_does_not_parse_stops_the_rotation_instead_of_downgrading_it() {
+    let client = authgate_testkit::secrets_client().await;
+    let name = authgate_testkit::unique_name("unreadable-key");
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string("EdDSA key, pasted by hand, not JSON")
+        .send()
+        .await
+        .unwrap();
+    let token = uuid::Uuid::new_v4().to_string();
+    let err = rotate(&rotator().await, step(&name, &token, "createSecret"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RotationError::BadCurrentKey(_)), "{err:?}");
+    let versions = client
+        .describe_secret()
+        .secret_id(&name)
+        .send()
+        .await
+        .unwrap()
+        .version_ids_to_stages
+        .unwrap_or_default();
+    assert!(!versions.contains_key(&token), "no pending key was written");
 }

@@ -5,10 +5,11 @@
 //! (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`), which is
 //! how the functions are pointed at DynamoDB Local or moto.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use authgate_token::{DEFAULT_LEEWAY_SECS, VerifierConfig};
+use authgate_token::{DEFAULT_LEEWAY_SECS, Validation};
 use authgate_users::RotationPolicy;
 
 /// Name of the variable holding the users table.
@@ -18,7 +19,15 @@ pub const SIGNING_KEY_SECRET_ID: &str = "SIGNING_KEY_SECRET_ID";
 /// Default access-token lifetime: 15 minutes.
 pub const DEFAULT_ACCESS_TOKEN_TTL_SECS: u64 = 900;
 /// Largest accepted clock-skew leeway.
-pub const MAX_LEEWAY_SECS: u64 = 300;
+pub const MAX_LEEWAY_SECS: u64 = 60;
+/// Default `aud` of issued tokens.
+pub const DEFAULT_TOKEN_AUDIENCE: &str = "authgate-api";
+/// Name of the variable listing the trusted outside OIDC issuers (JSON).
+pub const TRUSTED_ISSUERS: &str = "TRUSTED_ISSUERS";
+/// Name of the variable naming the algorithm of a newly created signing secret.
+pub const SIGNING_ALGORITHM: &str = "SIGNING_ALGORITHM";
+/// Default algorithm of a newly created signing secret.
+pub const DEFAULT_SIGNING_ALGORITHM: &str = "HS256";
 
 /// A setting is missing or malformed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -29,37 +38,57 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
-/// Reads variables through a lookup function, so tests need not touch the process environment.
-pub struct Env<F: Fn(&str) -> Option<String>> {
-    lookup: F,
+/// The variables a function reads, captured once: the process environment in Lambda, the flags
+/// of `authgate serve` locally, a list of pairs in tests. Every setting is read through here, so
+/// all three are validated by the same code.
+#[derive(Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
 }
 
-impl Env<fn(&str) -> Option<String>> {
-    /// The process environment.
-    pub fn process() -> Self {
-        Self {
-            lookup: |name| std::env::var(name).ok(),
-        }
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("Env").field("names", &names).finish()
     }
 }
 
-impl<F: Fn(&str) -> Option<String>> Env<F> {
-    /// An environment backed by `lookup`.
-    pub fn from_fn(lookup: F) -> Self {
-        Self { lookup }
+impl Env {
+    /// The process environment, as it is now.
+    pub fn process() -> Self {
+        Self::from_pairs(std::env::vars())
+    }
+
+    /// An environment of exactly these variables.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// This environment with `name` set to `value`.
+    pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.vars.insert(name.to_owned(), value.into());
+        self
     }
 
     /// A non-empty variable.
     pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
-        match (self.lookup)(name) {
-            Some(value) if !value.trim().is_empty() => Ok(value),
-            _ => Err(ConfigError::Missing(name)),
-        }
+        self.optional(name).ok_or(ConfigError::Missing(name))
     }
 
     /// A variable, if set and not empty.
     pub fn optional(&self, name: &'static str) -> Option<String> {
-        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+        self.vars
+            .get(name)
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
     }
 
     /// A parsed variable, or `default` when unset or empty.
@@ -67,17 +96,15 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     where
         T::Err: std::fmt::Display,
     {
-        match (self.lookup)(name) {
-            Some(value) if !value.trim().is_empty() => {
-                value
-                    .trim()
-                    .parse()
-                    .map_err(|e: T::Err| ConfigError::Invalid {
-                        name,
-                        reason: e.to_string(),
-                    })
-            }
-            _ => Ok(default),
+        match self.optional(name) {
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|e: T::Err| ConfigError::Invalid {
+                    name,
+                    reason: e.to_string(),
+                }),
+            None => Ok(default),
         }
     }
 }
@@ -97,7 +124,7 @@ pub struct TokenSettings {
 
 impl TokenSettings {
     /// From `TOKEN_ISSUER`, `TOKEN_AUDIENCE`, `ACCESS_TOKEN_TTL_SECONDS` and `TOKEN_LEEWAY_SECONDS`.
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let ttl: u64 = env.parsed_or("ACCESS_TOKEN_TTL_SECONDS", DEFAULT_ACCESS_TOKEN_TTL_SECS)?;
         if !(60..=86_400).contains(&ttl) {
             return Err(ConfigError::Invalid {
@@ -114,19 +141,17 @@ impl TokenSettings {
         }
         Ok(Self {
             issuer: env.required("TOKEN_ISSUER")?,
-            audience: env.required("TOKEN_AUDIENCE")?,
+            audience: env
+                .optional("TOKEN_AUDIENCE")
+                .unwrap_or_else(|| DEFAULT_TOKEN_AUDIENCE.to_owned()),
             access_ttl: Duration::from_secs(ttl),
             leeway_secs,
         })
     }
 
-    /// What the verifier requires of a token.
-    pub fn verifier_config(&self) -> VerifierConfig {
-        VerifierConfig {
-            issuer: self.issuer.clone(),
-            audience: self.audience.clone(),
-            leeway_secs: self.leeway_secs,
-        }
+    /// What authgate's own tokens must say to be accepted.
+    pub fn validation(&self) -> Validation {
+        Validation::own(&self.issuer, &self.audience, self.leeway_secs)
     }
 }
 
@@ -155,7 +180,7 @@ pub struct SessionSettings {
 
 impl SessionSettings {
     /// From `REFRESH_TOKEN_TTL_SECONDS`, `SESSION_MAX_LIFETIME_SECONDS`, `REFRESH_REUSE_GRACE_SECONDS`.
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let refresh: u64 =
             env.parsed_or("REFRESH_TOKEN_TTL_SECONDS", DEFAULT_REFRESH_TOKEN_TTL_SECS)?;
         let lifetime: u64 = env.parsed_or(
@@ -208,22 +233,25 @@ impl Default for SessionSettings {
     }
 }
 
-/// The AWS SDK configuration from the standard chain (region, credentials, endpoint overrides).
-pub async fn aws_sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+/// `error: cause: cause`, an error and its whole source chain on one line, for logs and for the
+/// messages Lambda records.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Env::from_fn(move |name| map.get(name).cloned())
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
     }
 
     #[test]
@@ -254,10 +282,27 @@ mod tests {
     }
 
     #[test]
+    fn the_cause_chain_is_one_line() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        assert_eq!(
+            error_chain(&Outer(std::io::Error::other("inner"))),
+            "outer: inner"
+        );
+    }
+
+    #[test]
     fn missing_and_malformed_settings_name_the_variable() {
         assert_eq!(
             TokenSettings::from_env(&env(&[("TOKEN_AUDIENCE", "aud")])),
             Err(ConfigError::Missing("TOKEN_ISSUER"))
+        );
+        assert_eq!(
+            TokenSettings::from_env(&env(&[("TOKEN_ISSUER", "iss")]))
+                .unwrap()
+                .audience,
+            DEFAULT_TOKEN_AUDIENCE
         );
         let err = TokenSettings::from_env(&env(&[
             ("TOKEN_ISSUER", "iss"),

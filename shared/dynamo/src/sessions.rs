@@ -4,15 +4,16 @@
 //! Items: `session#<sid>` and `refresh#<sha256 hex>`, both with the `expires_at` TTL attribute so
 //! DynamoDB deletes them after they expire. A refresh is one transaction: mark the presented token
 //! consumed (conditioned on it being unconsumed, or on the consumption seen within the grace
-//! period), check that the session and the user still allow it, and put the next token. Of two
+//! period), check that the session and user items are as read when the rotation was decided, and
+//! put the next token. Of two
 //! concurrent refreshes exactly one transaction commits; the other re-reads and is classified.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use authgate_users::{
-    RefreshError, RefreshRecord, Rotated, RotationPolicy, Session, SessionId, SessionState,
-    SessionStore, StoreError, TokenHash, UserId, decide_rotation,
+    RefreshError, RefreshRecord, Rotated, RotationDecision, RotationPolicy, Session, SessionId,
+    SessionState, SessionStore, StoreError, TokenHash, UserId, decide_rotation,
 };
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update,
@@ -126,12 +127,11 @@ impl DynamoUserStore {
             None => SessionState::default(),
         };
         let rotated = match decide_rotation(record.as_ref(), &state, now_ms, policy) {
-            Ok(rotated) => rotated,
-            Err((error, end_session)) => {
-                if end_session && let Some(r) = &record {
-                    self.revoke(r.session).await?;
-                }
-                return Err(error);
+            RotationDecision::Rotate(rotated) => rotated,
+            RotationDecision::Refuse(error) => return Err(error),
+            RotationDecision::EndSession(id) => {
+                self.revoke(id).await?;
+                return Err(RefreshError::Reused);
             }
         };
         let Some(record) = record else {
@@ -152,24 +152,28 @@ impl DynamoUserStore {
         .key(PARTITION_KEY, s(refresh_key(presented)))
         .build()
         .map_err(backend)?;
-        let session_alive = ConditionCheck::builder()
+        // The decision above was made on what was read; the transaction commits only if the
+        // session and user items still say exactly that (optimistic concurrency, no second rule).
+        let session_unchanged = ConditionCheck::builder()
             .table_name(self.table())
             .key(PARTITION_KEY, s(session_key(rotated.session.id)))
-            .condition_expression("revoked = :false AND expires_at_ms > :now")
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":now", n(now_ms))
+            .condition_expression("revoked = :revoked")
+            .expression_attribute_values(":revoked", AttributeValue::Bool(rotated.session.revoked))
             .build()
             .map_err(backend)?;
-        let user_allows = ConditionCheck::builder()
+        let user_unchanged = ConditionCheck::builder()
             .table_name(self.table())
             .key(PARTITION_KEY, s(user_key(rotated.session.user_id)))
             .condition_expression(
-                "attribute_exists(#pk) AND disabled = :false AND \
-                 (attribute_not_exists(sessions_valid_after_ms) OR sessions_valid_after_ms < :created)",
+                "attribute_exists(#pk) AND disabled = :disabled AND \
+                 (attribute_not_exists(sessions_valid_after_ms) OR sessions_valid_after_ms = :cut_off)",
             )
             .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":created", n(rotated.session.created_at_ms))
+            .expression_attribute_values(
+                ":disabled",
+                AttributeValue::Bool(state.user_disabled.unwrap_or(true)),
+            )
+            .expression_attribute_values(":cut_off", n(state.sessions_valid_after_ms))
             .build()
             .map_err(backend)?;
         let result = self
@@ -178,12 +182,12 @@ impl DynamoUserStore {
             .transact_items(TransactWriteItem::builder().update(consume).build())
             .transact_items(
                 TransactWriteItem::builder()
-                    .condition_check(session_alive)
+                    .condition_check(session_unchanged)
                     .build(),
             )
             .transact_items(
                 TransactWriteItem::builder()
-                    .condition_check(user_allows)
+                    .condition_check(user_unchanged)
                     .build(),
             )
             .transact_items(self.put_new(refresh_item(
@@ -311,7 +315,7 @@ impl SessionStore for DynamoUserStore {
                     }
                 }
                 "user" => {
-                    state.user_active = !get_bool(item, "disabled");
+                    state.user_disabled = Some(get_bool(item, "disabled"));
                     state.sessions_valid_after_ms = item
                         .get("sessions_valid_after_ms")
                         .map(|_| get_n(item, "sessions_valid_after_ms"))

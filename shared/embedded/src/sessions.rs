@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use authgate_users::{
-    RefreshError, RefreshRecord, Rotated, RotationPolicy, Session, SessionId, SessionState,
-    SessionStore, StoreError, TokenHash, UserId, decide_rotation,
+    RefreshError, RefreshRecord, Rotated, RotationDecision, RotationPolicy, Session, SessionId,
+    SessionState, SessionStore, StoreError, TokenHash, UserId, decide_rotation,
 };
 use redb::{ReadableTable, Table};
 use serde::{Deserialize, Serialize};
@@ -71,13 +71,13 @@ fn state_in(
     user: UserId,
 ) -> Result<SessionState, StoreError> {
     let user_key = user.to_string();
-    let user_active = match users.get(user_key.as_str()).map_err(backend)? {
-        Some(bytes) => !decode(bytes.value())?.disabled,
-        None => false,
+    let user_disabled = match users.get(user_key.as_str()).map_err(backend)? {
+        Some(bytes) => Some(decode(bytes.value())?.disabled),
+        None => None,
     };
     Ok(SessionState {
         session: read_session(sessions, session)?.filter(|s| s.user_id == user),
-        user_active,
+        user_disabled,
         sessions_valid_after_ms: valid_after
             .get(user_key.as_str())
             .map_err(backend)?
@@ -150,7 +150,7 @@ impl SessionStore for EmbeddedUserStore {
                     None => SessionState::default(),
                 };
                 match decide_rotation(record.as_ref(), &state, now_ms, policy) {
-                    Ok(rotated) => {
+                    RotationDecision::Rotate(rotated) => {
                         if let Some(mut spent) = record {
                             spent.consumed_at_ms.get_or_insert(now_ms);
                             let bytes = json(&spent)?;
@@ -170,12 +170,13 @@ impl SessionStore for EmbeddedUserStore {
                             .map_err(backend)?;
                         Ok(rotated)
                     }
-                    Err((error, end_session)) => {
-                        if end_session && let Some(mut session) = state.session {
+                    RotationDecision::Refuse(error) => Err(error),
+                    RotationDecision::EndSession(id) => {
+                        if let Some(mut session) = read_session(&sessions, id)? {
                             session.revoked = true;
                             put_session(&mut sessions, &session)?;
                         }
-                        Err(error)
+                        Err(RefreshError::Reused)
                     }
                 }
             };
@@ -203,9 +204,19 @@ impl SessionStore for EmbeddedUserStore {
     async fn revoke_all(&self, user: UserId, now_ms: i64) -> Result<(), StoreError> {
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(backend)?;
+            let key = user.to_string();
+            if txn
+                .open_table(USERS)
+                .map_err(backend)?
+                .get(key.as_str())
+                .map_err(backend)?
+                .is_none()
+            {
+                return Err(StoreError::NotFound);
+            }
             txn.open_table(VALID_AFTER)
                 .map_err(backend)?
-                .insert(user.to_string().as_str(), now_ms)
+                .insert(key.as_str(), now_ms)
                 .map_err(backend)?;
             txn.commit().map_err(backend)
         })

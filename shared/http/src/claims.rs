@@ -25,7 +25,7 @@ pub enum ClaimsError {
 impl From<ClaimsError> for ApiError {
     fn from(err: ClaimsError) -> Self {
         tracing::warn!(error = %err, "protected route reached without usable claims");
-        ApiError::Unauthorized("Not authenticated".into())
+        ApiError::Unauthorized(crate::NOT_AUTHENTICATED.into())
     }
 }
 

@@ -30,6 +30,17 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// Every denial of the one access rule is a 401: the token was genuine, but whom it names may
+/// not act (FastAPI Users answers an inactive user the same way).
+impl From<authgate_users::Denied> for ApiError {
+    fn from(denied: authgate_users::Denied) -> Self {
+        match denied {
+            authgate_users::Denied::DisabledUser => Self::Unauthorized(crate::INACTIVE_USER.into()),
+            _ => Self::Unauthorized(crate::COULD_NOT_VALIDATE_CREDENTIALS.into()),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Detail<'a> {
     detail: &'a str,
@@ -63,7 +74,7 @@ impl ApiError {
         let status = self.status();
         let detail = match &self {
             Self::Internal(source) => {
-                tracing::error!(error = %chain(source.as_ref()), "request failed");
+                tracing::error!(error = %authgate_config::error_chain(source.as_ref()), "request failed");
                 "Internal Server Error".to_owned()
             }
             other => other.to_string(),
@@ -76,18 +87,6 @@ impl ApiError {
         }
         response
     }
-}
-
-/// `error: cause: cause`, the whole chain on one line.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// A JSON response. Serializing plain data cannot fail; if it somehow did, the client gets an
@@ -147,16 +146,7 @@ mod tests {
 
     #[test]
     fn unauthorized_asks_for_a_bearer_token() {
-        let response = ApiError::Unauthorized("Not authenticated".into()).into_response();
+        let response = ApiError::Unauthorized(crate::NOT_AUTHENTICATED.into()).into_response();
         assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
-    }
-
-    #[test]
-    fn chain_keeps_every_cause() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("outer")]
-        struct Outer(#[source] std::io::Error);
-        let text = chain(&Outer(std::io::Error::other("inner")));
-        assert_eq!(text, "outer: inner");
     }
 }

@@ -4,15 +4,25 @@
 //!   (FastAPI's convention); 5xx bodies are opaque while the log keeps the cause chain.
 //! - [`body`]: bounded reading of JSON and OAuth2 form bodies, with precise client errors.
 //! - [`claims`]: the verified token claims a protected function gets from the authorizer.
+//! - [`HttpHandler`] and [`Endpoint`]: what every API function is, for Lambda and the local gateway.
 
 pub mod body;
 pub mod claims;
 mod error;
+mod handler;
 mod token;
 
 pub use claims::{ClaimsError, RequestClaimsExt, with_claims};
 pub use error::{ApiError, json_response};
+pub use handler::{Endpoint, HttpHandler};
 pub use token::token_response;
+
+/// `detail` of a 401 for a request without usable credentials.
+pub const NOT_AUTHENTICATED: &str = "Not authenticated";
+/// `detail` of a 401 for credentials that were verified but no longer name a user who may act.
+pub const COULD_NOT_VALIDATE_CREDENTIALS: &str = "Could not validate credentials";
+/// `detail` of a 401 for a verified token of a disabled user.
+pub const INACTIVE_USER: &str = "Inactive user";
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

@@ -48,6 +48,18 @@ impl KeyRing {
         })
     }
 
+    /// A ring that always holds `keys`: for tests, and for a process whose keys cannot change.
+    pub fn fixed(keys: KeySet) -> Self {
+        let keys = Arc::new(keys);
+        Self {
+            source: Arc::new(Fixed(Arc::clone(&keys))),
+            keys: RwLock::new((keys, Instant::now())),
+            max_age: Duration::MAX,
+            min_reload_interval: Duration::MAX,
+            reloading: tokio::sync::Mutex::new(()),
+        }
+    }
+
     /// The keys in hand.
     pub fn current(&self) -> Arc<KeySet> {
         match self.keys.read() {
@@ -104,31 +116,33 @@ impl KeyRing {
     }
 }
 
-/// A token issuer that signs with a [`KeyRing`]'s fresh keys once it follows one, so a warm
-/// function signs with the new `AWSCURRENT` soon after a rotation.
+/// The key source of [`KeyRing::fixed`].
+struct Fixed(Arc<KeySet>);
+
+#[async_trait::async_trait]
+impl KeySource for Fixed {
+    async fn load(&self) -> Result<KeySet, KeySourceError> {
+        Ok(self.0.as_ref().clone())
+    }
+}
+
+/// A token issuer that signs with a [`KeyRing`]'s fresh keys, so a warm function signs with the
+/// new `AWSCURRENT` soon after a rotation.
 #[derive(Clone)]
 pub struct RingIssuer {
     issuer: TokenIssuer,
-    ring: Option<Arc<KeyRing>>,
+    ring: Arc<KeyRing>,
 }
 
 impl RingIssuer {
-    /// Signs with `issuer`'s own keys until [`RingIssuer::follow`] is called.
-    pub fn new(issuer: TokenIssuer) -> Self {
-        Self { issuer, ring: None }
-    }
-
-    /// Signs with `ring`'s keys from now on.
-    pub fn follow(&mut self, ring: Arc<KeyRing>) {
-        self.ring = Some(ring);
+    /// Issues tokens as `issuer` says, signed with `ring`'s keys.
+    pub fn new(issuer: TokenIssuer, ring: Arc<KeyRing>) -> Self {
+        Self { issuer, ring }
     }
 
     /// The issuer to sign with now.
     pub async fn current(&self) -> Result<TokenIssuer, SignError> {
-        match &self.ring {
-            Some(ring) => self.issuer.with_keys(ring.fresh().await),
-            None => Ok(self.issuer.clone()),
-        }
+        self.issuer.with_keys(self.ring.fresh().await)
     }
 }
 

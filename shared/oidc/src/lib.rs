@@ -14,13 +14,8 @@ use std::time::{Duration, Instant};
 
 use authgate_token::jws::verify_compact;
 use authgate_token::outside::{OutsideClaims, validate_outside};
-use authgate_token::{Algorithm, Jwk, Key, KeySet, VerifyError};
+use authgate_token::{ASYMMETRIC_ALGORITHMS, Algorithm, Jwk, Key, KeySet, Validation, VerifyError};
 use serde::Deserialize;
-
-/// Algorithms an outside issuer may be trusted with.
-pub const ASYMMETRIC_ALGORITHMS: [&str; 9] = [
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-];
 
 /// One trusted issuer, as configured in `TRUSTED_ISSUERS`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -90,11 +85,10 @@ pub fn parse_trusted_issuers(json: &str) -> Result<Vec<IssuerConfig>, OidcError>
                 config.issuer
             )));
         }
-        if let Some(alg) = config
-            .algorithms
-            .iter()
-            .find(|a| !ASYMMETRIC_ALGORITHMS.contains(&a.as_str()))
-        {
+        if let Some(alg) = config.algorithms.iter().find(|a| {
+            !a.parse::<Algorithm>()
+                .is_ok_and(|alg| ASYMMETRIC_ALGORITHMS.contains(&alg))
+        }) {
             return Err(OidcError::ForbiddenAlgorithm {
                 issuer: config.issuer.clone(),
                 alg: alg.clone(),
@@ -121,6 +115,7 @@ struct Cached {
 struct Issuer {
     config: IssuerConfig,
     algorithms: Vec<Algorithm>,
+    validation: Validation,
     cache: RwLock<Cached>,
     fetching: tokio::sync::Mutex<()>,
 }
@@ -144,8 +139,13 @@ pub struct OutsideIssuers {
 }
 
 impl OutsideIssuers {
-    /// Issuers from configuration; nothing is fetched until a token needs it.
-    pub fn new(configs: Vec<IssuerConfig>, policy: FetchPolicy) -> Result<Self, OidcError> {
+    /// Issuers from configuration, their tokens' time claims checked with `leeway_secs`; nothing
+    /// is fetched until a token needs it.
+    pub fn new(
+        configs: Vec<IssuerConfig>,
+        policy: FetchPolicy,
+        leeway_secs: u64,
+    ) -> Result<Self, OidcError> {
         let client = reqwest::Client::builder()
             .timeout(policy.timeout)
             .connect_timeout(policy.timeout)
@@ -159,11 +159,13 @@ impl OutsideIssuers {
                 .iter()
                 .filter_map(|a| a.parse().ok())
                 .collect();
+            let validation = Validation::outside(&config.issuer, &config.audience, leeway_secs);
             issuers.insert(
                 config.issuer.clone(),
                 Issuer {
                     config,
                     algorithms,
+                    validation,
                     cache: RwLock::new(Cached {
                         keys: None,
                         last_attempt: None,
@@ -219,22 +221,7 @@ impl OutsideIssuers {
             let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
                 continue;
             };
-            // A JWK naming its algorithm is pinned to it; one that does not is usable only when
-            // the issuer is configured with a single algorithm.
-            let candidates: Vec<Algorithm> = match jwk
-                .common
-                .key_algorithm
-                .and_then(|a| Algorithm::try_from(a).ok())
-            {
-                Some(alg) if issuer.algorithms.contains(&alg) => vec![alg],
-                Some(_) => continue,
-                None if issuer.algorithms.len() == 1 => issuer.algorithms.clone(),
-                None => continue,
-            };
-            if let Some(key) = candidates
-                .into_iter()
-                .find_map(|alg| Key::from_jwk_pinned(&jwk, alg).ok())
-            {
+            if let Ok(key) = Key::from_jwk(&jwk, &issuer.algorithms) {
                 keys.push(key);
             }
         }
@@ -291,13 +278,12 @@ impl OutsideIssuers {
         }
     }
 
-    /// Verifies a token of the outside issuer `iss`: its pinned keys, then its claims.
+    /// Verifies a token of the outside issuer `iss` as of `now`: its pinned keys, then its claims.
     pub async fn verify(
         &self,
         token: &str,
         iss: &str,
         now: i64,
-        leeway_secs: u64,
     ) -> Result<OutsideClaims, OidcError> {
         let issuer = self
             .issuers
@@ -312,12 +298,6 @@ impl OutsideIssuers {
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(validate_outside(
-            &payload,
-            &issuer.config.issuer,
-            &issuer.config.audience,
-            now,
-            leeway_secs,
-        )?)
+        Ok(validate_outside(&payload, &issuer.validation, now)?)
     }
 }

@@ -17,6 +17,8 @@
 // needs one `prctl` call.
 #![allow(clippy::expect_used, clippy::panic, unsafe_code)]
 
+pub mod oidc;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

@@ -20,8 +20,10 @@ pub enum KeyError {
         kid: String,
         alg: jsonwebtoken::Algorithm,
     },
-    #[error("JWK has no usable `alg`")]
+    #[error("JWK has no `alg` and more than one algorithm is allowed")]
     JwkWithoutAlgorithm,
+    #[error("JWK {kid:?} names an algorithm that is not allowed for it")]
+    AlgorithmNotAllowed { kid: String },
     #[error("JWK is not a signature key")]
     JwkWrongUse,
     #[error("invalid key material")]

@@ -13,6 +13,19 @@ use crate::error::KeyError;
 /// The shortest HMAC secret accepted: 256 bits, the output size of SHA-256 (RFC 7518 §3.2).
 pub const MIN_HMAC_SECRET_BYTES: usize = 32;
 
+/// The algorithms a published (public) key may be trusted with: asymmetric only.
+pub const ASYMMETRIC_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
 /// The algorithms authgate signs with: the `alg` values a signing secret may hold.
 pub const SIGNING_ALGORITHMS: [&str; 5] = ["HS256", "HS384", "HS512", "EdDSA", "ES256"];
 
@@ -125,11 +138,13 @@ impl Key {
         self.public_jwk.as_ref()
     }
 
-    /// A verification-only key from a JWK, pinned to the JWK's own `alg`.
-    ///
-    /// `kid` overrides the JWK's `kid` when given. A JWK without `alg`, or marked for encryption,
-    /// is refused: guessing the algorithm is exactly what RFC 8725 §3.1 forbids.
-    pub fn from_jwk(jwk: &Jwk, kid: Option<&str>) -> Result<Self, KeyError> {
+    /// A verification-only key from a published JWK (an outside issuer's JWKS, a JWKS of
+    /// authgate's), pinned to one algorithm among `allowed`: the JWK's own `alg` when it names
+    /// one (it must be allowed), else the only allowed algorithm; guessing among several is what
+    /// RFC 8725 §3.1 forbids. Refused: a JWK marked for encryption by `use` or `key_ops`, a key
+    /// type that does not fit the algorithm, and any symmetric (`oct`) key or HMAC algorithm,
+    /// since a published key is public and an HMAC key must be secret.
+    pub fn from_jwk(jwk: &Jwk, allowed: &[Algorithm]) -> Result<Self, KeyError> {
         if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
             return Err(KeyError::JwkWrongUse);
         }
@@ -137,46 +152,22 @@ impl Key {
         {
             return Err(KeyError::JwkWrongUse);
         }
-        let alg = jwk
-            .common
-            .key_algorithm
-            .and_then(|ka| Algorithm::try_from(ka).ok())
-            .ok_or(KeyError::JwkWithoutAlgorithm)?;
-        let kid = non_empty(
-            kid.map(str::to_owned)
-                .or_else(|| jwk.common.key_id.clone())
-                .unwrap_or_default(),
-        )?;
-        let decoding = DecodingKey::from_jwk(jwk).map_err(KeyError::Invalid)?;
-        if decoding.family() != alg.family() {
+        let kid = non_empty(jwk.common.key_id.clone().unwrap_or_default())?;
+        let alg = match jwk.common.key_algorithm {
+            Some(named) => Algorithm::try_from(named)
+                .ok()
+                .filter(|alg| allowed.contains(alg))
+                .ok_or_else(|| KeyError::AlgorithmNotAllowed { kid: kid.clone() })?,
+            None => match allowed {
+                [only] => *only,
+                _ => return Err(KeyError::JwkWithoutAlgorithm),
+            },
+        };
+        if alg.family() == AlgorithmFamily::Hmac {
             return Err(KeyError::AlgorithmMismatch { kid, alg });
         }
-        Ok(Self {
-            kid,
-            alg,
-            decoding,
-            encoding: None,
-            public_jwk: None,
-        })
-    }
-
-    /// A verification-only key from an outside issuer's JWK, pinned to `alg`: the JWK's own
-    /// `alg`, if it names one, must be `alg`, and the key type must fit it.
-    pub fn from_jwk_pinned(jwk: &Jwk, alg: Algorithm) -> Result<Self, KeyError> {
-        if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
-            return Err(KeyError::JwkWrongUse);
-        }
-        if let Some(named) = jwk.common.key_algorithm
-            && Algorithm::try_from(named).ok() != Some(alg)
-        {
-            return Err(KeyError::AlgorithmMismatch {
-                kid: jwk.common.key_id.clone().unwrap_or_default(),
-                alg,
-            });
-        }
-        let kid = non_empty(jwk.common.key_id.clone().unwrap_or_default())?;
         let decoding = DecodingKey::from_jwk(jwk).map_err(KeyError::Invalid)?;
-        if decoding.family() != alg.family() || alg.family() == AlgorithmFamily::Hmac {
+        if decoding.family() != alg.family() {
             return Err(KeyError::AlgorithmMismatch { kid, alg });
         }
         Ok(Self {

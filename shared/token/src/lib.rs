@@ -13,6 +13,7 @@ mod issue;
 pub mod jws;
 mod keys;
 pub mod outside;
+mod validation;
 mod verify;
 
 pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims, CLAIMS_CONTEXT_KEY, authorizer_context};
@@ -20,8 +21,9 @@ pub use error::{KeyError, SignError, VerifyError};
 pub use issue::{IssuedToken, Subject, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::Jwk;
-pub use keys::{Key, KeySet, MIN_HMAC_SECRET_BYTES, SIGNING_ALGORITHMS};
-pub use verify::{DEFAULT_LEEWAY_SECS, MAX_TOKEN_BYTES, TokenVerifier, VerifierConfig};
+pub use keys::{ASYMMETRIC_ALGORITHMS, Key, KeySet, MIN_HMAC_SECRET_BYTES, SIGNING_ALGORITHMS};
+pub use validation::{DEFAULT_LEEWAY_SECS, Validation};
+pub use verify::{MAX_TOKEN_BYTES, TokenVerifier};
 
 /// Seconds since the Unix epoch, the unit of every JWT date claim.
 pub fn now_unix() -> i64 {

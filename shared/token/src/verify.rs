@@ -1,69 +1,37 @@
-//! Verifying access tokens: the JWS layer, then `typ`, then every claim.
+//! Verifying authgate's own access tokens: the JWS layer, then `typ`, then the claims through
+//! [`Validation::own`].
 
 use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::claims::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::error::VerifyError;
 use crate::jws;
 use crate::keys::KeySet;
+use crate::validation::Validation;
 
 pub use crate::jws::MAX_TOKEN_BYTES;
-
-/// Default clock-skew allowance for `exp`, `nbf` and `iat`.
-pub const DEFAULT_LEEWAY_SECS: u64 = 30;
-
-/// What a token must say to be accepted.
-#[derive(Debug, Clone)]
-pub struct VerifierConfig {
-    /// The only accepted `iss`.
-    pub issuer: String,
-    /// The audience that `aud` must contain.
-    pub audience: String,
-    /// Clock-skew allowance in seconds.
-    pub leeway_secs: u64,
-}
 
 /// Verifies access tokens against a key set. Keys are parsed once, when the set is built.
 #[derive(Debug, Clone)]
 pub struct TokenVerifier {
     keys: Arc<KeySet>,
-    config: VerifierConfig,
+    validation: Validation,
 }
 
-/// `aud` may be one string or an array of strings (RFC 7519 §4.1.3).
+/// The claims of an own token, typed once [`Validation`] has accepted them.
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Audience {
-    fn contains(&self, wanted: &str) -> bool {
-        match self {
-            Audience::One(aud) => aud == wanted,
-            Audience::Many(auds) => auds.iter().any(|aud| aud == wanted),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct RawClaims {
-    iss: Option<String>,
-    sub: Option<String>,
-    aud: Option<Audience>,
-    iat: Option<i64>,
-    nbf: Option<i64>,
-    exp: Option<i64>,
-    jti: Option<String>,
-    email: Option<String>,
-    sid: Option<String>,
-}
-
-fn required<T>(value: Option<T>, name: &'static str) -> Result<T, VerifyError> {
-    value.ok_or(VerifyError::MissingClaim(name))
+struct OwnClaims {
+    iss: String,
+    sub: String,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    jti: String,
+    email: String,
+    sid: String,
 }
 
 fn is_access_type(typ: &str) -> bool {
@@ -73,9 +41,9 @@ fn is_access_type(typ: &str) -> bool {
 }
 
 impl TokenVerifier {
-    /// A verifier trusting every key in `keys`.
-    pub fn new(keys: Arc<KeySet>, config: VerifierConfig) -> Self {
-        Self { keys, config }
+    /// A verifier trusting every key in `keys`, for claims `validation` accepts.
+    pub fn new(keys: Arc<KeySet>, validation: Validation) -> Self {
+        Self { keys, validation }
     }
 
     /// Verifies `token` as of now.
@@ -90,48 +58,21 @@ impl TokenVerifier {
             Some(typ) if is_access_type(typ) => {}
             _ => return Err(VerifyError::WrongType),
         }
-        let raw: RawClaims =
+        let claims: Map<String, Value> =
             serde_json::from_slice(&verified.payload).map_err(|_| VerifyError::InvalidClaims)?;
-
-        let leeway = i64::try_from(self.config.leeway_secs).unwrap_or(i64::MAX);
-        let exp = required(raw.exp, "exp")?;
-        let nbf = required(raw.nbf, "nbf")?;
-        let iat = required(raw.iat, "iat")?;
-        let iss = required(raw.iss, "iss")?;
-        let aud = required(raw.aud, "aud")?;
-        let sub = required(raw.sub, "sub")?;
-        let jti = required(raw.jti, "jti")?;
-        let email = required(raw.email, "email")?;
-        let sid = required(raw.sid, "sid")?;
-
-        if now >= exp.saturating_add(leeway) {
-            return Err(VerifyError::Expired);
-        }
-        if now.saturating_add(leeway) < nbf {
-            return Err(VerifyError::NotYetValid);
-        }
-        if now.saturating_add(leeway) < iat {
-            return Err(VerifyError::IssuedInFuture);
-        }
-        if iss != self.config.issuer {
-            return Err(VerifyError::InvalidIssuer);
-        }
-        if !aud.contains(&self.config.audience) {
-            return Err(VerifyError::InvalidAudience);
-        }
-        if sub.is_empty() {
-            return Err(VerifyError::InvalidSubject);
-        }
+        self.validation.validate(&claims, now)?;
+        let own: OwnClaims = serde_json::from_value(Value::Object(claims))
+            .map_err(|_| VerifyError::InvalidClaims)?;
         Ok(AccessClaims {
-            iss,
-            sub,
-            aud: self.config.audience.clone(),
-            iat,
-            nbf,
-            exp,
-            jti,
-            email,
-            sid,
+            iss: own.iss,
+            sub: own.sub,
+            aud: self.validation.audience.clone(),
+            iat: own.iat,
+            nbf: own.nbf,
+            exp: own.exp,
+            jti: own.jti,
+            email: own.email,
+            sid: own.sid,
         })
     }
 
@@ -139,13 +80,13 @@ impl TokenVerifier {
     pub fn with_keys(&self, keys: Arc<KeySet>) -> Self {
         Self {
             keys,
-            config: self.config.clone(),
+            validation: self.validation.clone(),
         }
     }
 
     /// What this verifier requires.
-    pub fn config(&self) -> &VerifierConfig {
-        &self.config
+    pub fn validation(&self) -> &Validation {
+        &self.validation
     }
 
     /// The keys this verifier trusts.

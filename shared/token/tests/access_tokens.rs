@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authgate_token::{
-    Algorithm, Key, KeySet, MAX_TOKEN_BYTES, Subject, TokenIssuer, TokenVerifier, VerifierConfig,
+    Algorithm, Key, KeySet, MAX_TOKEN_BYTES, Subject, TokenIssuer, TokenVerifier, Validation,
     VerifyError,
 };
 use base64::Engine;
@@ -24,14 +24,7 @@ fn keys() -> Arc<KeySet> {
 }
 
 fn verifier() -> TokenVerifier {
-    TokenVerifier::new(
-        keys(),
-        VerifierConfig {
-            issuer: ISS.into(),
-            audience: AUD.into(),
-            leeway_secs: 30,
-        },
-    )
+    TokenVerifier::new(keys(), Validation::own(ISS, AUD, 30))
 }
 
 fn issue(now: i64) -> String {
@@ -368,11 +361,7 @@ fn verifies_tokens_of_a_previous_key_still_in_the_set() {
         ],
     )
     .unwrap();
-    let config = VerifierConfig {
-        issuer: ISS.into(),
-        audience: AUD.into(),
-        leeway_secs: 30,
-    };
+    let config = Validation::own(ISS, AUD, 30);
     assert!(
         TokenVerifier::new(Arc::new(both), config.clone())
             .verify_at(&old_token, NOW)

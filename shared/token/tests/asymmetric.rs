@@ -8,19 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authgate_token::{
-    Algorithm, Key, KeySet, Subject, TokenIssuer, TokenVerifier, VerifierConfig, VerifyError,
+    ASYMMETRIC_ALGORITHMS, Algorithm, Key, KeySet, Subject, TokenIssuer, TokenVerifier, Validation,
+    VerifyError,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 const K: &[u8] = b"Xq3vK9pLmN2rT8wY4zB6cD1fG5hJ7kQ0sU";
 
-fn config() -> VerifierConfig {
-    VerifierConfig {
-        issuer: "iss".into(),
-        audience: "aud".into(),
-        leeway_secs: 30,
-    }
+fn config() -> Validation {
+    Validation::own("iss", "aud", 30)
 }
 
 fn round_trip(alg: &str) -> (String, Arc<KeySet>) {
@@ -148,7 +145,9 @@ fn a_published_jwk_verifies_tokens_as_an_outside_verifier_would() {
         let (token, keys) = round_trip(alg);
         let jwk: authgate_token::Jwk =
             serde_json::from_value(keys.public_jwks()["keys"][0].clone()).unwrap();
-        let from_jwk = Arc::new(KeySet::verifying([Key::from_jwk(&jwk, None).unwrap()]).unwrap());
+        let from_jwk = Arc::new(
+            KeySet::verifying([Key::from_jwk(&jwk, &ASYMMETRIC_ALGORITHMS).unwrap()]).unwrap(),
+        );
         assert!(
             TokenVerifier::new(from_jwk, config())
                 .verify(&token)

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use authgate_token::jws::verify_compact;
-use authgate_token::{Algorithm, Jwk, Key, KeySet};
+use authgate_token::{ASYMMETRIC_ALGORITHMS, Algorithm, Jwk, Key, KeySet};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
@@ -65,7 +65,7 @@ fn group_key(group: &Value) -> Option<Key> {
         return Key::hmac(jwk_json["kid"].as_str()?, &secret, alg).ok();
     }
     let jwk: Jwk = serde_json::from_value(jwk_json.clone()).ok()?;
-    Key::from_jwk(&jwk, None).ok()
+    Key::from_jwk(&jwk, &ASYMMETRIC_ALGORITHMS).ok()
 }
 
 #[test]

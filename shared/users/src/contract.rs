@@ -267,7 +267,8 @@ pub async fn refresh_rotates_and_the_old_token_is_spent<S: UserStore + crate::Se
             .state(session.id, session.user_id)
             .await
             .expect("state")
-            .is_active(now + 2000)
+            .may_act(now + 2000)
+            .is_ok()
     );
 }
 
@@ -289,12 +290,14 @@ pub async fn reusing_a_spent_token_ends_the_session<S: UserStore + crate::Sessio
         .await
         .expect_err("reuse");
     assert!(matches!(err, crate::RefreshError::Reused), "{err:?}");
-    assert!(
-        !store
+    assert_eq!(
+        store
             .state(session.id, session.user_id)
             .await
             .expect("state")
-            .is_active(now + 2000)
+            .may_act(now + 2000)
+            .err(),
+        Some(crate::Denied::LoggedOut)
     );
     let err = store
         .rotate(
@@ -305,7 +308,10 @@ pub async fn reusing_a_spent_token_ends_the_session<S: UserStore + crate::Sessio
         )
         .await
         .expect_err("the legitimate branch ends too");
-    assert!(matches!(err, crate::RefreshError::SessionEnded), "{err:?}");
+    assert!(
+        matches!(err, crate::RefreshError::SessionEnded(_)),
+        "{err:?}"
+    );
 }
 
 pub async fn reuse_within_the_grace_period_keeps_the_session<S: UserStore + crate::SessionStore>(
@@ -345,12 +351,14 @@ pub async fn reuse_within_the_grace_period_keeps_the_session<S: UserStore + crat
         .await
         .expect_err("after the grace period it is reuse");
     assert!(matches!(err, crate::RefreshError::Reused), "{err:?}");
-    assert!(
-        !store
+    assert_eq!(
+        store
             .state(session.id, session.user_id)
             .await
             .expect("state")
-            .is_active(now + 40_000)
+            .may_act(now + 40_000)
+            .err(),
+        Some(crate::Denied::LoggedOut)
     );
 }
 
@@ -382,7 +390,8 @@ pub async fn unknown_and_expired_tokens_are_refused<S: UserStore + crate::Sessio
             .state(session.id, session.user_id)
             .await
             .expect("state")
-            .is_active(now + 600_000),
+            .may_act(now + 600_000)
+            .is_ok(),
         "expiry ends no session"
     );
 }
@@ -448,19 +457,22 @@ pub async fn logout_and_logout_all_end_sessions<S: UserStore + crate::SessionSto
         .expect("start");
 
     store.revoke(one.id).await.expect("logout");
-    assert!(
-        !store
+    assert_eq!(
+        store
             .state(one.id, user.id)
             .await
             .expect("state")
-            .is_active(now + 100)
+            .may_act(now + 100)
+            .err(),
+        Some(crate::Denied::LoggedOut)
     );
     assert!(
         store
             .state(two.id, user.id)
             .await
             .expect("state")
-            .is_active(now + 100),
+            .may_act(now + 100)
+            .is_ok(),
         "other sessions live on"
     );
     let err = store
@@ -472,18 +484,23 @@ pub async fn logout_and_logout_all_end_sessions<S: UserStore + crate::SessionSto
         )
         .await
         .expect_err("ended");
-    assert!(matches!(err, crate::RefreshError::SessionEnded), "{err:?}");
+    assert!(
+        matches!(err, crate::RefreshError::SessionEnded(_)),
+        "{err:?}"
+    );
 
     store
         .revoke_all(user.id, now + 200)
         .await
         .expect("logout-all");
-    assert!(
-        !store
+    assert_eq!(
+        store
             .state(two.id, user.id)
             .await
             .expect("state")
-            .is_active(now + 300)
+            .may_act(now + 300)
+            .err(),
+        Some(crate::Denied::LoggedOutEverywhere)
     );
     let three = crate::Session {
         id: uuid::Uuid::new_v4(),
@@ -503,7 +520,8 @@ pub async fn logout_and_logout_all_end_sessions<S: UserStore + crate::SessionSto
             .state(three.id, user.id)
             .await
             .expect("state")
-            .is_active(now + 300),
+            .may_act(now + 300)
+            .is_ok(),
         "a later login works"
     );
 }
@@ -516,22 +534,28 @@ pub async fn disabled_or_missing_users_have_no_active_session<
     let now = 1_800_000_000_000;
     let (user, session, _) = user_with_session(&store, now).await;
     store.set_disabled(user.id, true).await.expect("disable");
-    assert!(
-        !store
-            .state(session.id, user.id)
-            .await
-            .expect("state")
-            .is_active(now + 1)
-    );
+    let state = store.state(session.id, user.id).await.expect("state");
+    assert_eq!(state.may_act(now + 1), Err(crate::Denied::DisabledUser));
     let stranger = uuid::Uuid::new_v4();
-    assert!(
-        !store
-            .state(session.id, stranger)
-            .await
-            .expect("state")
-            .is_active(now + 1),
+    let state = store.state(session.id, stranger).await.expect("state");
+    assert_eq!(
+        state.may_act(now + 1),
+        Err(crate::Denied::UnknownUser),
         "a session belongs to its user"
     );
+    assert_eq!(state.session, None, "a session belongs to its user");
+}
+
+/// Logout-all names a user; for one that does not exist every store says `NotFound` (and writes
+/// nothing), so the API answers the same whichever store is behind it.
+pub async fn logout_all_of_a_missing_user_is_not_found<S: UserStore + crate::SessionStore>(
+    store: S,
+) {
+    let err = store
+        .revoke_all(uuid::Uuid::new_v4(), 1_800_000_000_000)
+        .await
+        .expect_err("no such user");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
 }
 
 /// Two refreshes racing with one token: exactly one wins.
@@ -563,7 +587,7 @@ pub async fn concurrent_refreshes_with_one_token_have_one_winner<
     let wins = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
     for result in &results {
         match result.as_ref().expect("task") {
-            Ok(_) | Err(crate::RefreshError::Reused | crate::RefreshError::SessionEnded) => {}
+            Ok(_) | Err(crate::RefreshError::Reused | crate::RefreshError::SessionEnded(_)) => {}
             Err(other) => panic!("unexpected error: {other:?}"),
         }
     }
@@ -585,6 +609,7 @@ macro_rules! session_store_contract_tests {
                 refresh_never_outlives_the_session,
                 logout_and_logout_all_end_sessions,
                 disabled_or_missing_users_have_no_active_session,
+                logout_all_of_a_missing_user_is_not_found,
                 concurrent_refreshes_with_one_token_have_one_winner,
             );
         }

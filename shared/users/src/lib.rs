@@ -4,6 +4,7 @@
 //! DynamoDB store, the embedded store and the in-memory store all implement and that the contract
 //! suite (feature `contract-tests`) checks identically.
 
+mod access;
 #[cfg(any(test, feature = "contract-tests"))]
 pub mod contract;
 mod email;
@@ -12,6 +13,7 @@ mod password;
 mod sessions;
 mod store;
 
+pub use access::{Denied, user_may_act};
 pub use email::{Email, EmailError};
 pub use memory::InMemoryUserStore;
 pub use password::{
@@ -19,7 +21,8 @@ pub use password::{
     MIN_PASSWORD_CHARS, Password, PasswordError, PasswordHash, PasswordHasher,
 };
 pub use sessions::{
-    InvalidRefreshToken, RefreshError, RefreshRecord, RefreshToken, Rotated, RotationPolicy,
-    Session, SessionId, SessionState, SessionStore, TokenHash, decide_rotation, now_ms,
+    InvalidRefreshToken, RefreshError, RefreshRecord, RefreshToken, Rotated, RotationDecision,
+    RotationPolicy, Session, SessionId, SessionState, SessionStore, TokenHash, decide_rotation,
+    now_ms,
 };
 pub use store::{NewUser, PublicUser, StoreError, User, UserId, UserStore};

@@ -5,8 +5,8 @@ use std::sync::Mutex;
 
 use crate::email::Email;
 use crate::sessions::{
-    RefreshError, RefreshRecord, Rotated, RotationPolicy, Session, SessionId, SessionState,
-    SessionStore, TokenHash, decide_rotation,
+    RefreshError, RefreshRecord, Rotated, RotationDecision, RotationPolicy, Session, SessionId,
+    SessionState, SessionStore, TokenHash, decide_rotation,
 };
 use crate::store::{NewUser, StoreError, User, UserId, UserStore};
 
@@ -27,7 +27,7 @@ impl Inner {
                 .get(&session)
                 .filter(|s| s.user_id == user)
                 .cloned(),
-            user_active: self.users.get(&user).is_some_and(|u| !u.disabled),
+            user_disabled: self.users.get(&user).map(|u| u.disabled),
             sessions_valid_after_ms: self
                 .sessions_valid_after_ms
                 .get(&user)
@@ -133,7 +133,7 @@ impl SessionStore for InMemoryUserStore {
             .map(|r| inner.state(r.session, r.user_id))
             .unwrap_or_default();
         match decide_rotation(record.as_ref(), &state, now_ms, policy) {
-            Ok(rotated) => {
+            RotationDecision::Rotate(rotated) => {
                 if let Some(r) = inner.refresh.get_mut(presented) {
                     r.consumed_at_ms.get_or_insert(now_ms);
                 }
@@ -148,13 +148,12 @@ impl SessionStore for InMemoryUserStore {
                 );
                 Ok(rotated)
             }
-            Err((error, end_session)) => {
-                if end_session
-                    && let Some(session) = record.and_then(|r| inner.sessions.get_mut(&r.session))
-                {
+            RotationDecision::Refuse(error) => Err(error),
+            RotationDecision::EndSession(id) => {
+                if let Some(session) = inner.sessions.get_mut(&id) {
                     session.revoked = true;
                 }
-                Err(error)
+                Err(RefreshError::Reused)
             }
         }
     }
@@ -167,7 +166,11 @@ impl SessionStore for InMemoryUserStore {
     }
 
     async fn revoke_all(&self, user: UserId, now_ms: i64) -> Result<(), StoreError> {
-        self.lock()?.sessions_valid_after_ms.insert(user, now_ms);
+        let mut inner = self.lock()?;
+        if !inner.users.contains_key(&user) {
+            return Err(StoreError::NotFound);
+        }
+        inner.sessions_valid_after_ms.insert(user, now_ms);
         Ok(())
     }
 

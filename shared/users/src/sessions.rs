@@ -15,6 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::access::Denied;
 use crate::store::{StoreError, UserId};
 
 /// A session's id: the `sid` claim of its access tokens.
@@ -124,34 +125,22 @@ pub enum RefreshError {
     Unknown,
     #[error("refresh token has expired")]
     Expired,
-    #[error("the session has ended")]
-    SessionEnded,
+    #[error("the session has ended: {0}")]
+    SessionEnded(#[source] Denied),
     #[error("refresh token was used before; the session has been ended")]
     Reused,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// What the authorizer needs to decide whether a token's session is still alive.
+/// The stored facts about a session and its user; [`SessionState::may_act`] decides from them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionState {
     pub session: Option<Session>,
-    /// Whether the user still exists and is enabled.
-    pub user_active: bool,
+    /// The user's `disabled` flag, or `None` when there is no such user.
+    pub user_disabled: Option<bool>,
     /// Sessions created at or before this time have been ended by logout-all.
     pub sessions_valid_after_ms: i64,
-}
-
-impl SessionState {
-    /// Whether tokens of this session may still be used at `now_ms`.
-    pub fn is_active(&self, now_ms: i64) -> bool {
-        self.user_active
-            && self.session.as_ref().is_some_and(|s| {
-                !s.revoked
-                    && s.expires_at_ms > now_ms
-                    && s.created_at_ms > self.sessions_valid_after_ms
-            })
-    }
 }
 
 /// Where sessions and refresh-token hashes live; implemented by each user store on the same data.
@@ -190,34 +179,46 @@ pub struct RefreshRecord {
     pub consumed_at_ms: Option<i64>,
 }
 
-/// What a rotation does, decided from what is stored; for stores that read and write under one
-/// lock or transaction. `Err((error, end_session))`.
+/// What a rotation does, decided from what is stored.
+#[derive(Debug)]
+pub enum RotationDecision {
+    /// Consume the presented token and store the next one.
+    Rotate(Rotated),
+    /// Refuse; nothing changes.
+    Refuse(RefreshError),
+    /// A spent token came back: end this session, then refuse with [`RefreshError::Reused`].
+    EndSession(SessionId),
+}
+
+/// The rotation rule, for stores that read and write under one lock or transaction.
 pub fn decide_rotation(
     record: Option<&RefreshRecord>,
     state: &SessionState,
     now_ms: i64,
     policy: RotationPolicy,
-) -> Result<Rotated, (RefreshError, bool)> {
-    let record = record.ok_or((RefreshError::Unknown, false))?;
+) -> RotationDecision {
+    let Some(record) = record else {
+        return RotationDecision::Refuse(RefreshError::Unknown);
+    };
     if record.expires_at_ms <= now_ms {
-        return Err((RefreshError::Expired, false));
+        return RotationDecision::Refuse(RefreshError::Expired);
     }
     if let Some(consumed) = record.consumed_at_ms {
         // Without a grace period every second use is reuse, whatever the two clock readings say
         // (a concurrent refresh can read the clock before the one that consumed the token).
         let within_grace = policy.reuse_grace_ms > 0 && now_ms - consumed < policy.reuse_grace_ms;
         if !within_grace {
-            return Err((RefreshError::Reused, true));
+            return RotationDecision::EndSession(record.session);
         }
     }
-    let session = match &state.session {
-        Some(session) if state.is_active(now_ms) => session.clone(),
-        _ => return Err((RefreshError::SessionEnded, false)),
+    let session = match state.may_act(now_ms) {
+        Ok(session) => session.clone(),
+        Err(denied) => return RotationDecision::Refuse(RefreshError::SessionEnded(denied)),
     };
     let refresh_expires_at_ms = now_ms
         .saturating_add(policy.refresh_ttl_ms)
         .min(session.expires_at_ms);
-    Ok(Rotated {
+    RotationDecision::Rotate(Rotated {
         session,
         refresh_expires_at_ms,
     })
@@ -275,7 +276,7 @@ mod tests {
         };
         let state = SessionState {
             session: Some(session.clone()),
-            user_active: true,
+            user_disabled: Some(false),
             sessions_valid_after_ms: -1,
         };
         let record = RefreshRecord {
@@ -290,7 +291,7 @@ mod tests {
         };
         let result = decide_rotation(Some(&record), &state, 1_000, no_grace);
         assert!(
-            matches!(result, Err((RefreshError::Reused, true))),
+            matches!(result, RotationDecision::EndSession(id) if id == session.id),
             "{result:?}"
         );
         let grace = RotationPolicy {
@@ -298,57 +299,15 @@ mod tests {
             ..no_grace
         };
         assert!(
-            decide_rotation(Some(&record), &state, 1_000, grace).is_ok(),
+            matches!(
+                decide_rotation(Some(&record), &state, 1_000, grace),
+                RotationDecision::Rotate(_)
+            ),
             "a concurrent retry within the grace period"
         );
         assert!(matches!(
             decide_rotation(Some(&record), &state, 6_001, grace),
-            Err((RefreshError::Reused, true))
+            RotationDecision::EndSession(_)
         ));
-    }
-
-    #[test]
-    fn session_state_rules() {
-        let session = Session {
-            id: uuid::Uuid::new_v4(),
-            user_id: uuid::Uuid::new_v4(),
-            created_at_ms: 1000,
-            expires_at_ms: 5000,
-            revoked: false,
-        };
-        let state = SessionState {
-            session: Some(session.clone()),
-            user_active: true,
-            sessions_valid_after_ms: 0,
-        };
-        assert!(state.is_active(2000));
-        assert!(!state.is_active(5000), "past its absolute lifetime");
-        assert!(
-            !SessionState {
-                sessions_valid_after_ms: 1000,
-                ..state.clone()
-            }
-            .is_active(2000),
-            "logout-all"
-        );
-        assert!(
-            !SessionState {
-                user_active: false,
-                ..state.clone()
-            }
-            .is_active(2000),
-            "disabled user"
-        );
-        assert!(
-            !SessionState {
-                session: Some(Session {
-                    revoked: true,
-                    ..session
-                }),
-                ..state
-            }
-            .is_active(2000)
-        );
-        assert!(!SessionState::default().is_active(2000));
     }
 }

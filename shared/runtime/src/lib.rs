@@ -1,0 +1,191 @@
+//! How a function is built and run.
+//!
+//! Every function crate has one constructor, `build(&Env, &dyn Backend)`. Its Lambda `main.rs`
+//! calls it through [`http_function`] or [`event_function`] with an [`AwsBackend`] (DynamoDB and
+//! Secrets Manager from the SDK configuration); `authgate serve` and the tests call the same
+//! constructor with [`Resources`], a store and a key ring already in hand. What differs between
+//! the three is only where users and keys live, never how a handler is put together.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use authgate_config::{
+    ConfigError, KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE, SIGNING_KEY_SECRET_ID, USERS_TABLE,
+};
+use authgate_dynamo::DynamoUserStore;
+use authgate_http::HttpHandler;
+use authgate_keys::{KeyRing, KeySourceError, SecretsManagerKeySource};
+use authgate_oidc::OidcError;
+use authgate_token::SignError;
+use authgate_users::{SessionStore, UserStore};
+
+pub use authgate_config::Env;
+pub use aws_config::SdkConfig;
+
+/// A store of users and their sessions (every backend implements both on the same data).
+pub trait AccountStore: UserStore + SessionStore {}
+impl<T: UserStore + SessionStore + ?Sized> AccountStore for T {}
+
+/// Why a function could not be built. The init phase fails with it, so a misconfigured function
+/// never answers a request.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("signing keys could not be loaded")]
+    Keys(#[from] KeySourceError),
+    #[error("the signing keys cannot sign")]
+    Signing(#[from] SignError),
+    #[error(transparent)]
+    TrustedIssuers(#[from] OidcError),
+}
+
+/// Where a function's users and keys live. A function asks only for what it uses, so it needs
+/// only the settings and permissions for that.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// The user and session store.
+    fn store(&self, env: &Env) -> Result<Arc<dyn AccountStore>, InitError>;
+    /// The signing and verification keys, loaded now and reloaded as they age.
+    async fn keys(&self, env: &Env) -> Result<Arc<KeyRing>, InitError>;
+}
+
+/// The deployed backend: the table named by `USERS_TABLE`, the secret named by
+/// `SIGNING_KEY_SECRET_ID`, through the AWS SDK (whose standard variables, such as
+/// `AWS_ENDPOINT_URL_DYNAMODB`, can point it at an emulator).
+#[derive(Debug, Clone)]
+pub struct AwsBackend {
+    dynamodb: SdkConfig,
+    secrets_manager: SdkConfig,
+}
+
+impl AwsBackend {
+    /// The SDK configuration from the standard chain (region, credentials, endpoint overrides).
+    pub async fn from_environment() -> Self {
+        Self::new(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+    }
+
+    /// A backend on `sdk`.
+    pub fn new(sdk: SdkConfig) -> Self {
+        Self::per_service(sdk.clone(), sdk)
+    }
+
+    /// A backend whose DynamoDB and Secrets Manager clients have configurations of their own (as
+    /// `AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_SECRETS_MANAGER` give them in Lambda).
+    pub fn per_service(dynamodb: SdkConfig, secrets_manager: SdkConfig) -> Self {
+        Self {
+            dynamodb,
+            secrets_manager,
+        }
+    }
+
+    /// The SDK configuration, for functions that talk to Secrets Manager beyond loading keys.
+    pub fn sdk(&self) -> &SdkConfig {
+        &self.secrets_manager
+    }
+}
+
+#[async_trait]
+impl Backend for AwsBackend {
+    fn store(&self, env: &Env) -> Result<Arc<dyn AccountStore>, InitError> {
+        let table = env.required(USERS_TABLE)?;
+        Ok(Arc::new(DynamoUserStore::new(
+            aws_sdk_dynamodb::Client::new(&self.dynamodb),
+            table,
+        )))
+    }
+
+    async fn keys(&self, env: &Env) -> Result<Arc<KeyRing>, InitError> {
+        let secret = env.required(SIGNING_KEY_SECRET_ID)?;
+        let source = SecretsManagerKeySource::new(
+            aws_sdk_secretsmanager::Client::new(&self.secrets_manager),
+            secret,
+        );
+        let ring = KeyRing::load(Arc::new(source), KEYS_MAX_AGE, KEY_RELOAD_MIN_INTERVAL).await?;
+        Ok(Arc::new(ring))
+    }
+}
+
+/// A store and keys already opened: what `authgate serve` and the tests build functions on.
+#[derive(Clone)]
+pub struct Resources {
+    /// Users and sessions.
+    pub store: Arc<dyn AccountStore>,
+    /// Signing and verification keys.
+    pub keys: Arc<KeyRing>,
+}
+
+impl Resources {
+    /// Functions built on these share `store` and `keys`.
+    pub fn new(store: Arc<dyn AccountStore>, keys: Arc<KeyRing>) -> Self {
+        Self { store, keys }
+    }
+}
+
+#[async_trait]
+impl Backend for Resources {
+    fn store(&self, _: &Env) -> Result<Arc<dyn AccountStore>, InitError> {
+        Ok(Arc::clone(&self.store))
+    }
+
+    async fn keys(&self, _: &Env) -> Result<Arc<KeyRing>, InitError> {
+        Ok(Arc::clone(&self.keys))
+    }
+}
+
+/// A function invoked with events of type `E` rather than HTTP requests (the authorizer, the
+/// key rotation).
+#[async_trait]
+pub trait EventHandler<E: Send + 'static>: Send + Sync {
+    /// What Lambda returns to the caller.
+    type Output: serde::Serialize + Send;
+    /// The error Lambda records.
+    type Error: Into<lambda_runtime::Diagnostic> + std::fmt::Debug + Send;
+    /// Handles one event.
+    async fn handle(&self, event: E) -> Result<Self::Output, Self::Error>;
+}
+
+/// Builds an API function with `build` on the AWS backend and serves API Gateway's requests.
+pub async fn http_function<H, B>(build: B) -> Result<(), lambda_http::Error>
+where
+    H: HttpHandler + 'static,
+    B: AsyncFnOnce(&Env, &AwsBackend) -> Result<H, InitError>,
+{
+    lambda_http::tracing::init_default_subscriber();
+    let handler = Arc::new(init(build).await?);
+    lambda_http::run(lambda_http::service_fn(move |request| {
+        let handler = Arc::clone(&handler);
+        async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }
+    }))
+    .await
+}
+
+/// Builds an event function with `build` on the AWS backend and serves its events.
+pub async fn event_function<E, H, B>(build: B) -> Result<(), lambda_runtime::Error>
+where
+    E: serde::de::DeserializeOwned + Send + 'static,
+    H: EventHandler<E> + 'static,
+    B: AsyncFnOnce(&Env, &AwsBackend) -> Result<H, InitError>,
+{
+    lambda_runtime::tracing::init_default_subscriber();
+    let handler = Arc::new(init(build).await?);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<E>| {
+            let handler = Arc::clone(&handler);
+            async move { handler.handle(event.payload).await }
+        },
+    ))
+    .await
+}
+
+/// Runs `build` on the process environment and the AWS backend, logging a failure with its causes.
+async fn init<H, B>(build: B) -> Result<H, InitError>
+where
+    B: AsyncFnOnce(&Env, &AwsBackend) -> Result<H, InitError>,
+{
+    let env = Env::process();
+    let backend = AwsBackend::from_environment().await;
+    build(&env, &backend).await.inspect_err(|e| {
+        tracing::error!(error = %authgate_config::error_chain(e), "init failed");
+    })
+}
