@@ -6,7 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_yaml::Value;
+use serde::Deserialize;
+
+/// API Gateway's authorizer result cache TTL when the template sets none.
+const DEFAULT_AUTHORIZER_CACHE_TTL_SECS: u64 = 300;
 
 /// The template this binary was built with.
 pub const TEMPLATE: &str = include_str!("../../template.yaml");
@@ -70,183 +73,320 @@ pub struct ApiSpec {
     pub gateway_responses: BTreeMap<String, GatewayResponse>,
     /// Default of each template parameter.
     pub parameter_defaults: BTreeMap<String, String>,
+    /// The variables every function gets (`Globals.Function.Environment`), with parameters at
+    /// their defaults; a value the local gateway cannot compute (an `!If`, a `!Sub`) is absent.
+    pub function_environment: BTreeMap<String, String>,
 }
 
-fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-    value.as_mapping()?.get(key)
+/// A leaf value: a literal, or an intrinsic function (`!Ref`, `!GetAtt`, `!Sub`, `!If`, ...).
+#[derive(Debug, Clone, PartialEq)]
+enum Leaf {
+    Literal(String),
+    Ref(String),
+    GetAtt(String),
+    Other,
 }
 
-fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+impl<'de> Deserialize<'de> for Leaf {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use yaml_serde::Value;
+        let literal = |value: &Value| match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let value = Value::deserialize(deserializer)?;
+        Ok(match &value {
+            Value::Tagged(tagged) => {
+                match (tagged.tag.to_string().as_str(), literal(&tagged.value)) {
+                    ("!Ref", Some(name)) => Leaf::Ref(name),
+                    ("!GetAtt", Some(target)) => Leaf::GetAtt(target),
+                    _ => Leaf::Other,
+                }
+            }
+            other => literal(other).map_or(Leaf::Other, Leaf::Literal),
+        })
     }
 }
 
-/// A scalar, or a `!Ref` to a parameter resolved to its default.
-fn resolve(value: &Value, defaults: &BTreeMap<String, String>) -> Option<String> {
-    if let Value::Tagged(tagged) = value
-        && tagged.tag == "!Ref"
-    {
-        return scalar(&tagged.value).and_then(|name| defaults.get(&name).cloned());
+impl Leaf {
+    /// The value with parameters at their defaults, if it can be computed here.
+    fn resolve(&self, defaults: &BTreeMap<String, String>) -> Option<String> {
+        match self {
+            Leaf::Literal(value) => Some(value.clone()),
+            Leaf::Ref(name) => defaults.get(name).cloned(),
+            _ => None,
+        }
     }
-    scalar(value)
+
+    /// The logical id a `!Ref Name` or `!GetAtt Name.Attribute` points at.
+    fn referenced_id(&self) -> Option<&str> {
+        match self {
+            Leaf::Ref(id) => Some(id),
+            Leaf::GetAtt(target) => target.split('.').next(),
+            _ => None,
+        }
+    }
 }
 
-/// The logical id inside `!GetAtt Name.Arn` or `!Ref Name`.
-fn referenced_id(value: &Value) -> Option<String> {
-    let Value::Tagged(tagged) = value else {
-        return None;
-    };
-    let target = scalar(&tagged.value)?;
-    match tagged.tag.to_string().as_str() {
-        "!GetAtt" => target.split('.').next().map(str::to_owned),
-        "!Ref" => Some(target),
-        _ => None,
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Template {
+    #[serde(default)]
+    parameters: BTreeMap<String, Parameter>,
+    #[serde(default)]
+    globals: Globals,
+    resources: BTreeMap<String, Resource>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Parameter {
+    default: Option<Leaf>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Globals {
+    #[serde(default)]
+    function: FunctionGlobals,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FunctionGlobals {
+    #[serde(default)]
+    environment: Environment,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Environment {
+    #[serde(default)]
+    variables: BTreeMap<String, Leaf>,
+}
+
+#[derive(Deserialize)]
+struct Resource {
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(rename = "Properties", default)]
+    properties: Option<yaml_serde::Value>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ApiProperties {
+    #[serde(default)]
+    auth: Option<ApiAuth>,
+    #[serde(default)]
+    gateway_responses: BTreeMap<String, ResponseConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ApiAuth {
+    default_authorizer: Option<String>,
+    #[serde(default)]
+    authorizers: BTreeMap<String, AuthorizerDefinition>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AuthorizerDefinition {
+    function_arn: Leaf,
+    #[serde(default)]
+    identity: Identity,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Identity {
+    header: Option<String>,
+    validation_expression: Option<String>,
+    reauthorize_every: Option<Leaf>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResponseConfig {
+    status_code: Option<Leaf>,
+    #[serde(default)]
+    response_parameters: ResponseParameters,
+    #[serde(default)]
+    response_templates: BTreeMap<String, String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResponseParameters {
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FunctionProperties {
+    #[serde(default)]
+    events: BTreeMap<String, Event>,
+}
+
+#[derive(Deserialize)]
+struct Event {
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(rename = "Properties", default)]
+    properties: Option<yaml_serde::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ApiEvent {
+    rest_api_id: Option<Leaf>,
+    path: String,
+    method: String,
+    #[serde(default)]
+    auth: Option<RouteAuth>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RouteAuth {
+    authorizer: Option<String>,
+}
+
+/// `properties`, read as `T` (an absent block is `T`'s default).
+fn typed<T: Default + serde::de::DeserializeOwned>(
+    properties: &Option<yaml_serde::Value>,
+    at: &str,
+) -> Result<T, TemplateError> {
+    match properties {
+        None => Ok(T::default()),
+        Some(value) => yaml_serde::from_value(value.clone())
+            .map_err(|e| TemplateError::Unsupported(format!("{at}: {e}"))),
     }
 }
 
 impl ApiSpec {
     /// Reads the gateway configuration out of a SAM template.
     pub fn parse(yaml: &str) -> Result<Self, TemplateError> {
-        let doc: Value =
-            serde_yaml::from_str(yaml).map_err(|e| TemplateError::Yaml(e.to_string()))?;
-        let mut defaults = BTreeMap::new();
-        if let Some(Value::Mapping(params)) = get(&doc, "Parameters") {
-            for (name, param) in params {
-                if let (Some(name), Some(default)) =
-                    (scalar(name), get(param, "Default").and_then(scalar))
-                {
-                    defaults.insert(name, default);
-                }
-            }
-        }
-        let Some(Value::Mapping(resources)) = get(&doc, "Resources") else {
-            return Err(TemplateError::Missing("Resources".into()));
-        };
+        let template: Template =
+            yaml_serde::from_str(yaml).map_err(|e| TemplateError::Yaml(e.to_string()))?;
+        let defaults: BTreeMap<String, String> = template
+            .parameters
+            .iter()
+            .filter_map(|(name, p)| {
+                Some((name.clone(), p.default.as_ref()?.resolve(&BTreeMap::new())?))
+            })
+            .collect();
+        let function_environment = template
+            .globals
+            .function
+            .environment
+            .variables
+            .iter()
+            .filter_map(|(name, value)| Some((name.clone(), value.resolve(&defaults)?)))
+            .collect();
 
-        let mut authorizer = None;
-        let mut gateway_responses = BTreeMap::new();
-        let mut api_id = None;
-        for (id, resource) in resources {
-            if get(resource, "Type").and_then(scalar).as_deref() != Some("AWS::Serverless::Api") {
-                continue;
-            }
-            api_id = scalar(id);
-            let props = get(resource, "Properties");
-            let auth = props.and_then(|p| get(p, "Auth"));
-            if let Some(default) = auth
-                .and_then(|a| get(a, "DefaultAuthorizer"))
-                .and_then(scalar)
-            {
-                let config = auth
-                    .and_then(|a| get(a, "Authorizers"))
-                    .and_then(|a| get(a, &default))
-                    .ok_or_else(|| TemplateError::Missing(format!("authorizer {default}")))?;
-                let function = get(config, "FunctionArn")
-                    .and_then(referenced_id)
-                    .ok_or_else(|| TemplateError::Unsupported(format!("{default}.FunctionArn")))?;
-                let identity = get(config, "Identity");
-                authorizer = Some(AuthorizerConfig {
+        let mut apis = template
+            .resources
+            .iter()
+            .filter(|(_, r)| r.kind == "AWS::Serverless::Api");
+        let (api_id, api) = apis
+            .next()
+            .ok_or_else(|| TemplateError::Missing("AWS::Serverless::Api".into()))?;
+        if apis.next().is_some() {
+            return Err(TemplateError::Unsupported(
+                "more than one AWS::Serverless::Api".into(),
+            ));
+        }
+        let api: ApiProperties = typed(&api.properties, api_id)?;
+        let authorizer = match &api.auth {
+            Some(ApiAuth {
+                default_authorizer: Some(name),
+                authorizers,
+            }) => {
+                let definition = authorizers
+                    .get(name)
+                    .ok_or_else(|| TemplateError::Missing(format!("authorizer {name}")))?;
+                let function = definition
+                    .function_arn
+                    .referenced_id()
+                    .ok_or_else(|| TemplateError::Unsupported(format!("{name}.FunctionArn")))?
+                    .to_owned();
+                let identity = &definition.identity;
+                let cache_ttl_secs = match &identity.reauthorize_every {
+                    None => DEFAULT_AUTHORIZER_CACHE_TTL_SECS,
+                    Some(leaf) => leaf
+                        .resolve(&defaults)
+                        .and_then(|v| v.parse().ok())
+                        .ok_or_else(|| TemplateError::Unsupported("ReauthorizeEvery".into()))?,
+                };
+                Some(AuthorizerConfig {
                     function,
                     header: identity
-                        .and_then(|i| get(i, "Header"))
-                        .and_then(scalar)
+                        .header
+                        .clone()
                         .unwrap_or_else(|| "Authorization".into()),
-                    validation_expression: identity
-                        .and_then(|i| get(i, "ValidationExpression"))
-                        .and_then(scalar),
-                    cache_ttl_secs: identity
-                        .and_then(|i| get(i, "ReauthorizeEvery"))
-                        .and_then(|v| resolve(v, &defaults))
-                        .map(|v| {
-                            v.parse()
-                                .map_err(|_| TemplateError::Unsupported("ReauthorizeEvery".into()))
-                        })
-                        .transpose()?
-                        .unwrap_or(300),
-                });
+                    validation_expression: identity.validation_expression.clone(),
+                    cache_ttl_secs,
+                })
             }
-            if let Some(Value::Mapping(responses)) = props.and_then(|p| get(p, "GatewayResponses"))
-            {
-                for (kind, response) in responses {
-                    let Some(kind) = scalar(kind) else { continue };
-                    let headers =
-                        match get(response, "ResponseParameters").and_then(|p| get(p, "Headers")) {
-                            Some(Value::Mapping(h)) => h
-                                .iter()
-                                .filter_map(|(k, v)| {
-                                    Some((scalar(k)?, scalar(v)?.trim_matches('\'').to_owned()))
-                                })
-                                .collect(),
-                            _ => Vec::new(),
-                        };
-                    gateway_responses.insert(
-                        kind,
-                        GatewayResponse {
-                            status: get(response, "StatusCode")
-                                .and_then(scalar)
-                                .and_then(|s| s.parse().ok()),
-                            body: get(response, "ResponseTemplates")
-                                .and_then(|t| get(t, "application/json"))
-                                .and_then(scalar),
-                            headers,
-                        },
-                    );
-                }
-            }
-        }
-        let api_id = api_id.ok_or_else(|| TemplateError::Missing("AWS::Serverless::Api".into()))?;
+            _ => None,
+        };
+        let gateway_responses = api
+            .gateway_responses
+            .iter()
+            .map(|(kind, response)| {
+                let response = GatewayResponse {
+                    status: response
+                        .status_code
+                        .as_ref()
+                        .and_then(|s| s.resolve(&defaults))
+                        .and_then(|s| s.parse().ok()),
+                    body: response.response_templates.get("application/json").cloned(),
+                    headers: response
+                        .response_parameters
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.trim_matches('\'').to_owned()))
+                        .collect(),
+                };
+                (kind.clone(), response)
+            })
+            .collect();
 
         let mut routes = Vec::new();
-        for (id, resource) in resources {
-            if get(resource, "Type").and_then(scalar).as_deref()
-                != Some("AWS::Serverless::Function")
-            {
+        for (function, resource) in &template.resources {
+            if resource.kind != "AWS::Serverless::Function" {
                 continue;
             }
-            let Some(function) = scalar(id) else { continue };
-            let Some(Value::Mapping(events)) =
-                get(resource, "Properties").and_then(|p| get(p, "Events"))
-            else {
-                continue;
-            };
-            for (name, event) in events {
-                if get(event, "Type").and_then(scalar).as_deref() != Some("Api") {
+            let properties: FunctionProperties = typed(&resource.properties, function)?;
+            for (name, event) in &properties.events {
+                if event.kind != "Api" {
                     continue;
                 }
-                let where_ = format!("{function}.Events.{}", scalar(name).unwrap_or_default());
-                let props = get(event, "Properties")
-                    .ok_or_else(|| TemplateError::Missing(where_.clone()))?;
-                if let Some(api) = get(props, "RestApiId")
-                    && referenced_id(api).as_deref() != Some(api_id.as_str())
-                {
-                    return Err(TemplateError::Unsupported(format!("{where_}.RestApiId")));
+                let at = format!("{function}.Events.{name}");
+                if event.properties.is_none() {
+                    return Err(TemplateError::Missing(at));
                 }
-                let path = get(props, "Path")
-                    .and_then(scalar)
-                    .ok_or_else(|| TemplateError::Missing(format!("{where_}.Path")))?;
-                let method = get(props, "Method")
-                    .and_then(scalar)
-                    .ok_or_else(|| TemplateError::Missing(format!("{where_}.Method")))?;
-                let route_authorizer = get(props, "Auth")
-                    .and_then(|a| get(a, "Authorizer"))
-                    .and_then(scalar);
-                let protected = match route_authorizer.as_deref() {
+                let event: ApiEvent =
+                    yaml_serde::from_value(event.properties.clone().unwrap_or_default())
+                        .map_err(|e| TemplateError::Unsupported(format!("{at}: {e}")))?;
+                if let Some(api) = &event.rest_api_id
+                    && api.referenced_id() != Some(api_id.as_str())
+                {
+                    return Err(TemplateError::Unsupported(format!("{at}.RestApiId")));
+                }
+                let protected = match event.auth.and_then(|a| a.authorizer).as_deref() {
                     Some("NONE") => false,
                     Some(_) => true,
                     None => authorizer.is_some(),
                 };
-                let method = method.to_ascii_uppercase();
                 routes.push(Route {
-                    method: if method == "ANY" {
-                        "ANY".into()
-                    } else {
-                        method
-                    },
-                    path,
+                    method: event.method.to_ascii_uppercase(),
+                    path: event.path,
                     function: function.clone(),
                     protected,
                 });
@@ -258,34 +398,70 @@ impl ApiSpec {
             authorizer,
             gateway_responses,
             parameter_defaults: defaults,
+            function_environment,
         })
     }
 
-    /// The route for `method` and `path`, with its path parameters.
+    /// The route for `method` and `path`, with its path parameters, chosen as API Gateway
+    /// chooses: segment by segment from the left a literal beats a `{param}`, which beats a
+    /// greedy `{name+}` (which takes one or more segments, and only at the end); on the chosen
+    /// resource an exact method beats `ANY`.
     pub fn route(&self, method: &str, path: &str) -> Option<(&Route, BTreeMap<String, String>)> {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        self.routes.iter().find_map(|route| {
-            if route.method != "ANY" && route.method != method {
-                return None;
+        self.routes
+            .iter()
+            .filter(|route| route.method == method || route.method == "ANY")
+            .filter_map(|route| {
+                let (rank, params) = match_path(&route.path, &segments)?;
+                Some(((rank, route.method == "ANY"), route, params))
+            })
+            .min_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, route, params)| (route, params))
+    }
+}
+
+/// How specific a matched path segment is; lower is more specific.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Specificity {
+    Literal,
+    Parameter,
+    Greedy,
+}
+
+/// Whether `pattern` matches `segments`: the specificity of each segment (compared left to
+/// right) and the path parameters.
+fn match_path(
+    pattern: &str,
+    segments: &[&str],
+) -> Option<(Vec<Specificity>, BTreeMap<String, String>)> {
+    let parts: Vec<&str> = pattern.trim_matches('/').split('/').collect();
+    let mut rank = Vec::with_capacity(parts.len());
+    let mut params = BTreeMap::new();
+    for (i, part) in parts.iter().enumerate() {
+        let name = part.strip_prefix('{').and_then(|p| p.strip_suffix('}'));
+        match name {
+            Some(greedy) if greedy.ends_with('+') => {
+                let rest = segments.get(i..).filter(|rest| {
+                    i + 1 == parts.len() && !rest.is_empty() && rest.iter().all(|s| !s.is_empty())
+                })?;
+                params.insert(greedy.trim_end_matches('+').to_owned(), rest.join("/"));
+                rank.push(Specificity::Greedy);
+                return Some((rank, params));
             }
-            let pattern: Vec<&str> = route.path.trim_matches('/').split('/').collect();
-            if pattern.len() != segments.len() {
-                return None;
+            Some(name) => {
+                let segment = segments.get(i).filter(|s| !s.is_empty())?;
+                params.insert(name.to_owned(), (*segment).to_owned());
+                rank.push(Specificity::Parameter);
             }
-            let mut params = BTreeMap::new();
-            for (p, s) in pattern.iter().zip(&segments) {
-                if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                    if s.is_empty() {
-                        return None;
-                    }
-                    params.insert(name.to_owned(), (*s).to_owned());
-                } else if p != s {
+            None => {
+                if segments.get(i) != Some(part) {
                     return None;
                 }
+                rank.push(Specificity::Literal);
             }
-            Some((route, params))
-        })
+        }
     }
+    (parts.len() == segments.len()).then_some((rank, params))
 }
 
 #[cfg(test)]
@@ -357,5 +533,66 @@ mod tests {
         let yaml = TEMPLATE.replace("            Path: /users/me\n            Method: get\n", "            Path: /users/me\n            Method: get\n            Auth:\n              Authorizer: NONE\n");
         let spec = ApiSpec::parse(&yaml).unwrap();
         assert!(!spec.route("GET", "/users/me").unwrap().0.protected);
+    }
+
+    fn spec_with(routes: &[(&str, &str, &str)]) -> ApiSpec {
+        let mut spec = ApiSpec::parse(TEMPLATE).unwrap();
+        spec.routes = routes
+            .iter()
+            .map(|(method, path, function)| Route {
+                method: (*method).into(),
+                path: (*path).into(),
+                function: (*function).into(),
+                protected: true,
+            })
+            .collect();
+        spec
+    }
+
+    fn chosen(spec: &ApiSpec, method: &str, path: &str) -> Option<String> {
+        spec.route(method, path).map(|(r, _)| r.function.clone())
+    }
+
+    #[test]
+    fn a_literal_segment_beats_a_parameter_whatever_the_names_sort_as() {
+        // "{a}" sorts before "~literal" and after "literal": neither order may decide.
+        let spec = spec_with(&[
+            ("GET", "/users/{a}", "Param"),
+            ("GET", "/users/~me", "Tilde"),
+            ("GET", "/users/me", "Me"),
+        ]);
+        assert_eq!(chosen(&spec, "GET", "/users/~me").as_deref(), Some("Tilde"));
+        assert_eq!(chosen(&spec, "GET", "/users/me").as_deref(), Some("Me"));
+        assert_eq!(chosen(&spec, "GET", "/users/42").as_deref(), Some("Param"));
+    }
+
+    #[test]
+    fn an_exact_method_beats_any_on_the_same_resource() {
+        let spec = spec_with(&[("ANY", "/items", "Any"), ("GET", "/items", "Get")]);
+        assert_eq!(chosen(&spec, "GET", "/items").as_deref(), Some("Get"));
+        assert_eq!(chosen(&spec, "DELETE", "/items").as_deref(), Some("Any"));
+    }
+
+    #[test]
+    fn a_greedy_proxy_takes_the_rest_of_the_path_and_only_what_nothing_else_matches() {
+        let spec = spec_with(&[
+            ("ANY", "/files/{proxy+}", "Proxy"),
+            ("GET", "/files/{id}", "One"),
+            ("GET", "/files/readme", "Readme"),
+        ]);
+        assert_eq!(
+            chosen(&spec, "GET", "/files/readme").as_deref(),
+            Some("Readme")
+        );
+        assert_eq!(chosen(&spec, "GET", "/files/7").as_deref(), Some("One"));
+        let (route, params) = spec.route("GET", "/files/a/b/c").unwrap();
+        assert_eq!(route.function, "Proxy");
+        assert_eq!(params["proxy"], "a/b/c");
+        assert_eq!(chosen(&spec, "POST", "/files/7").as_deref(), Some("Proxy"));
+        assert_eq!(
+            chosen(&spec, "GET", "/files"),
+            None,
+            "a greedy variable needs a segment"
+        );
     }
 }

@@ -386,3 +386,73 @@ fn a_cached_authorizer_decision_outlives_logout_until_its_ttl() {
     );
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn token_decode_never_creates_a_secret() {
+    let moto = authgate_testkit::moto().endpoint.clone();
+    let secret = authgate_testkit::unique_name("never-created");
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().to_owned();
+    let args = [
+        "token",
+        "decode",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+        "--secrets-endpoint",
+        moto.as_str(),
+        "--signing-secret",
+        secret.as_str(),
+    ]
+    .map(str::to_owned);
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        authgate(&args, &path, "")
+    })
+    .await
+    .unwrap();
+    assert!(ok && out.contains("signature: not checked"), "{out}");
+    let client = authgate_testkit::secrets_client().await;
+    let described = client.describe_secret().secret_id(&secret).send().await;
+    assert!(described.is_err(), "token decode created secret {secret}");
+}
+
+#[tokio::test]
+async fn serve_creates_a_secret_with_the_signing_algorithm_it_is_given() {
+    let moto = authgate_testkit::moto().endpoint.clone();
+    let secret = authgate_testkit::unique_name("eddsa-key");
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &[
+            "--secrets-endpoint",
+            &moto,
+            "--signing-secret",
+            &secret,
+            "--signing-algorithm",
+            "EdDSA",
+        ],
+    );
+    let jwks: Value = tokio::task::spawn_blocking({
+        let base = server.base.clone();
+        move || {
+            read(
+                agent()
+                    .get(format!("{base}/.well-known/jwks.json"))
+                    .call()
+                    .unwrap(),
+            )
+            .1
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], "EdDSA", "{jwks}");
+    let value = authgate_testkit::secrets_client()
+        .await
+        .get_secret_value()
+        .secret_id(&secret)
+        .send()
+        .await
+        .unwrap();
+    let stored: Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+    assert_eq!(stored["alg"], "EdDSA");
+}
