@@ -10,11 +10,11 @@
 
 use std::sync::Arc;
 
-use authgate_config::{SessionSettings, TokenSettings};
+use authgate_config::SessionSettings;
 use authgate_http::{ApiError, Endpoint, body, token_response};
 use authgate_keys::RingIssuer;
-use authgate_runtime::{AccountStore, Backend, Env, InitError};
-use authgate_token::{SignError, Subject, TokenIssuer};
+use authgate_runtime::{AccountStore, Backend, Env, InitError, token_issuer};
+use authgate_token::{SignError, Subject};
 use authgate_users::{
     Email, HashError, Password, PasswordHasher, RefreshToken, Session, StoreError, now_ms,
     user_may_act,
@@ -80,21 +80,11 @@ pub struct Login {
 /// The login function: users and sessions from `backend`'s store, tokens signed with its keys
 /// (reloaded every few minutes, so a rotation needs no redeploy), as `env`'s settings say.
 pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Login, InitError> {
-    let tokens = TokenSettings::from_env(env)?;
-    let settings = SessionSettings::from_env(env)?;
-    let store = backend.store(env)?;
-    let keys = backend.keys(env).await?;
-    let issuer = TokenIssuer::new(
-        keys.current(),
-        tokens.issuer,
-        tokens.audience,
-        tokens.access_ttl,
-    )?;
     Ok(Login {
-        store,
+        store: backend.store(env)?,
         hasher: PasswordHasher::new(),
-        issuer: RingIssuer::new(issuer, keys),
-        settings,
+        issuer: token_issuer(env, backend).await?,
+        settings: SessionSettings::from_env(env)?,
     })
 }
 

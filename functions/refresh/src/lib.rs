@@ -6,11 +6,11 @@
 
 use std::sync::Arc;
 
-use authgate_config::{SessionSettings, TokenSettings};
+use authgate_config::SessionSettings;
 use authgate_http::{ApiError, Endpoint, body, token_response};
 use authgate_keys::RingIssuer;
-use authgate_runtime::{AccountStore, Backend, Env, InitError};
-use authgate_token::{SignError, Subject, TokenIssuer};
+use authgate_runtime::{AccountStore, Backend, Env, InitError, token_issuer};
+use authgate_token::{SignError, Subject};
 use authgate_users::{RefreshError, RefreshToken, StoreError, now_ms, user_may_act};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -77,20 +77,10 @@ pub struct Refresh {
 /// The refresh function: sessions and users from `backend`'s store, tokens signed with its keys,
 /// as `env`'s settings say.
 pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Refresh, InitError> {
-    let tokens = TokenSettings::from_env(env)?;
-    let settings = SessionSettings::from_env(env)?;
-    let store = backend.store(env)?;
-    let keys = backend.keys(env).await?;
-    let issuer = TokenIssuer::new(
-        keys.current(),
-        tokens.issuer,
-        tokens.audience,
-        tokens.access_ttl,
-    )?;
     Ok(Refresh {
-        store,
-        issuer: RingIssuer::new(issuer, keys),
-        settings,
+        store: backend.store(env)?,
+        issuer: token_issuer(env, backend).await?,
+        settings: SessionSettings::from_env(env)?,
     })
 }
 

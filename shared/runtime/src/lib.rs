@@ -10,13 +10,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use authgate_config::{
-    ConfigError, KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE, SIGNING_KEY_SECRET_ID, USERS_TABLE,
+    ConfigError, KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE, SIGNING_KEY_SECRET_ID, TokenSettings,
+    USERS_TABLE,
 };
 use authgate_dynamo::DynamoUserStore;
 use authgate_http::HttpHandler;
-use authgate_keys::{KeyRing, KeySourceError, SecretsManagerKeySource};
+use authgate_keys::{KeyRing, KeySourceError, RingIssuer, SecretsManagerKeySource};
 use authgate_oidc::OidcError;
-use authgate_token::SignError;
+use authgate_token::{SignError, TokenIssuer};
 use authgate_users::{SessionStore, UserStore};
 
 pub use authgate_config::Env;
@@ -131,6 +132,20 @@ impl Backend for Resources {
     async fn keys(&self, _: &Env) -> Result<Arc<KeyRing>, InitError> {
         Ok(Arc::clone(&self.keys))
     }
+}
+
+/// The issuer of authgate's own tokens, as `env`'s token settings say, signing with `backend`'s
+/// keys as they are reloaded: what every function that issues tokens signs with.
+pub async fn token_issuer(env: &Env, backend: &dyn Backend) -> Result<RingIssuer, InitError> {
+    let tokens = TokenSettings::from_env(env)?;
+    let keys = backend.keys(env).await?;
+    let issuer = TokenIssuer::new(
+        keys.current(),
+        tokens.issuer,
+        tokens.audience,
+        tokens.access_ttl,
+    )?;
+    Ok(RingIssuer::new(issuer, keys))
 }
 
 /// A function invoked with events of type `E` rather than HTTP requests (the authorizer, the
