@@ -27,6 +27,9 @@ use aws_lambda_events::apigw::{
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use lambda_runtime::Diagnostic;
 
+/// The exact error message API Gateway turns into a 401 (any other error becomes a 500).
+pub const UNAUTHORIZED: &str = "Unauthorized";
+
 /// The only error the authorizer returns; API Gateway answers it with 401.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("Unauthorized")]
@@ -35,8 +38,8 @@ pub struct Unauthorized;
 impl From<Unauthorized> for Diagnostic {
     fn from(_: Unauthorized) -> Self {
         Diagnostic {
-            error_type: "Unauthorized".into(),
-            error_message: "Unauthorized".into(),
+            error_type: UNAUTHORIZED.into(),
+            error_message: UNAUTHORIZED.into(),
         }
     }
 }

@@ -41,6 +41,9 @@ impl From<authgate_users::Denied> for ApiError {
     }
 }
 
+/// The one `detail` of every 5xx: the cause stays in the log.
+const INTERNAL_SERVER_ERROR: &str = "Internal Server Error";
+
 #[derive(Serialize)]
 struct Detail<'a> {
     detail: &'a str,
@@ -75,7 +78,7 @@ impl ApiError {
         let detail = match &self {
             Self::Internal(source) => {
                 tracing::error!(error = %authgate_config::error_chain(source.as_ref()), "request failed");
-                "Internal Server Error".to_owned()
+                INTERNAL_SERVER_ERROR.to_owned()
             }
             other => other.to_string(),
         };
@@ -96,10 +99,8 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Bo
         Ok(body) => (status, body),
         Err(e) => {
             tracing::error!(error = %e, "response serialization failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                r#"{"detail":"Internal Server Error"}"#.to_owned(),
-            )
+            let opaque = serde_json::json!({ "detail": INTERNAL_SERVER_ERROR }).to_string();
+            (StatusCode::INTERNAL_SERVER_ERROR, opaque)
         }
     };
     let mut response = Response::new(Body::Text(body));
