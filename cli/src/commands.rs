@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use authgate_http::HttpHandler;
 use authgate_runtime::{Env, EventHandler, Resources};
-use authgate_users::{Email, NewUser, Password, PasswordHasher, UserId, UserStore};
+use authgate_users::{
+    ADMIN_ROLE, CustomClaims, Email, NewUser, Password, PasswordHasher, RoleMap, UserChanges,
+    UserId, UserStore, parse_roles,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -50,6 +53,12 @@ pub struct SettingsArgs {
     /// TrustedIssuers parameter).
     #[arg(long = "trusted-issuers", env = "TRUSTED_ISSUERS")]
     pub trusted_issuers: Option<String>,
+    /// Roles and the permissions they grant (JSON, as the template's Roles parameter).
+    #[arg(long = "roles", env = "ROLES")]
+    pub roles: Option<String>,
+    /// Roles a newly registered user gets, comma-separated [default: the template's DefaultRoles].
+    #[arg(long = "default-roles", env = "DEFAULT_ROLES")]
+    pub default_roles: Option<String>,
 }
 
 /// The issuer `serve` uses when none is given, as the template uses `urn:authgate:<stack name>`.
@@ -73,6 +82,8 @@ impl SettingsArgs {
                 &self.refresh_reuse_grace_seconds,
             ),
             (authgate_config::TRUSTED_ISSUERS, &self.trusted_issuers),
+            (authgate_config::ROLES, &self.roles),
+            (authgate_config::DEFAULT_ROLES, &self.default_roles),
         ];
         let env = Env::from_pairs(
             pairs
@@ -211,9 +222,28 @@ pub enum UserCommand {
     Create {
         #[arg(long)]
         email: String,
-        /// Make the user a superuser.
+        /// Make the user a superuser: give them the `admin` role, which may administer users.
         #[arg(long)]
         superuser: bool,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// Change a user's roles or custom claims (by email or id). Roles must be defined (built-in
+    /// `admin`, or in `ROLES`, as the template's Roles parameter).
+    Update {
+        user: String,
+        /// Give the user this role (repeatable).
+        #[arg(long = "add-role", value_name = "ROLE")]
+        add_roles: Vec<String>,
+        /// Take this role from the user (repeatable).
+        #[arg(long = "remove-role", value_name = "ROLE")]
+        remove_roles: Vec<String>,
+        /// Replace the user's custom claims with this JSON object; their tokens carry it.
+        #[arg(long, value_name = "JSON")]
+        claims: Option<String>,
+        /// Role definitions, as the template's Roles parameter.
+        #[arg(long = "roles", env = "ROLES", value_name = "JSON", default_value = "")]
+        role_definitions: String,
         #[command(flatten)]
         backend: BackendArgs,
     },
@@ -275,7 +305,11 @@ pub async fn user(command: UserCommand, out: &mut impl Write) -> Result<(), Comm
                 .create(NewUser {
                     email,
                     password_hash,
-                    superuser,
+                    roles: if superuser {
+                        parse_roles([ADMIN_ROLE])?
+                    } else {
+                        Default::default()
+                    },
                 })
                 .await?;
             let kind = if superuser { "superuser" } else { "user" };
@@ -290,27 +324,71 @@ pub async fn user(command: UserCommand, out: &mut impl Write) -> Result<(), Comm
             let users = store.store.list().await?;
             writeln!(
                 out,
-                "{:<36}  {:<32}  {:<25}  flags",
-                "id", "email", "created_at"
+                "{:<36}  {:<32}  {:<25}  {:<20}  flags",
+                "id", "email", "created_at", "roles"
             )?;
             for user in &users {
-                let mut flags = Vec::new();
-                if user.superuser {
-                    flags.push("superuser");
-                }
-                if user.disabled {
-                    flags.push("disabled");
-                }
+                let roles: Vec<&str> = user.roles.iter().map(String::as_str).collect();
                 writeln!(
                     out,
-                    "{:<36}  {:<32}  {:<25}  {}",
+                    "{:<36}  {:<32}  {:<25}  {:<20}  {}",
                     user.id,
                     user.email,
                     user.created_at.to_rfc3339(),
-                    flags.join(",")
+                    roles.join(","),
+                    if user.disabled { "disabled" } else { "" }
                 )?;
             }
             writeln!(out, "{} user(s) in {}", users.len(), store.description)?;
+        }
+        UserCommand::Update {
+            user,
+            add_roles,
+            remove_roles,
+            claims,
+            role_definitions,
+            backend,
+        } => {
+            let definitions = RoleMap::parse(&role_definitions)?;
+            let add = parse_roles(&add_roles)?;
+            definitions.check(&add)?;
+            let remove = parse_roles(&remove_roles)?;
+            let claims = claims
+                .map(|json| -> Result<CustomClaims, CommandError> {
+                    let value: serde_json::Value = serde_json::from_str(&json)
+                        .map_err(|e| format!("--claims is not JSON: {e}"))?;
+                    Ok(CustomClaims::parse(value)?)
+                })
+                .transpose()?;
+            let store = backend.store().await?;
+            let found = find_user(store.store.as_ref(), &user).await?;
+            let current = store
+                .store
+                .get_by_id(found)
+                .await?
+                .ok_or_else(|| format!("no user {user}"))?;
+            let roles = (!add.is_empty() || !remove.is_empty()).then(|| {
+                current
+                    .roles
+                    .iter()
+                    .chain(&add)
+                    .filter(|role| !remove.contains(*role))
+                    .cloned()
+                    .collect()
+            });
+            let updated = store
+                .store
+                .update(found, UserChanges { roles, claims })
+                .await?;
+            let roles: Vec<&str> = updated.roles.iter().map(String::as_str).collect();
+            writeln!(
+                out,
+                "updated {} <{}>: roles [{}], claims {}",
+                updated.id,
+                updated.email,
+                roles.join(", "),
+                serde_json::Value::Object(updated.claims.as_map().clone())
+            )?;
         }
         UserCommand::Disable { user, backend } => {
             let store = backend.store().await?;

@@ -78,6 +78,9 @@ fn claims_context() -> serde_json::Map<String, Value> {
         jti: "j".into(),
         email: "u@example.com".into(),
         sid: "s-1".into(),
+        roles: Vec::new(),
+        scope: String::new(),
+        custom: Default::default(),
     };
     authgate_token::authorizer_context(&claims)
 }

@@ -56,6 +56,16 @@ fn login_form(base: &str, email: &str, password: &str) -> (u16, Value) {
     )
 }
 
+/// The claims of a JWT, read without verifying it.
+fn payload(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
 fn me(base: &str, authorization: Option<&str>) -> (u16, Value) {
     let mut request = agent().get(format!("{base}/users/me"));
     if let Some(value) = authorization {
@@ -188,6 +198,43 @@ fn users_are_administered_from_the_command_line() {
     assert!(ok, "{out}");
     assert!(out.contains("created superuser"), "{out}");
     let (ok, out) = authgate(
+        &[
+            "user",
+            "update",
+            "root@example.com",
+            "--add-role",
+            "editor",
+            "--roles",
+            r#"{"editor": ["items:write"]}"#,
+            "--claims",
+            r#"{"foo": ["fiz", "baz"]}"#,
+        ],
+        data.path(),
+        "",
+    );
+    assert!(ok && out.contains("roles [admin, editor]"), "{out}");
+    let (ok, out) = authgate(
+        &["user", "update", "root@example.com", "--add-role", "ghost"],
+        data.path(),
+        "",
+    );
+    assert!(
+        !ok && out.contains("role \"ghost\" is not defined"),
+        "{out}"
+    );
+    let (ok, out) = authgate(
+        &[
+            "user",
+            "update",
+            "root@example.com",
+            "--claims",
+            r#"{"sub": "someone-else"}"#,
+        ],
+        data.path(),
+        "",
+    );
+    assert!(!ok && out.contains("reserved claim"), "{out}");
+    let (ok, out) = authgate(
         &["user", "create", "--email", "short@example.com"],
         data.path(),
         "short\n",
@@ -195,10 +242,21 @@ fn users_are_administered_from_the_command_line() {
     assert!(!ok && out.contains("at least 8 characters"), "{out}");
 
     let server = Server::start(data.path(), &[]);
-    let (status, _) = login_form(&server.base, "root@example.com", PASSWORD);
+    let (status, body) = login_form(&server.base, "root@example.com", PASSWORD);
     assert_eq!(
         status, 200,
         "the superuser made from the command line can log in"
+    );
+    let claims = payload(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["roles"], json!(["admin", "editor"]));
+    assert_eq!(
+        claims["scope"], "users:read users:write",
+        "serve has no editor role defined"
+    );
+    assert_eq!(
+        claims["foo"],
+        json!(["fiz", "baz"]),
+        "custom claims at top level"
     );
     let (ok, out) = authgate(&["user", "list"], data.path(), "");
     assert!(
@@ -210,7 +268,7 @@ fn users_are_administered_from_the_command_line() {
     let (ok, out) = authgate(&["user", "list"], data.path(), "");
     assert!(
         ok && out.contains("root@example.com")
-            && out.contains("superuser")
+            && out.contains("admin,editor")
             && out.contains("1 user(s)"),
         "{out}"
     );

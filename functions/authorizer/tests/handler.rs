@@ -11,8 +11,8 @@ use authgate_testkit::event;
 use authgate_token::{AccessClaims, Algorithm, Key, KeySet, Subject, TokenIssuer};
 use authgate_users::{
     Email, InMemoryUserStore, NewUser, RefreshError, RefreshToken, Rotated, RotationPolicy,
-    Session, SessionId, SessionState, SessionStore, StoreError, TokenHash, User, UserId, UserStore,
-    now_ms,
+    Session, SessionId, SessionState, SessionStore, StoreError, TokenHash, User, UserChanges,
+    UserId, UserStore, now_ms,
 };
 use authorizer::{Authorizer, Unauthorized};
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
@@ -66,6 +66,7 @@ impl Fixture {
                     id: &id,
                     email: "alice@example.com",
                     session: &sid,
+                    ..Default::default()
                 },
                 now,
             )
@@ -233,6 +234,9 @@ impl UserStore for Down {
         Err(StoreError::Backend("down".into()))
     }
     async fn set_disabled(&self, _: UserId, _: bool) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn update(&self, _: UserId, _: UserChanges) -> Result<User, StoreError> {
         Err(StoreError::Backend("down".into()))
     }
     async fn list(&self) -> Result<Vec<User>, StoreError> {

@@ -74,6 +74,7 @@ async fn the_authorizer_accepts_outside_tokens_and_a_slow_issuer_does_not_slow_i
         id: &id,
         email: "own@example.com",
         session: &sid,
+        ..Default::default()
     })
     .unwrap()
     .token;

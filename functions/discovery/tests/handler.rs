@@ -139,6 +139,7 @@ async fn pyjwt_verifies_eddsa_and_es256_tokens_from_the_published_jwks() {
             id: "user-1",
             email: "py@example.com",
             session: "s-1",
+            ..Default::default()
         })
         .unwrap()
         .token;

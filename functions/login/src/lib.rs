@@ -12,9 +12,8 @@ use std::sync::Arc;
 
 use authgate_config::SessionSettings;
 use authgate_http::{ApiError, Endpoint, body, token_response};
-use authgate_keys::RingIssuer;
-use authgate_runtime::{AccountStore, Backend, Env, InitError, token_issuer};
-use authgate_token::{SignError, Subject};
+use authgate_runtime::{AccountStore, Backend, Env, InitError, UserTokens};
+use authgate_token::SignError;
 use authgate_users::{
     Email, HashError, Password, PasswordHasher, RefreshToken, Session, StoreError, now_ms,
     user_may_act,
@@ -73,7 +72,7 @@ impl From<LoginError> for ApiError {
 pub struct Login {
     store: Arc<dyn AccountStore>,
     hasher: PasswordHasher,
-    issuer: RingIssuer,
+    tokens: UserTokens,
     settings: SessionSettings,
 }
 
@@ -83,7 +82,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Login, InitError>
     Ok(Login {
         store: backend.store(env)?,
         hasher: PasswordHasher::new(),
-        issuer: token_issuer(env, backend).await?,
+        tokens: UserTokens::build(env, backend).await?,
         settings: SessionSettings::from_env(env)?,
     })
 }
@@ -153,12 +152,7 @@ impl Login {
             .start(&session, &refresh.hash(), refresh_expires)
             .await?;
 
-        let (id, sid) = (user.id.to_string(), session.id.to_string());
-        let issued = self.issuer.current().await?.issue(&Subject {
-            id: &id,
-            email: user.email.as_str(),
-            session: &sid,
-        })?;
+        let issued = self.tokens.issue(&user, &session).await?;
         tracing::info!(user_id = %user.id, sid = %session.id, jti = %issued.claims.jti, "session started");
         Ok(token_response(&issued, refresh.as_str()))
     }

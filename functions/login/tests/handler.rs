@@ -36,7 +36,7 @@ async fn fixture() -> Fixture {
         .create(NewUser {
             email: Email::parse("alice@example.com").unwrap(),
             password_hash: hash,
-            superuser: false,
+            roles: Default::default(),
         })
         .await
         .unwrap();

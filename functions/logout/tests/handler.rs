@@ -34,7 +34,7 @@ async fn fixture() -> (Arc<InMemoryUserStore>, Session, Session) {
         .create(NewUser {
             email: Email::parse("alice@example.com").unwrap(),
             password_hash: PasswordHash::from_phc(PHC).unwrap(),
-            superuser: false,
+            roles: Default::default(),
         })
         .await
         .unwrap();

@@ -6,10 +6,11 @@
 
 use std::sync::Arc;
 
-use authgate_dynamo::create_table;
+use authgate_dynamo::{DynamoUserStore, create_table};
 use authgate_http::HttpHandler;
 use authgate_runtime::{AwsBackend, Env, EventHandler};
 use authgate_testkit::{event, json_body, request};
+use authgate_users::{CustomClaims, UserChanges, UserStore, parse_roles};
 use authorizer::Authorizer;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 use lambda_http::request::RequestContext;
@@ -31,12 +32,19 @@ struct Deployment {
     logout: Logout,
     authorizer: Authorizer,
     me: Me,
+    /// The table, as an operator (or the admin API) reaches it.
+    store: DynamoUserStore,
 }
 
 /// What `sam deploy` creates: a table, a generated secret, and the functions, each built by its
 /// crate's constructor on the AWS backend from the variables the template gives it, exactly as
 /// its `main.rs` builds it.
 async fn deploy() -> Deployment {
+    deploy_with(&[]).await
+}
+
+/// [`deploy`] with these template parameters' variables set too.
+async fn deploy_with(settings: &[(&str, &str)]) -> Deployment {
     let dynamodb = authgate_testkit::dynamodb_client().await;
     let table = authgate_testkit::unique_name("users");
     create_table(&dynamodb, &table).await.unwrap();
@@ -58,12 +66,15 @@ async fn deploy() -> Deployment {
         .await
         .unwrap();
 
-    let env = Env::from_pairs([
+    let mut env = Env::from_pairs([
         ("USERS_TABLE", table.as_str()),
         ("SIGNING_KEY_SECRET_ID", secret.as_str()),
         ("TOKEN_ISSUER", ISS),
         ("TOKEN_AUDIENCE", AUD),
     ]);
+    for (name, value) in settings {
+        env = env.with(name, *value);
+    }
     let aws = AwsBackend::per_service(
         authgate_testkit::sdk_config(&authgate_testkit::dynamodb_local().endpoint).await,
         authgate_testkit::sdk_config(&authgate_testkit::moto().endpoint).await,
@@ -75,6 +86,7 @@ async fn deploy() -> Deployment {
         logout: logout::build(&env, &aws).await.unwrap(),
         authorizer: authorizer::build(&env, &aws).await.unwrap(),
         me: me::build(&env, &aws).await.unwrap(),
+        store: DynamoUserStore::new(dynamodb, table),
     }
 }
 
@@ -276,4 +288,63 @@ async fn fifty_concurrent_registrations_of_one_email_yield_one_201_and_409s() {
     let created = statuses.iter().filter(|s| **s == 201).count();
     let conflicts = statuses.iter().filter(|s| **s == 409).count();
     assert_eq!((created, conflicts), (1, 49), "statuses: {statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_and_custom_claims_reach_the_next_refreshed_token_on_dynamodb() {
+    let app = deploy_with(&[
+        ("ROLES", r#"{"editor": ["items:read", "items:write"]}"#),
+        ("DEFAULT_ROLES", "editor"),
+    ])
+    .await;
+    let registered = json_body(&app.register.handle(request("register.json")).await);
+    let id = registered["id"].as_str().unwrap().parse().unwrap();
+    let pair = json_body(&app.login.handle(request("login.json")).await);
+    let context = |token: &str| {
+        let event = authorizer_event(token);
+        let authorizer = &app.authorizer;
+        async move {
+            serde_json::to_value(authorizer.handle(event).await.expect("allowed")).unwrap()
+                ["context"]
+                .clone()
+        }
+    };
+    let first = context(pair["access_token"].as_str().unwrap()).await;
+    assert_eq!(first["roles"], "editor", "the default role of a new user");
+    assert_eq!(first["scope"], "items:read items:write");
+
+    // An operator makes alice an admin and gives her a custom claim; the next refresh reads her
+    // afresh, so the new access token says so.
+    app.store
+        .update(
+            id,
+            UserChanges {
+                roles: Some(parse_roles(["admin", "editor"]).unwrap()),
+                claims: Some(
+                    CustomClaims::parse(serde_json::json!({"foo": ["fiz", "baz"]})).unwrap(),
+                ),
+            },
+        )
+        .await
+        .unwrap();
+    let refreshed = json_body(
+        &app.refresh
+            .handle(refresh_event(pair["refresh_token"].as_str().unwrap()))
+            .await,
+    );
+    let second = context(refreshed["access_token"].as_str().unwrap()).await;
+    assert_eq!(second["roles"], "admin editor");
+    assert_eq!(
+        second["scope"],
+        "items:read items:write users:read users:write"
+    );
+
+    // A protected function reads the custom claim from the verified claims.
+    let me_request = forward(request("me.json"), &id.to_string(), &second);
+    let me = json_body(&app.me.handle(me_request).await);
+    assert_eq!(me["claims"]["foo"], serde_json::json!(["fiz", "baz"]));
+    assert_eq!(
+        me["claims"]["roles"],
+        serde_json::json!(["admin", "editor"])
+    );
 }

@@ -30,7 +30,7 @@ async fn store_with_alice() -> (Arc<InMemoryUserStore>, User) {
         .create(NewUser {
             email: Email::parse("alice@example.com").unwrap(),
             password_hash: PasswordHash::from_phc(PHC).unwrap(),
-            superuser: false,
+            roles: Default::default(),
         })
         .await
         .unwrap();

@@ -8,9 +8,8 @@ use std::sync::Arc;
 
 use authgate_config::SessionSettings;
 use authgate_http::{ApiError, Endpoint, body, token_response};
-use authgate_keys::RingIssuer;
-use authgate_runtime::{AccountStore, Backend, Env, InitError, token_issuer};
-use authgate_token::{SignError, Subject};
+use authgate_runtime::{AccountStore, Backend, Env, InitError, UserTokens};
+use authgate_token::SignError;
 use authgate_users::{RefreshError, RefreshToken, StoreError, now_ms, user_may_act};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -70,7 +69,7 @@ impl From<RefreshFailure> for ApiError {
 /// The refresh handler.
 pub struct Refresh {
     store: Arc<dyn AccountStore>,
-    issuer: RingIssuer,
+    tokens: UserTokens,
     settings: SessionSettings,
 }
 
@@ -79,7 +78,7 @@ pub struct Refresh {
 pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Refresh, InitError> {
     Ok(Refresh {
         store: backend.store(env)?,
-        issuer: token_issuer(env, backend).await?,
+        tokens: UserTokens::build(env, backend).await?,
         settings: SessionSettings::from_env(env)?,
     })
 }
@@ -136,12 +135,7 @@ impl Refresh {
                 return Err(RefreshError::SessionEnded(denied).into());
             }
         };
-        let (id, sid) = (user.id.to_string(), session.id.to_string());
-        let issued = self.issuer.current().await?.issue(&Subject {
-            id: &id,
-            email: user.email.as_str(),
-            session: &sid,
-        })?;
+        let issued = self.tokens.issue(&user, &session).await?;
         tracing::info!(user_id = %user.id, sid = %session.id, jti = %issued.claims.jti, "tokens refreshed");
         Ok(token_response(&issued, next.as_str()))
     }

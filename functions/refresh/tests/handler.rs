@@ -179,6 +179,7 @@ async fn access_tokens_and_garbage_are_not_refresh_tokens() {
             id: "x",
             email: "a@example.com",
             session: "s",
+            ..Default::default()
         })
         .unwrap()
         .token;

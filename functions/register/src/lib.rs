@@ -4,7 +4,10 @@
 //! Email uniqueness is the store's job (a conditional write), so concurrent registrations of one
 //! address yield exactly one 201 and 409 for the rest.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
+
+use authgate_config::AuthzSettings;
 
 use authgate_http::{ApiError, Endpoint, body, json_response};
 use authgate_runtime::{AccountStore, Backend, Env, InitError};
@@ -56,13 +59,17 @@ impl From<RegisterError> for ApiError {
 pub struct Register {
     store: Arc<dyn AccountStore>,
     hasher: PasswordHasher,
+    /// Roles every new user gets.
+    default_roles: BTreeSet<String>,
 }
 
-/// The registration function: users stored in `backend`'s store. It needs no keys.
+/// The registration function: users stored in `backend`'s store with the configured default
+/// roles. It needs no keys.
 pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Register, InitError> {
     Ok(Register {
         store: backend.store(env)?,
         hasher: PasswordHasher::new(),
+        default_roles: AuthzSettings::from_env(env)?.default_roles,
     })
 }
 
@@ -81,7 +88,7 @@ impl Endpoint for Register {
             .create(NewUser {
                 email,
                 password_hash,
-                superuser: false,
+                roles: self.default_roles.clone(),
             })
             .await?;
         tracing::info!(user_id = %user.id, "user registered");

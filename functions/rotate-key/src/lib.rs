@@ -186,6 +186,7 @@ async fn test(client: &Client, secret: &str, token: &str) -> Result<(), Rotation
             id: "rotation-test",
             email: "rotation@test.invalid",
             session: "rotation-test",
+            ..Default::default()
         })
     })
     .map_err(|e| bad(Box::new(e)))?;

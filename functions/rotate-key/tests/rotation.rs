@@ -111,6 +111,7 @@ async fn tokens_survive_one_rotation_and_end_with_the_next_without_a_redeploy() 
                 id: &id,
                 email: "rot@example.com",
                 session: &sid,
+                ..Default::default()
             })
             .unwrap()
             .token

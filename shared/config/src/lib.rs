@@ -5,12 +5,12 @@
 //! (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`), which is
 //! how the functions are pointed at DynamoDB Local or moto.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 use std::time::Duration;
 
 use authgate_token::{DEFAULT_LEEWAY_SECS, Validation};
-use authgate_users::RotationPolicy;
+use authgate_users::{RoleMap, RotationPolicy, parse_roles};
 
 /// Name of the variable holding the users table.
 pub const USERS_TABLE: &str = "USERS_TABLE";
@@ -233,6 +233,42 @@ impl Default for SessionSettings {
     }
 }
 
+/// Name of the variable defining roles: JSON `{"role": ["permission", ...]}`.
+pub const ROLES: &str = "ROLES";
+/// Name of the variable naming the roles a newly registered user gets, comma-separated.
+pub const DEFAULT_ROLES: &str = "DEFAULT_ROLES";
+
+/// Who may do what: the roles and the permissions they grant, and the roles of a new user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthzSettings {
+    /// The built-in `admin` role and the deployment's own.
+    pub roles: RoleMap,
+    /// Roles a newly registered user gets (default none); each one is defined.
+    pub default_roles: BTreeSet<String>,
+}
+
+impl AuthzSettings {
+    /// From `ROLES` and `DEFAULT_ROLES`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let invalid = |name, e: authgate_users::AuthzError| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+        };
+        let roles = RoleMap::parse(&env.optional(ROLES).unwrap_or_default())
+            .map_err(|e| invalid(ROLES, e))?;
+        let listed = env.optional(DEFAULT_ROLES).unwrap_or_default();
+        let default_roles = parse_roles(listed.split(',').filter(|r| !r.trim().is_empty()))
+            .map_err(|e| invalid(DEFAULT_ROLES, e))?;
+        roles
+            .check(&default_roles)
+            .map_err(|e| invalid(DEFAULT_ROLES, e))?;
+        Ok(Self {
+            roles,
+            default_roles,
+        })
+    }
+}
+
 /// `error: cause: cause`, an error and its whole source chain on one line, for logs and for the
 /// messages Lambda records.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
@@ -277,6 +313,30 @@ mod tests {
             assert!(
                 matches!(err, ConfigError::Invalid { name: n, .. } if n == name),
                 "{name}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn roles_and_default_roles_are_read_and_checked() {
+        let settings = AuthzSettings::from_env(&env(&[])).unwrap();
+        assert_eq!(settings.roles, RoleMap::default());
+        assert!(settings.default_roles.is_empty());
+        let settings = AuthzSettings::from_env(&env(&[
+            (ROLES, r#"{"editor": ["items:write"]}"#),
+            (DEFAULT_ROLES, "editor, admin"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.default_roles.len(), 2);
+        for (name, value) in [
+            (DEFAULT_ROLES, "ghost"),
+            (ROLES, "[1]"),
+            (DEFAULT_ROLES, "a b"),
+        ] {
+            let err = AuthzSettings::from_env(&env(&[(name, value)])).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}={value}: {err:?}"
             );
         }
     }

@@ -35,6 +35,7 @@ fn session_check(c: &mut Criterion) {
             id: &id,
             email: "bench@example.com",
             session: &sid,
+            ..Default::default()
         })
         .unwrap()
         .token;

@@ -12,7 +12,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use authgate_users::{Email, NewUser, PasswordHash, StoreError, User, UserId, UserStore};
+use std::collections::BTreeSet;
+
+use authgate_users::{
+    ADMIN_ROLE, CustomClaims, Email, NewUser, PasswordHash, StoreError, User, UserChanges, UserId,
+    UserStore,
+};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -84,8 +89,40 @@ fn user_item(user: &User) -> Item {
         ("password_hash".to_owned(), s(user.password_hash.as_phc())),
         ("created_at".to_owned(), s(user.created_at.to_rfc3339())),
         ("disabled".to_owned(), AttributeValue::Bool(user.disabled)),
-        ("superuser".to_owned(), AttributeValue::Bool(user.superuser)),
+        ("roles".to_owned(), roles_value(&user.roles)),
+        ("claims".to_owned(), claims_value(&user.claims)),
     ])
+}
+
+/// Roles as a JSON array in a string (a DynamoDB string set cannot be empty).
+fn roles_value(roles: &BTreeSet<String>) -> AttributeValue {
+    s(serde_json::Value::from(roles.iter().cloned().collect::<Vec<_>>()).to_string())
+}
+
+fn claims_value(claims: &CustomClaims) -> AttributeValue {
+    s(serde_json::Value::Object(claims.as_map().clone()).to_string())
+}
+
+/// The user's roles; a record written before roles existed has `superuser` instead, read as
+/// the `admin` role.
+fn roles_from_item(item: &Item) -> Result<BTreeSet<String>, StoreError> {
+    let mut roles: BTreeSet<String> = match item.get("roles") {
+        None => BTreeSet::new(),
+        Some(_) => serde_json::from_str(get_s(item, "roles")?)
+            .map_err(|_| StoreError::Corrupt("roles is not a JSON list of strings".into()))?,
+    };
+    if get_bool(item, "superuser") {
+        roles.insert(ADMIN_ROLE.to_owned());
+    }
+    Ok(roles)
+}
+
+fn claims_from_item(item: &Item) -> Result<CustomClaims, StoreError> {
+    match item.get("claims") {
+        None => Ok(CustomClaims::default()),
+        Some(_) => serde_json::from_str(get_s(item, "claims")?)
+            .map_err(|e| StoreError::Corrupt(format!("claims are not valid: {e}"))),
+    }
 }
 
 fn user_from_item(item: &Item) -> Result<User, StoreError> {
@@ -101,7 +138,8 @@ fn user_from_item(item: &Item) -> Result<User, StoreError> {
             .map_err(|_| corrupt("created_at is not RFC 3339"))?
             .with_timezone(&Utc),
         disabled: get_bool(item, "disabled"),
-        superuser: get_bool(item, "superuser"),
+        roles: roles_from_item(item)?,
+        claims: claims_from_item(item)?,
     })
 }
 
@@ -130,27 +168,47 @@ impl DynamoUserStore {
         attribute: &str,
         value: AttributeValue,
     ) -> Result<bool, StoreError> {
-        let result = self
+        Ok(self
+            .update_existing(pk, vec![(attribute, value)])
+            .await?
+            .is_some())
+    }
+
+    /// Sets each attribute on the item `pk` if that item exists, in one conditional update: the
+    /// item as it is afterwards, or `None` if there is no such item.
+    pub(crate) async fn update_existing(
+        &self,
+        pk: String,
+        sets: Vec<(&str, AttributeValue)>,
+    ) -> Result<Option<Item>, StoreError> {
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk))
-            .update_expression("SET #attr = :value")
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_names("#attr", attribute)
-            .expression_attribute_values(":value", value)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        let mut assignments = Vec::new();
+        for (i, (attribute, value)) in sets.into_iter().enumerate() {
+            assignments.push(format!("#a{i} = :v{i}"));
+            update = update
+                .expression_attribute_names(format!("#a{i}"), attribute)
+                .expression_attribute_values(format!(":v{i}"), value);
+        }
+        let result = update
+            .update_expression(format!("SET {}", assignments.join(", ")))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(output) => Ok(Some(output.attributes.unwrap_or_default())),
             Err(err)
                 if matches!(
                     err.as_service_error(),
                     Some(UpdateItemError::ConditionalCheckFailedException(_))
                 ) =>
             {
-                Ok(false)
+                Ok(None)
             }
             Err(err) => Err(backend(aws_sdk_dynamodb::Error::from(err))),
         }
@@ -272,6 +330,24 @@ impl UserStore for DynamoUserStore {
         } else {
             Err(StoreError::NotFound)
         }
+    }
+
+    async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError> {
+        let mut sets = Vec::new();
+        if let Some(roles) = &changes.roles {
+            sets.push(("roles", roles_value(roles)));
+        }
+        if let Some(claims) = &changes.claims {
+            sets.push(("claims", claims_value(claims)));
+        }
+        if sets.is_empty() {
+            return self.get_by_id(id).await?.ok_or(StoreError::NotFound);
+        }
+        let item = self
+            .update_existing(user_key(id), sets)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        user_from_item(&item)
     }
 
     async fn list(&self) -> Result<Vec<User>, StoreError> {

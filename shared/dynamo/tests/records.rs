@@ -20,7 +20,7 @@ async fn registration_writes_a_user_item_and_an_email_lock_item() {
         .create(NewUser {
             email: Email::parse("Mixed.Case@Example.com").unwrap(),
             password_hash: PasswordHash::from_phc(PHC).unwrap(),
-            superuser: false,
+            roles: Default::default(),
         })
         .await
         .unwrap();
@@ -84,4 +84,37 @@ async fn missing_table_is_a_backend_error() {
     let store = DynamoUserStore::new(client, authgate_testkit::unique_name("absent"));
     let err = store.get_by_id(uuid::Uuid::new_v4()).await.unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_user_item_written_with_the_superuser_flag_reads_as_an_admin() {
+    let client = authgate_testkit::dynamodb_client().await;
+    let table = authgate_testkit::unique_name("users");
+    create_table(&client, &table).await.unwrap();
+    let id = uuid::Uuid::new_v4();
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    client
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(HashMap::from([
+            (PARTITION_KEY.to_owned(), s(&format!("user#{id}"))),
+            ("kind".to_owned(), s("user")),
+            ("id".to_owned(), s(&id.to_string())),
+            ("email".to_owned(), s("root@example.com")),
+            ("email_normalized".to_owned(), s("root@example.com")),
+            ("password_hash".to_owned(), s(PHC)),
+            ("created_at".to_owned(), s("2026-01-01T00:00:00+00:00")),
+            ("disabled".to_owned(), AttributeValue::Bool(false)),
+            ("superuser".to_owned(), AttributeValue::Bool(true)),
+        ])))
+        .send()
+        .await
+        .unwrap();
+    let user = DynamoUserStore::new(client, &table)
+        .get_by_id(id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(user.roles.contains(authgate_users::ADMIN_ROLE));
+    assert!(user.claims.is_empty());
 }

@@ -8,7 +8,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use authgate_users::{Email, NewUser, PasswordHash, StoreError, User, UserId, UserStore};
+use std::collections::BTreeSet;
+
+use authgate_users::{
+    ADMIN_ROLE, CustomClaims, Email, NewUser, PasswordHash, StoreError, User, UserChanges, UserId,
+    UserStore,
+};
 
 mod sessions;
 use chrono::{DateTime, Utc};
@@ -30,6 +35,12 @@ struct Record {
     password_hash: String,
     created_at: DateTime<Utc>,
     disabled: bool,
+    #[serde(default)]
+    roles: BTreeSet<String>,
+    #[serde(default)]
+    claims: CustomClaims,
+    /// Written before roles existed; read as the `admin` role.
+    #[serde(default, skip_serializing)]
     superuser: bool,
 }
 
@@ -41,11 +52,16 @@ impl Record {
             password_hash: user.password_hash.as_phc().to_owned(),
             created_at: user.created_at,
             disabled: user.disabled,
-            superuser: user.superuser,
+            roles: user.roles.clone(),
+            claims: user.claims.clone(),
+            superuser: false,
         }
     }
 
-    fn into_user(self) -> Result<User, StoreError> {
+    fn into_user(mut self) -> Result<User, StoreError> {
+        if self.superuser {
+            self.roles.insert(ADMIN_ROLE.to_owned());
+        }
         Ok(User {
             id: self.id,
             email: Email::parse(&self.email)
@@ -54,7 +70,8 @@ impl Record {
                 .map_err(|_| StoreError::Corrupt("stored password hash is invalid".into()))?,
             created_at: self.created_at,
             disabled: self.disabled,
-            superuser: self.superuser,
+            roles: self.roles,
+            claims: self.claims,
         })
     }
 }
@@ -129,6 +146,34 @@ impl EmbeddedUserStore {
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?
     }
+
+    /// Reads a user, changes it with `change` and writes it back, in one write transaction.
+    async fn modify(
+        &self,
+        id: UserId,
+        change: impl FnOnce(&mut User) + Send + 'static,
+    ) -> Result<User, StoreError> {
+        self.blocking(move |db| {
+            let id = id.to_string();
+            let txn = db.begin_write().map_err(backend)?;
+            let user = {
+                let mut users = txn.open_table(USERS).map_err(backend)?;
+                let mut user = match users.get(id.as_str()).map_err(backend)? {
+                    Some(bytes) => decode(bytes.value())?,
+                    None => return Err(StoreError::NotFound),
+                };
+                change(&mut user);
+                let bytes = encode(&user)?;
+                users
+                    .insert(id.as_str(), bytes.as_slice())
+                    .map_err(backend)?;
+                user
+            };
+            txn.commit().map_err(backend)?;
+            Ok(user)
+        })
+        .await
+    }
 }
 
 fn read_user(db: &Database, id: &str) -> Result<Option<User>, StoreError> {
@@ -187,25 +232,13 @@ impl UserStore for EmbeddedUserStore {
     }
 
     async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), StoreError> {
-        self.blocking(move |db| {
-            let id = id.to_string();
-            let txn = db.begin_write().map_err(backend)?;
-            {
-                let mut users = txn.open_table(USERS).map_err(backend)?;
-                let mut user = match users.get(id.as_str()).map_err(backend)? {
-                    Some(bytes) => decode(bytes.value())?,
-                    None => return Err(StoreError::NotFound),
-                };
-                user.disabled = disabled;
-                let bytes = encode(&user)?;
-                users
-                    .insert(id.as_str(), bytes.as_slice())
-                    .map_err(backend)?;
-            }
-            txn.commit().map_err(backend)?;
-            Ok(())
-        })
-        .await
+        self.modify(id, move |user| user.disabled = disabled)
+            .await
+            .map(|_| ())
+    }
+
+    async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError> {
+        self.modify(id, move |user| changes.apply_to(user)).await
     }
 
     async fn list(&self) -> Result<Vec<User>, StoreError> {
@@ -221,5 +254,29 @@ impl UserStore for EmbeddedUserStore {
             Ok(all)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_record_written_with_the_superuser_flag_reads_as_an_admin() {
+        let id = UserId::new_v4();
+        let legacy = serde_json::json!({
+            "id": id, "email": "root@example.com",
+            "password_hash": "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE",
+            "created_at": "2026-01-01T00:00:00Z", "disabled": false, "superuser": true
+        });
+        let user = decode(legacy.to_string().as_bytes()).unwrap();
+        assert!(user.roles.contains(ADMIN_ROLE));
+        let rewritten: serde_json::Value = serde_json::from_slice(&encode(&user).unwrap()).unwrap();
+        assert_eq!(rewritten["roles"], serde_json::json!([ADMIN_ROLE]));
+        assert!(
+            rewritten.get("superuser").is_none(),
+            "roles replace the flag"
+        );
     }
 }

@@ -26,7 +26,7 @@ async fn users_survive_closing_and_reopening_the_file() {
                     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE",
                 )
                 .unwrap(),
-                superuser: true,
+                roles: authgate_users::parse_roles([authgate_users::ADMIN_ROLE]).unwrap(),
             })
             .await
             .unwrap()

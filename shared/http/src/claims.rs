@@ -6,9 +6,11 @@
 //! gives a protected function the typed payload (FastAPI's `TokenPayload`), and [`with_claims`] lets
 //! tests and the local gateway put it there.
 
-use authgate_token::{AccessClaims, CLAIMS_CONTEXT_KEY, authorizer_context};
+use authgate_token::{AccessClaims, CLAIMS_CONTEXT_KEY, SCOPE_CONTEXT_KEY, authorizer_context};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use crate::ApiError;
 
@@ -20,34 +22,75 @@ pub enum ClaimsError {
     Missing,
     #[error("authorizer context claims are malformed")]
     Malformed,
+    #[error("the token does not grant {0:?}")]
+    MissingPermission(String),
 }
+
+/// `detail` of a 403 for a token without the permission a route needs.
+pub const NOT_ENOUGH_PERMISSIONS: &str = "Not enough permissions";
 
 impl From<ClaimsError> for ApiError {
     fn from(err: ClaimsError) -> Self {
+        if let ClaimsError::MissingPermission(_) = err {
+            return ApiError::Forbidden(NOT_ENOUGH_PERMISSIONS.into());
+        }
         tracing::warn!(error = %err, "protected route reached without usable claims");
         ApiError::Unauthorized(crate::NOT_AUTHENTICATED.into())
     }
 }
 
-/// Reads verified claims from a request.
+/// Reads verified claims from a request: as authgate's claims, as the developer's own type, or
+/// as the raw map (fastapi-jwt-auth's `get_raw_jwt()`), and checks permissions.
 pub trait RequestClaimsExt {
     /// The claims the authorizer verified for this request.
     fn verified_claims(&self) -> Result<AccessClaims, ClaimsError>;
+    /// The verified claims read as `T`, custom claims included: FastJWT's typed payload.
+    fn claims_as<T: DeserializeOwned>(&self) -> Result<T, ClaimsError>;
+    /// Every verified claim, as a JSON object.
+    fn raw_claims(&self) -> Result<Map<String, Value>, ClaimsError>;
+    /// `Ok` if the token grants `permission` (its `scope`); else 403 `Not enough permissions`.
+    fn require_permission(&self, permission: &str) -> Result<(), ClaimsError>;
+}
+
+/// The string the authorizer put under `key` in the context.
+fn context_str<'a>(request: &'a Request, key: &str) -> Result<&'a str, ClaimsError> {
+    let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref() else {
+        return Err(ClaimsError::Missing);
+    };
+    context
+        .authorizer
+        .fields
+        .get(key)
+        .ok_or(ClaimsError::Missing)?
+        .as_str()
+        .ok_or(ClaimsError::Malformed)
 }
 
 impl RequestClaimsExt for Request {
     fn verified_claims(&self) -> Result<AccessClaims, ClaimsError> {
-        let Some(RequestContext::ApiGatewayV1(context)) = self.request_context_ref() else {
-            return Err(ClaimsError::Missing);
-        };
-        let encoded = context
-            .authorizer
-            .fields
-            .get(CLAIMS_CONTEXT_KEY)
-            .ok_or(ClaimsError::Missing)?
-            .as_str()
-            .ok_or(ClaimsError::Malformed)?;
-        serde_json::from_str(encoded).map_err(|_| ClaimsError::Malformed)
+        self.claims_as()
+    }
+
+    fn claims_as<T: DeserializeOwned>(&self) -> Result<T, ClaimsError> {
+        serde_json::from_str(context_str(self, CLAIMS_CONTEXT_KEY)?)
+            .map_err(|_| ClaimsError::Malformed)
+    }
+
+    fn raw_claims(&self) -> Result<Map<String, Value>, ClaimsError> {
+        self.claims_as()
+    }
+
+    fn require_permission(&self, permission: &str) -> Result<(), ClaimsError> {
+        // The authorizer's flat `scope`: authgate's permissions, or an outside issuer's `scope`,
+        // `scp` and `permissions` in one list.
+        let granted = context_str(self, SCOPE_CONTEXT_KEY)?
+            .split(' ')
+            .any(|p| p == permission);
+        if granted {
+            Ok(())
+        } else {
+            Err(ClaimsError::MissingPermission(permission.to_owned()))
+        }
     }
 }
 
@@ -80,6 +123,9 @@ mod tests {
             jti: "j".into(),
             email: "a@example.com".into(),
             sid: "s-1".into(),
+            roles: vec!["editor".into()],
+            scope: "items:read items:write".into(),
+            custom: serde_json::Map::from_iter([("foo".into(), serde_json::json!(["fiz", "baz"]))]),
         }
     }
 
@@ -87,6 +133,52 @@ mod tests {
     fn injected_claims_read_back_identically() {
         let request = with_claims(Request::default(), &claims());
         assert_eq!(request.verified_claims(), Ok(claims()));
+    }
+
+    #[test]
+    fn custom_claims_read_as_the_developers_own_type_and_raw() {
+        #[derive(serde::Deserialize)]
+        struct MyClaims {
+            sub: String,
+            foo: Vec<String>,
+        }
+        let request = with_claims(Request::default(), &claims());
+        let mine: MyClaims = request.claims_as().unwrap();
+        assert_eq!(
+            (mine.sub.as_str(), mine.foo),
+            ("user-1", vec!["fiz".to_owned(), "baz".to_owned()])
+        );
+        let raw = request.raw_claims().unwrap();
+        assert_eq!(raw["foo"], serde_json::json!(["fiz", "baz"]));
+        assert_eq!(raw["roles"], serde_json::json!(["editor"]));
+    }
+
+    #[test]
+    fn a_missing_permission_is_a_403_with_a_json_detail() {
+        let request = with_claims(Request::default(), &claims());
+        assert_eq!(request.require_permission("items:write"), Ok(()));
+        let err = request.require_permission("items:delete").unwrap_err();
+        assert_eq!(err, ClaimsError::MissingPermission("items:delete".into()));
+        let response = ApiError::from(err).into_response();
+        assert_eq!(response.status(), 403);
+        match response.body() {
+            lambda_http::Body::Text(text) => {
+                assert_eq!(text, r#"{"detail":"Not enough permissions"}"#)
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            with_claims(
+                Request::default(),
+                &AccessClaims {
+                    scope: "items:write-all".into(),
+                    ..claims()
+                }
+            )
+            .require_permission("items:write"),
+            Err(ClaimsError::MissingPermission("items:write".into())),
+            "whole names only"
+        );
     }
 
     #[test]

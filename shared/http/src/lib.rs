@@ -12,7 +12,7 @@ mod error;
 mod handler;
 mod token;
 
-pub use claims::{ClaimsError, RequestClaimsExt, with_claims};
+pub use claims::{ClaimsError, NOT_ENOUGH_PERMISSIONS, RequestClaimsExt, with_claims};
 pub use error::{ApiError, json_response};
 pub use handler::{Endpoint, HttpHandler};
 pub use token::token_response;

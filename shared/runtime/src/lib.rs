@@ -10,15 +10,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use authgate_config::{
-    ConfigError, KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE, SIGNING_KEY_SECRET_ID, TokenSettings,
-    USERS_TABLE,
+    AuthzSettings, ConfigError, KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE, SIGNING_KEY_SECRET_ID,
+    TokenSettings, USERS_TABLE,
 };
 use authgate_dynamo::DynamoUserStore;
 use authgate_http::HttpHandler;
 use authgate_keys::{KeyRing, KeySourceError, RingIssuer, SecretsManagerKeySource};
 use authgate_oidc::OidcError;
-use authgate_token::{SignError, TokenIssuer};
-use authgate_users::{SessionStore, UserStore};
+use authgate_token::{IssuedToken, SignError, Subject, TokenIssuer};
+use authgate_users::{RoleMap, Session, SessionStore, User, UserStore};
 
 pub use authgate_config::Env;
 pub use aws_config::SdkConfig;
@@ -134,18 +134,44 @@ impl Backend for Resources {
     }
 }
 
-/// The issuer of authgate's own tokens, as `env`'s token settings say, signing with `backend`'s
-/// keys as they are reloaded: what every function that issues tokens signs with.
-pub async fn token_issuer(env: &Env, backend: &dyn Backend) -> Result<RingIssuer, InitError> {
-    let tokens = TokenSettings::from_env(env)?;
-    let keys = backend.keys(env).await?;
-    let issuer = TokenIssuer::new(
-        keys.current(),
-        tokens.issuer,
-        tokens.audience,
-        tokens.access_ttl,
-    )?;
-    Ok(RingIssuer::new(issuer, keys))
+/// What a user's access token says, decided in one place for every function that issues one:
+/// the user's id, email, roles, the permissions the roles grant (as `env`'s role definitions
+/// say) and custom claims, signed with `backend`'s keys as they are reloaded.
+pub struct UserTokens {
+    issuer: RingIssuer,
+    roles: RoleMap,
+}
+
+impl UserTokens {
+    /// From `env`'s token and role settings and `backend`'s keys.
+    pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Self, InitError> {
+        let tokens = TokenSettings::from_env(env)?;
+        let roles = AuthzSettings::from_env(env)?.roles;
+        let keys = backend.keys(env).await?;
+        let issuer = TokenIssuer::new(
+            keys.current(),
+            tokens.issuer,
+            tokens.audience,
+            tokens.access_ttl,
+        )?;
+        Ok(Self {
+            issuer: RingIssuer::new(issuer, keys),
+            roles,
+        })
+    }
+
+    /// A fresh access token for `user` in `session`, with what the user is now.
+    pub async fn issue(&self, user: &User, session: &Session) -> Result<IssuedToken, SignError> {
+        let (id, sid) = (user.id.to_string(), session.id.to_string());
+        self.issuer.current().await?.issue(&Subject {
+            id: &id,
+            email: user.email.as_str(),
+            session: &sid,
+            roles: user.roles.iter().cloned().collect(),
+            permissions: self.roles.permissions(&user.roles).into_iter().collect(),
+            claims: user.claims.as_map().clone(),
+        })
+    }
 }
 
 /// A function invoked with events of type `E` rather than HTTP requests (the authorizer, the

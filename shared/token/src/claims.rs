@@ -27,15 +27,27 @@ pub struct AccessClaims {
     pub sid: String,
     /// The user's email at the time of issue.
     pub email: String,
+    /// The user's roles at the time of issue.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The permissions the roles grant, space-separated (RFC 9068 §2.2.3).
+    #[serde(default)]
+    pub scope: String,
+    /// The user's custom claims, at top level in the token.
+    #[serde(flatten)]
+    pub custom: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The authorizer-context key that carries the JSON-encoded claims.
 pub const CLAIMS_CONTEXT_KEY: &str = "claims";
+/// The authorizer-context key that carries the token's permissions, space-separated.
+pub const SCOPE_CONTEXT_KEY: &str = "scope";
 
 /// The context the authorizer returns for verified `claims`, which API Gateway forwards to the
 /// protected function as `requestContext.authorizer`. API Gateway accepts only flat string,
 /// number and boolean values, so the whole claim set travels JSON-encoded under
-/// [`CLAIMS_CONTEXT_KEY`], with `sub`, `email`, `iss` and `scope` also flat for mapping templates
+/// [`CLAIMS_CONTEXT_KEY`], with `sub`, `email`, `iss`, `scope` and `roles` (space-separated) also
+/// flat for mapping templates
 /// and logs (outside issuers' tokens get the same keys, see [`crate::outside`]).
 pub fn authorizer_context(claims: &AccessClaims) -> serde_json::Map<String, serde_json::Value> {
     let mut context = serde_json::Map::new();
@@ -45,6 +57,7 @@ pub fn authorizer_context(claims: &AccessClaims) -> serde_json::Map<String, serd
     context.insert("sub".into(), claims.sub.clone().into());
     context.insert("email".into(), claims.email.clone().into());
     context.insert("iss".into(), claims.iss.clone().into());
-    context.insert("scope".into(), "".into());
+    context.insert(SCOPE_CONTEXT_KEY.into(), claims.scope.clone().into());
+    context.insert("roles".into(), claims.roles.join(" ").into());
     context
 }

@@ -4,13 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Header;
+use serde_json::{Map, Value};
 
 use crate::claims::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::error::SignError;
 use crate::keys::KeySet;
 
-/// Who a token is issued to.
-#[derive(Debug, Clone)]
+/// Who a token is issued to, and what it may do.
+#[derive(Debug, Clone, Default)]
 pub struct Subject<'a> {
     /// The user's stable id, which becomes `sub`.
     pub id: &'a str,
@@ -18,6 +19,12 @@ pub struct Subject<'a> {
     pub email: &'a str,
     /// The session the token belongs to, which becomes `sid`.
     pub session: &'a str,
+    /// The user's roles, which become `roles`.
+    pub roles: Vec<String>,
+    /// The permissions the roles grant, which become `scope` (RFC 9068 §2.2.3).
+    pub permissions: Vec<String>,
+    /// The user's custom claims, carried at top level; validated where they were set.
+    pub claims: Map<String, Value>,
 }
 
 /// A freshly signed access token.
@@ -84,6 +91,9 @@ impl TokenIssuer {
             jti: uuid::Uuid::new_v4().to_string(),
             email: subject.email.to_owned(),
             sid: subject.session.to_owned(),
+            roles: subject.roles.clone(),
+            scope: subject.permissions.join(" "),
+            custom: subject.claims.clone(),
         };
         let mut header = Header::new(key.algorithm());
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());

@@ -16,7 +16,9 @@ pub mod outside;
 mod validation;
 mod verify;
 
-pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims, CLAIMS_CONTEXT_KEY, authorizer_context};
+pub use claims::{
+    ACCESS_TOKEN_TYPE, AccessClaims, CLAIMS_CONTEXT_KEY, SCOPE_CONTEXT_KEY, authorizer_context,
+};
 pub use error::{KeyError, SignError, VerifyError};
 pub use issue::{IssuedToken, Subject, TokenIssuer};
 pub use jsonwebtoken::Algorithm;

@@ -75,6 +75,9 @@ pub fn outside_authorizer_context(claims: &OutsideClaims) -> Map<String, Value> 
     );
     context.insert("sub".into(), claims.sub.clone().into());
     context.insert("iss".into(), claims.iss.clone().into());
-    context.insert("scope".into(), claims.scopes.join(" ").into());
+    context.insert(
+        crate::SCOPE_CONTEXT_KEY.into(),
+        claims.scopes.join(" ").into(),
+    );
     context
 }

@@ -32,6 +32,12 @@ struct OwnClaims {
     jti: String,
     email: String,
     sid: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    scope: String,
+    #[serde(flatten)]
+    custom: Map<String, Value>,
 }
 
 fn is_access_type(typ: &str) -> bool {
@@ -61,6 +67,8 @@ impl TokenVerifier {
         let claims: Map<String, Value> =
             serde_json::from_slice(&verified.payload).map_err(|_| VerifyError::InvalidClaims)?;
         self.validation.validate(&claims, now)?;
+        let mut claims = claims;
+        claims.remove("aud");
         let own: OwnClaims = serde_json::from_value(Value::Object(claims))
             .map_err(|_| VerifyError::InvalidClaims)?;
         Ok(AccessClaims {
@@ -73,6 +81,9 @@ impl TokenVerifier {
             jti: own.jti,
             email: own.email,
             sid: own.sid,
+            roles: own.roles,
+            scope: own.scope,
+            custom: own.custom,
         })
     }
 

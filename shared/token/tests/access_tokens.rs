@@ -35,6 +35,7 @@ fn issue(now: i64) -> String {
                 id: "user-1",
                 email: "a@example.com",
                 session: "s-1",
+                ..Default::default()
             },
             now,
         )
@@ -348,6 +349,7 @@ fn verifies_tokens_of_a_previous_key_still_in_the_set() {
                 id: "u",
                 email: "u@example.com",
                 session: "s-1",
+                ..Default::default()
             },
             NOW,
         )

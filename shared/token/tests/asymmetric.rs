@@ -30,6 +30,7 @@ fn round_trip(alg: &str) -> (String, Arc<KeySet>) {
             id: "u",
             email: "u@example.com",
             session: "s",
+            ..Default::default()
         })
         .unwrap()
         .token;

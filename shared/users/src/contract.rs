@@ -24,7 +24,7 @@ fn new_user(email: &Email) -> NewUser {
     NewUser {
         email: email.clone(),
         password_hash: PasswordHash::from_phc(PHC).unwrap(),
-        superuser: false,
+        roles: Default::default(),
     }
 }
 
@@ -32,7 +32,7 @@ pub async fn create_then_get_by_id_and_email<S: UserStore>(store: S) {
     let email = unique_email("create");
     let created = store.create(new_user(&email)).await.expect("create");
     assert_eq!(created.email, email);
-    assert!(!created.disabled && !created.superuser);
+    assert!(!created.disabled && created.roles.is_empty() && created.claims.is_empty());
     let by_id = store
         .get_by_id(created.id)
         .await
@@ -129,19 +129,51 @@ pub async fn disable_and_enable_a_user<S: UserStore>(store: S) {
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
 }
 
-pub async fn superuser_flag_is_stored<S: UserStore>(store: S) {
+pub async fn roles_and_claims_are_stored_and_updated<S: UserStore>(store: S) {
     let email = unique_email("root");
     let mut user = new_user(&email);
-    user.superuser = true;
+    user.roles = crate::parse_roles([crate::ADMIN_ROLE]).unwrap();
     let created = store.create(user).await.expect("create");
-    assert!(
-        store
-            .get_by_id(created.id)
-            .await
-            .expect("get")
-            .expect("found")
-            .superuser
+    let found = store
+        .get_by_id(created.id)
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(found.roles, created.roles);
+
+    let claims =
+        crate::CustomClaims::parse(serde_json::json!({"foo": ["fiz", "baz"], "n": 1.5})).unwrap();
+    let updated = store
+        .update(
+            created.id,
+            crate::UserChanges {
+                roles: Some(crate::parse_roles(["editor", "viewer"]).unwrap()),
+                claims: Some(claims.clone()),
+            },
+        )
+        .await
+        .expect("update");
+    assert_eq!(updated.claims, claims);
+    let found = store
+        .get_by_id(created.id)
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(found, updated, "the update is what is stored");
+    assert_eq!(
+        found.roles.into_iter().collect::<Vec<_>>(),
+        ["editor", "viewer"]
     );
+    let untouched = store
+        .update(created.id, crate::UserChanges::default())
+        .await
+        .expect("no changes");
+    assert_eq!(untouched.claims, claims);
+    let err = store
+        .update(uuid::Uuid::new_v4(), crate::UserChanges::default())
+        .await
+        .expect_err("no such user");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
 }
 
 pub async fn list_includes_created_users<S: UserStore>(store: S) {
@@ -200,7 +232,7 @@ macro_rules! user_store_contract_tests {
             lookup_by_email_ignores_case,
             missing_users_are_none,
             disable_and_enable_a_user,
-            superuser_flag_is_stored,
+            roles_and_claims_are_stored_and_updated,
             list_includes_created_users,
             concurrent_creates_of_one_email_yield_exactly_one_user,
         );

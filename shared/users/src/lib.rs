@@ -5,6 +5,7 @@
 //! suite (feature `contract-tests`) checks identically.
 
 mod access;
+mod authz;
 #[cfg(any(test, feature = "contract-tests"))]
 pub mod contract;
 mod email;
@@ -14,6 +15,10 @@ mod sessions;
 mod store;
 
 pub use access::{Denied, user_may_act};
+pub use authz::{
+    ADMIN_ROLE, AuthzError, CustomClaims, MAX_CUSTOM_CLAIMS_BYTES, RESERVED_CLAIMS, RoleMap,
+    USERS_READ, USERS_WRITE, parse_roles,
+};
 pub use email::{Email, EmailError};
 pub use memory::InMemoryUserStore;
 pub use password::{
@@ -25,4 +30,4 @@ pub use sessions::{
     RotationPolicy, Session, SessionId, SessionState, SessionStore, TokenHash, decide_rotation,
     now_ms,
 };
-pub use store::{NewUser, PublicUser, StoreError, User, UserId, UserStore};
+pub use store::{NewUser, PublicUser, StoreError, User, UserChanges, UserId, UserStore};

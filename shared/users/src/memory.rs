@@ -8,7 +8,7 @@ use crate::sessions::{
     RefreshError, RefreshRecord, Rotated, RotationDecision, RotationPolicy, Session, SessionId,
     SessionState, SessionStore, TokenHash, decide_rotation,
 };
-use crate::store::{NewUser, StoreError, User, UserId, UserStore};
+use crate::store::{NewUser, StoreError, User, UserChanges, UserId, UserStore};
 
 #[derive(Default)]
 struct Inner {
@@ -88,6 +88,13 @@ impl UserStore for InMemoryUserStore {
         let user = inner.users.get_mut(&id).ok_or(StoreError::NotFound)?;
         user.disabled = disabled;
         Ok(())
+    }
+
+    async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError> {
+        let mut inner = self.lock()?;
+        let user = inner.users.get_mut(&id).ok_or(StoreError::NotFound)?;
+        changes.apply_to(user);
+        Ok(user.clone())
     }
 
     async fn list(&self) -> Result<Vec<User>, StoreError> {

@@ -1,8 +1,11 @@
 //! The user record and the storage trait every backend implements.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::authz::CustomClaims;
 use crate::email::Email;
 use crate::password::PasswordHash;
 
@@ -22,8 +25,10 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Disabled users cannot log in.
     pub disabled: bool,
-    /// Made from the command line; may administer other users.
-    pub superuser: bool,
+    /// Roles, which grant permissions (`admin`: the user administration API).
+    pub roles: BTreeSet<String>,
+    /// Custom claims, carried at top level by the user's access tokens.
+    pub claims: CustomClaims,
 }
 
 /// The public view of a user, as the API returns it: never the hash.
@@ -50,7 +55,7 @@ impl User {
 pub struct NewUser {
     pub email: Email,
     pub password_hash: PasswordHash,
-    pub superuser: bool,
+    pub roles: BTreeSet<String>,
 }
 
 impl NewUser {
@@ -62,7 +67,27 @@ impl NewUser {
             password_hash: self.password_hash,
             created_at: Utc::now(),
             disabled: false,
-            superuser: self.superuser,
+            roles: self.roles,
+            claims: CustomClaims::default(),
+        }
+    }
+}
+
+/// What an update changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub roles: Option<BTreeSet<String>>,
+    pub claims: Option<CustomClaims>,
+}
+
+impl UserChanges {
+    /// `user` with these changes, for stores that read, change and write a whole record.
+    pub fn apply_to(self, user: &mut User) {
+        if let Some(roles) = self.roles {
+            user.roles = roles;
+        }
+        if let Some(claims) = self.claims {
+            user.claims = claims;
         }
     }
 }
@@ -92,6 +117,8 @@ pub trait UserStore: Send + Sync {
     async fn get_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
     /// Disables or re-enables a user; `NotFound` if there is none.
     async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), StoreError>;
+    /// Applies `changes` to a user and returns the user as stored; `NotFound` if there is none.
+    async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError>;
     /// Every user, ordered by email, for administration.
     async fn list(&self) -> Result<Vec<User>, StoreError>;
 }
