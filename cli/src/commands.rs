@@ -155,7 +155,19 @@ pub async fn build_gateway(
         ),
         ("MeFunction".into(), http(me::build(env, resources).await?)),
     ]);
-    let authorizer = Arc::new(authorizer::build(env, resources).await?);
+    // The authorizer's own variables in the template (its route rules) apply locally too.
+    let mut authorizer_env = env.clone();
+    for (name, value) in spec
+        .own_environment
+        .get("AuthorizerFunction")
+        .into_iter()
+        .flatten()
+    {
+        if env.optional(name).is_none() {
+            authorizer_env = authorizer_env.with(name, value.clone());
+        }
+    }
+    let authorizer = Arc::new(authorizer::build(&authorizer_env, resources).await?);
     let authorizer: AuthorizerFunction = Arc::new(move |event| {
         let authorizer = Arc::clone(&authorizer);
         Box::pin(async move { authorizer.handle(event).await })

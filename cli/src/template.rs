@@ -76,6 +76,9 @@ pub struct ApiSpec {
     /// The variables every function gets (`Globals.Function.Environment`), with parameters at
     /// their defaults; a value the local gateway cannot compute (an `!If`, a `!Sub`) is absent.
     pub function_environment: BTreeMap<String, String>,
+    /// The variables each function sets for itself, by logical id, resolved the same way (a
+    /// reference to another resource, such as the table's name, is absent).
+    pub own_environment: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// A leaf value: a literal, or an intrinsic function (`!Ref`, `!GetAtt`, `!Sub`, `!If`, ...).
@@ -230,6 +233,8 @@ struct ResponseParameters {
 struct FunctionProperties {
     #[serde(default)]
     events: BTreeMap<String, Event>,
+    #[serde(default)]
+    environment: Environment,
 }
 
 #[derive(Deserialize)]
@@ -358,11 +363,21 @@ impl ApiSpec {
             .collect();
 
         let mut routes = Vec::new();
+        let mut own_environment = BTreeMap::new();
         for (function, resource) in &template.resources {
             if resource.kind != "AWS::Serverless::Function" {
                 continue;
             }
             let properties: FunctionProperties = typed(&resource.properties, function)?;
+            own_environment.insert(
+                function.clone(),
+                properties
+                    .environment
+                    .variables
+                    .iter()
+                    .filter_map(|(name, value)| Some((name.clone(), value.resolve(&defaults)?)))
+                    .collect(),
+            );
             for (name, event) in &properties.events {
                 if event.kind != "Api" {
                     continue;
@@ -399,6 +414,7 @@ impl ApiSpec {
             gateway_responses,
             parameter_defaults: defaults,
             function_environment,
+            own_environment,
         })
     }
 

@@ -123,6 +123,16 @@ async fn call(
     path: &str,
     authorization: Option<&str>,
 ) -> OutgoingResponse {
+    send(gateway, method, path, authorization, b"{\"x\": 1}").await
+}
+
+async fn send(
+    gateway: &Gateway,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> OutgoingResponse {
     let mut headers = HeaderMap::new();
     if let Some(value) = authorization {
         headers.insert("authorization", HeaderValue::from_str(value).unwrap());
@@ -137,7 +147,7 @@ async fn call(
             path,
             query,
             headers: &headers,
-            body: b"{\"x\": 1}",
+            body,
             source_ip: "127.0.0.1".into(),
         })
         .await
@@ -221,7 +231,10 @@ async fn deny_policy_or_policy_not_covering_the_method_is_403() {
         let gw = gateway(authorizer(effect, resource, calls.clone()), 300);
         let response = call(&gw, "GET", "/users/me", Some(TOKEN)).await;
         assert_eq!(response.status, 403, "{resource}");
-        assert_eq!(json_body(&response), json!({"detail": "Not authorized"}));
+        assert_eq!(
+            json_body(&response),
+            json!({"detail": "Not enough permissions"})
+        );
     }
 }
 
@@ -332,4 +345,87 @@ fn a_function_added_only_locally_is_an_error() {
     .err()
     .unwrap();
     assert_eq!(err, GatewayError::UnusedFunction("AdminFunction".into()));
+}
+
+#[tokio::test]
+async fn a_route_rule_answers_tokens_without_the_permission_403_with_a_json_detail() {
+    use authgate_users::{UserChanges, UserStore, parse_roles};
+    let store = Arc::new(authgate_users::InMemoryUserStore::new());
+    let keys = Arc::new(authgate_keys::KeyRing::fixed(
+        authgate_token::KeySet::signing(
+            "k",
+            [authgate_token::Key::hmac("k", &[7; 32], authgate_token::Algorithm::HS256).unwrap()],
+        )
+        .unwrap(),
+    ));
+    let resources = authgate_runtime::Resources::new(store.clone(), keys);
+    let env = authgate::commands::SettingsArgs::default().env().with(
+        authorizer::ROUTE_PERMISSIONS,
+        r#"{"GET /users/me": ["users:read"], "POST /auth/logout": [], "POST /auth/logout-all": []}"#,
+    );
+    let gw = authgate::commands::build_gateway(&resources, &env, Some(Duration::ZERO))
+        .await
+        .unwrap();
+    let mut tokens = Vec::new();
+    for (email, admin) in [("plain@example.com", false), ("root@example.com", true)] {
+        let credentials = json!({"email": email, "password": "correct horse battery staple"});
+        let registered = send(
+            &gw,
+            "POST",
+            "/auth/register",
+            None,
+            credentials.to_string().as_bytes(),
+        )
+        .await;
+        assert_eq!(registered.status, 201);
+        if admin {
+            let id = json_body(&registered)["id"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let roles = Some(parse_roles([authgate_users::ADMIN_ROLE]).unwrap());
+            store
+                .update(
+                    id,
+                    UserChanges {
+                        roles,
+                        claims: None,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let login = send(
+            &gw,
+            "POST",
+            "/auth/login",
+            None,
+            credentials.to_string().as_bytes(),
+        )
+        .await;
+        tokens.push(format!(
+            "Bearer {}",
+            json_body(&login)["access_token"].as_str().unwrap()
+        ));
+    }
+    let plain = call(&gw, "GET", "/users/me", Some(&tokens[0])).await;
+    assert_eq!(plain.status, 403);
+    assert_eq!(
+        json_body(&plain),
+        json!({"detail": "Not enough permissions"})
+    );
+    let admin = call(&gw, "GET", "/users/me", Some(&tokens[1])).await;
+    assert_eq!(
+        admin.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&admin.body)
+    );
+    assert_eq!(json_body(&admin)["email"], "root@example.com");
+    let logout = call(&gw, "POST", "/auth/logout", Some(&tokens[0])).await;
+    assert_eq!(
+        logout.status, 204,
+        "a route needing no permission is open to any valid token"
+    );
 }

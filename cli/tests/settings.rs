@@ -103,3 +103,56 @@ fn serve_validates_its_settings_as_the_functions_do() {
         Some("urn:authgate:local")
     );
 }
+
+/// The authorizer's route rules as the template sets them.
+fn route_rules(spec: &ApiSpec) -> authorizer::RouteRules {
+    let json = &spec.own_environment["AuthorizerFunction"][authorizer::ROUTE_PERMISSIONS];
+    authorizer::RouteRules::parse(json).unwrap()
+}
+
+/// Rules naming no protected route of the template, and protected routes with no rule.
+fn mismatches(spec: &ApiSpec) -> (Vec<String>, Vec<String>) {
+    use std::collections::BTreeSet;
+    let protected: BTreeSet<String> = spec
+        .routes
+        .iter()
+        .filter(|r| r.protected)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let ruled: BTreeSet<String> = route_rules(spec)
+        .rules()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    (
+        ruled.difference(&protected).cloned().collect(),
+        protected.difference(&ruled).cloned().collect(),
+    )
+}
+
+#[test]
+fn route_rules_name_exactly_the_protected_routes_the_template_declares() {
+    let (undeclared, unruled) = mismatches(&ApiSpec::parse(TEMPLATE).unwrap());
+    assert_eq!(
+        undeclared,
+        Vec::<String>::new(),
+        "rules for routes the template does not protect"
+    );
+    assert_eq!(
+        unruled,
+        Vec::<String>::new(),
+        "protected routes every token would be refused"
+    );
+}
+
+#[test]
+fn a_rule_for_an_undeclared_route_and_a_route_without_a_rule_are_both_caught() {
+    let edited = TEMPLATE.replace(
+        r#""GET /users/me": [], "#,
+        r#""GET /admin/reports": ["reports:read"], "#,
+    );
+    assert_ne!(edited, TEMPLATE, "the template lists GET /users/me");
+    let (undeclared, unruled) = mismatches(&ApiSpec::parse(&edited).unwrap());
+    assert_eq!(undeclared, ["GET /admin/reports"]);
+    assert_eq!(unruled, ["GET /users/me"]);
+}

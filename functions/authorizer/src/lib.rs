@@ -8,12 +8,14 @@
 //! error `Unauthorized`, which API Gateway turns into a 401; the authorizer never allows by
 //! default and never panics.
 //!
-//! The policy covers every method and path of the stage, not just the one called: API Gateway
-//! caches the policy per token for the configured TTL and reuses it for every route.
+//! The policy covers every route of the stage, not just the one called: API Gateway caches the
+//! policy per token for the configured TTL and reuses it for every route. With route rules
+//! (`ROUTE_PERMISSIONS`, see [`RouteRules`]) it allows exactly the routes the token's permissions
+//! satisfy, and API Gateway answers the others 403.
 
 use std::sync::Arc;
 
-use authgate_config::{TRUSTED_ISSUERS, TokenSettings};
+use authgate_config::{ConfigError, TRUSTED_ISSUERS, TokenSettings};
 use authgate_keys::KeyRing;
 use authgate_oidc::{FetchPolicy, OidcError, OutsideIssuers, check_not_own, parse_trusted_issuers};
 use authgate_runtime::{AccountStore, Backend, Env, EventHandler, InitError};
@@ -26,6 +28,12 @@ use aws_lambda_events::apigw::{
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use lambda_runtime::Diagnostic;
+
+mod routes;
+pub use routes::{RouteRule, RouteRules, RouteRulesError};
+
+/// Name of the variable holding the route rules (see [`RouteRules`]).
+pub const ROUTE_PERMISSIONS: &str = "ROUTE_PERMISSIONS";
 
 /// The exact error message API Gateway turns into a 401 (any other error becomes a 500).
 pub const UNAUTHORIZED: &str = "Unauthorized";
@@ -83,6 +91,7 @@ pub struct Authorizer {
     sessions: Arc<dyn AccountStore>,
     ring: Arc<KeyRing>,
     outside: OutsideIssuers,
+    routes: RouteRules,
 }
 
 /// The authorizer: authgate's own tokens verified with `backend`'s keys (reloaded as they age,
@@ -93,6 +102,13 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Authorizer, InitE
     let trusted = parse_trusted_issuers(&env.optional(TRUSTED_ISSUERS).unwrap_or_default())?;
     check_not_own(&trusted, &tokens.issuer)?;
     let outside = OutsideIssuers::new(trusted, FetchPolicy::default(), tokens.leeway_secs)?;
+    let routes =
+        RouteRules::parse(&env.optional(ROUTE_PERMISSIONS).unwrap_or_default()).map_err(|e| {
+            ConfigError::Invalid {
+                name: ROUTE_PERMISSIONS,
+                reason: e.to_string(),
+            }
+        })?;
     let sessions = backend.store(env)?;
     let ring = backend.keys(env).await?;
     Ok(Authorizer {
@@ -100,6 +116,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Authorizer, InitE
         sessions,
         ring,
         outside,
+        routes,
     })
 }
 
@@ -113,8 +130,8 @@ fn bearer_token(header: &str) -> Result<&str, Refusal> {
     Ok(token)
 }
 
-/// `arn:aws:execute-api:region:account:api/stage/METHOD/path` → `arn:...:api/stage/*/*`.
-pub fn stage_wildcard(method_arn: &str) -> Result<String, Refusal> {
+/// `arn:aws:execute-api:region:account:api/stage/METHOD/path` → `arn:...:api/stage`.
+pub fn stage_arn(method_arn: &str) -> Result<String, Refusal> {
     let parts: Vec<&str> = method_arn.splitn(6, ':').collect();
     let [arn, partition, service, region, account, resource] = parts[..] else {
         return Err(Refusal::BadMethodArn);
@@ -132,20 +149,27 @@ pub fn stage_wildcard(method_arn: &str) -> Result<String, Refusal> {
         return Err(Refusal::BadMethodArn);
     }
     Ok(format!(
-        "arn:{partition}:execute-api:{region}:{account}:{api}/{stage}/*/*"
+        "arn:{partition}:execute-api:{region}:{account}:{api}/{stage}"
     ))
 }
 
-/// An Allow policy on the whole stage for `principal`, with `context` for downstream functions.
-fn allow(
+/// The policy for `principal`: Allow on `resources`, or an explicit Deny on the whole stage when
+/// it may call none of them; with `context` for downstream functions.
+fn policy(
     principal: &str,
-    resource: &str,
+    stage: &str,
+    resources: Vec<String>,
     context: serde_json::Map<String, serde_json::Value>,
 ) -> ApiGatewayCustomAuthorizerResponse {
     let mut statement = IamPolicyStatement::default();
     statement.action = vec!["execute-api:Invoke".into()];
-    statement.effect = IamPolicyEffect::Allow;
-    statement.resource = vec![resource.to_owned()];
+    if resources.is_empty() {
+        statement.effect = IamPolicyEffect::Deny;
+        statement.resource = vec![format!("{stage}/*/*")];
+    } else {
+        statement.effect = IamPolicyEffect::Allow;
+        statement.resource = resources;
+    }
     let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
     policy.version = Some("2012-10-17".into());
     policy.statement = vec![statement];
@@ -179,7 +203,7 @@ impl Authorizer {
             .as_deref()
             .ok_or(Refusal::MissingToken)?;
         let token = bearer_token(header)?;
-        let resource = stage_wildcard(event.method_arn.as_deref().unwrap_or(""))?;
+        let stage = stage_arn(event.method_arn.as_deref().unwrap_or(""))?;
         // Outside issuers' sessions are their business: no authgate session check applies.
         if let Some(iss) = unverified_issuer(token)
             && self.outside.trusts(&iss)
@@ -188,9 +212,11 @@ impl Authorizer {
                 .outside
                 .verify(token, &iss, authgate_token::now_unix())
                 .await?;
-            return Ok(allow(
+            let granted = claims.scopes.iter().map(String::as_str).collect();
+            return Ok(policy(
                 &claims.sub,
-                &resource,
+                &stage,
+                self.routes.allowed(&stage, &granted),
                 outside_authorizer_context(&claims),
             ));
         }
@@ -199,7 +225,13 @@ impl Authorizer {
             return Err(Refusal::NotOurSubject);
         };
         self.sessions.state(sid, user).await?.may_act(now_ms())?;
-        Ok(allow(&claims.sub, &resource, authorizer_context(&claims)))
+        let granted = claims.scope.split(' ').filter(|p| !p.is_empty()).collect();
+        Ok(policy(
+            &claims.sub,
+            &stage,
+            self.routes.allowed(&stage, &granted),
+            authorizer_context(&claims),
+        ))
     }
 }
 
@@ -245,14 +277,14 @@ mod tests {
     }
 
     #[test]
-    fn policy_resource_covers_the_whole_stage() {
+    fn the_stage_arn_is_read_from_the_method_arn() {
         assert_eq!(
-            stage_wildcard("arn:aws:execute-api:eu-west-1:123456789012:abc123/Prod/GET/users/me"),
-            Ok("arn:aws:execute-api:eu-west-1:123456789012:abc123/Prod/*/*".into())
+            stage_arn("arn:aws:execute-api:eu-west-1:123456789012:abc123/Prod/GET/users/me"),
+            Ok("arn:aws:execute-api:eu-west-1:123456789012:abc123/Prod".into())
         );
         assert_eq!(
-            stage_wildcard("arn:aws-cn:execute-api:cn-north-1:123456789012:abc/dev/POST/"),
-            Ok("arn:aws-cn:execute-api:cn-north-1:123456789012:abc/dev/*/*".into())
+            stage_arn("arn:aws-cn:execute-api:cn-north-1:123456789012:abc/dev/POST/"),
+            Ok("arn:aws-cn:execute-api:cn-north-1:123456789012:abc/dev".into())
         );
     }
 
@@ -265,7 +297,7 @@ mod tests {
             "arn:aws:execute-api::123456789012:abc/Prod/GET/x",
             "not-an-arn",
         ] {
-            assert_eq!(stage_wildcard(bad), Err(Refusal::BadMethodArn), "{bad:?}");
+            assert_eq!(stage_arn(bad), Err(Refusal::BadMethodArn), "{bad:?}");
         }
     }
 

@@ -28,7 +28,15 @@ fn keys(secret: &[u8]) -> Arc<KeySet> {
 
 /// The authorizer as every deployment builds it, on `store` and a fixed key ring.
 async fn authorizer_on(store: Arc<dyn AccountStore>) -> Authorizer {
-    let env = Env::from_pairs([("TOKEN_ISSUER", ISS), ("TOKEN_AUDIENCE", AUD)]);
+    authorizer_with(store, &[]).await
+}
+
+/// [`authorizer_on`] with these variables set too.
+async fn authorizer_with(store: Arc<dyn AccountStore>, vars: &[(&str, &str)]) -> Authorizer {
+    let mut env = Env::from_pairs([("TOKEN_ISSUER", ISS), ("TOKEN_AUDIENCE", AUD)]);
+    for (name, value) in vars {
+        env = env.with(name, *value);
+    }
     let ring = Arc::new(KeyRing::fixed(Arc::unwrap_or_clone(keys(SECRET))));
     authorizer::build(&env, &Resources::new(store, ring))
         .await
@@ -320,4 +328,89 @@ fn unauthorized_serializes_as_the_message_api_gateway_maps_to_401() {
     let wire: Value =
         json!({"errorType": diagnostic.error_type, "errorMessage": diagnostic.error_message});
     assert_eq!(wire["errorMessage"], "Unauthorized");
+}
+
+#[tokio::test]
+async fn with_route_rules_the_policy_allows_exactly_the_routes_the_tokens_permissions_satisfy() {
+    let store = Arc::new(InMemoryUserStore::new());
+    let (user, session, _) =
+        authgate_users::contract::user_with_session(store.as_ref(), now_ms()).await;
+    let rules = r#"{"GET /users/me": [], "GET /users": ["users:read"], "DELETE /users/{id}": ["users:write"]}"#;
+    let authorizer = authorizer_with(store, &[("ROUTE_PERMISSIONS", rules)]).await;
+    let token = |permissions: &[&str]| {
+        let (id, sid) = (user.id.to_string(), session.id.to_string());
+        TokenIssuer::new(keys(SECRET), ISS, AUD, Duration::from_secs(900))
+            .unwrap()
+            .issue(&Subject {
+                id: &id,
+                email: "alice@example.com",
+                session: &sid,
+                permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+                ..Default::default()
+            })
+            .unwrap()
+            .token
+    };
+    let resources = |token: String| {
+        let authorizer = &authorizer;
+        async move {
+            let response = authorizer
+                .handle(event_with("authorizer.json", &token))
+                .await
+                .expect("a valid token gets a policy");
+            let wire = serde_json::to_value(&response).unwrap();
+            let statement = wire["policyDocument"]["Statement"][0].clone();
+            (statement["Effect"].clone(), statement["Resource"].clone())
+        }
+    };
+    let stage = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/Prod";
+    assert_eq!(
+        resources(token(&[])).await,
+        (json!("Allow"), json!([format!("{stage}/GET/users/me")]))
+    );
+    assert_eq!(
+        resources(token(&["users:read", "users:write"])).await,
+        (
+            json!("Allow"),
+            json!([
+                format!("{stage}/DELETE/users/*"),
+                format!("{stage}/GET/users"),
+                format!("{stage}/GET/users/me")
+            ])
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_token_that_may_call_no_route_gets_an_explicit_deny() {
+    let f = fixture().await;
+    let authorizer = authorizer_with(
+        f.store.clone(),
+        &[("ROUTE_PERMISSIONS", r#"{"GET /users": ["users:read"]}"#)],
+    )
+    .await;
+    let response = authorizer
+        .handle(event_with("authorizer.json", &f.token()))
+        .await
+        .expect("still a valid token");
+    let wire = serde_json::to_value(&response).unwrap();
+    assert_eq!(wire["policyDocument"]["Statement"][0]["Effect"], "Deny");
+}
+
+#[tokio::test]
+async fn malformed_route_rules_stop_the_init() {
+    let env = Env::from_pairs([
+        ("TOKEN_ISSUER", ISS),
+        ("TOKEN_AUDIENCE", AUD),
+        ("ROUTE_PERMISSIONS", "[]"),
+    ]);
+    let ring = Arc::new(KeyRing::fixed(Arc::unwrap_or_clone(keys(SECRET))));
+    let err = authorizer::build(
+        &env,
+        &Resources::new(Arc::new(InMemoryUserStore::new()), ring),
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("ROUTE_PERMISSIONS"), "{err}");
 }

@@ -35,6 +35,10 @@ async fn the_authorizer_accepts_outside_tokens_and_a_slow_issuer_does_not_slow_i
         ("TOKEN_ISSUER", "urn:authgate:test".to_owned()),
         ("TOKEN_AUDIENCE", "authgate-api".to_owned()),
         ("TRUSTED_ISSUERS", trusted.to_string()),
+        (
+            "ROUTE_PERMISSIONS",
+            r#"{"GET /items": ["read:items"], "DELETE /items/{id}": ["delete:items"]}"#.to_owned(),
+        ),
     ]);
     let ring = Arc::new(KeyRing::fixed(Arc::unwrap_or_clone(own_keys.clone())));
     let authorizer = authorizer::build(&env, &Resources::new(store.clone(), ring))
@@ -57,6 +61,11 @@ async fn the_authorizer_accepts_outside_tokens_and_a_slow_issuer_does_not_slow_i
     let wire = serde_json::to_value(&allowed).unwrap();
     assert_eq!(wire["principalId"], "auth0|123");
     assert_eq!(wire["context"]["scope"], "openid read:items write:items");
+    assert_eq!(
+        wire["policyDocument"]["Statement"][0]["Resource"],
+        json!(["arn:aws:execute-api:us-east-1:123456789012:api/Prod/GET/items"]),
+        "Auth0's permissions gate routes as authgate's own do"
+    );
     assert_eq!(wire["context"]["iss"], issuer.issuer.as_str());
 
     // An own token, with its session, keeps working while the outside issuer hangs.

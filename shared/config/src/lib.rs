@@ -84,7 +84,7 @@ impl Env {
     }
 
     /// A variable, if set and not empty.
-    pub fn optional(&self, name: &'static str) -> Option<String> {
+    pub fn optional(&self, name: &str) -> Option<String> {
         self.vars
             .get(name)
             .filter(|v| !v.trim().is_empty())
