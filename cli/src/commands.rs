@@ -388,10 +388,12 @@ pub async fn user(command: UserCommand, out: &mut impl Write) -> Result<(), Comm
                     .cloned()
                     .collect()
             });
-            let updated = store
-                .store
-                .update(found, UserChanges { roles, claims })
-                .await?;
+            let changes = UserChanges {
+                roles,
+                claims,
+                ..UserChanges::default()
+            };
+            let updated = store.store.update(found, changes).await?;
             let roles: Vec<&str> = updated.roles.iter().map(String::as_str).collect();
             writeln!(
                 out,

@@ -390,7 +390,7 @@ async fn a_route_rule_answers_tokens_without_the_permission_403_with_a_json_deta
                     id,
                     UserChanges {
                         roles,
-                        claims: None,
+                        ..UserChanges::default()
                     },
                 )
                 .await

@@ -241,10 +241,10 @@ impl UserStore for Down {
     async fn get_by_email(&self, _: &Email) -> Result<Option<User>, StoreError> {
         Err(StoreError::Backend("down".into()))
     }
-    async fn set_disabled(&self, _: UserId, _: bool) -> Result<(), StoreError> {
+    async fn update(&self, _: UserId, _: UserChanges) -> Result<User, StoreError> {
         Err(StoreError::Backend("down".into()))
     }
-    async fn update(&self, _: UserId, _: UserChanges) -> Result<User, StoreError> {
+    async fn delete(&self, _: UserId) -> Result<(), StoreError> {
         Err(StoreError::Backend("down".into()))
     }
     async fn list(&self) -> Result<Vec<User>, StoreError> {

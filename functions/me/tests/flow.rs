@@ -323,6 +323,7 @@ async fn roles_and_custom_claims_reach_the_next_refreshed_token_on_dynamodb() {
                 claims: Some(
                     CustomClaims::parse(serde_json::json!({"foo": ["fiz", "baz"]})).unwrap(),
                 ),
+                ..UserChanges::default()
             },
         )
         .await

@@ -23,8 +23,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 
@@ -181,23 +181,18 @@ impl DynamoUserStore {
         pk: String,
         sets: Vec<(&str, AttributeValue)>,
     ) -> Result<Option<Item>, StoreError> {
-        let mut update = self
+        let set = SetExpression::of(sets);
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk))
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PARTITION_KEY)
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
-        let mut assignments = Vec::new();
-        for (i, (attribute, value)) in sets.into_iter().enumerate() {
-            assignments.push(format!("#a{i} = :v{i}"));
-            update = update
-                .expression_attribute_names(format!("#a{i}"), attribute)
-                .expression_attribute_values(format!(":v{i}"), value);
-        }
-        let result = update
-            .update_expression(format!("SET {}", assignments.join(", ")))
+            .update_expression(set.expression)
+            .set_expression_attribute_names(Some(set.names))
+            .set_expression_attribute_values(Some(set.values))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;
         match result {
@@ -244,6 +239,66 @@ enum Cancelled {
     EmailTaken,
     Conflict,
     Other,
+}
+
+/// `SET #a0 = :v0, …` for a list of attribute assignments, with its name and value maps.
+struct SetExpression {
+    expression: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl SetExpression {
+    fn of(sets: Vec<(&str, AttributeValue)>) -> Self {
+        let mut assignments = Vec::new();
+        let mut names = HashMap::from([("#pk".to_owned(), PARTITION_KEY.to_owned())]);
+        let mut values = HashMap::new();
+        for (i, (attribute, value)) in sets.into_iter().enumerate() {
+            assignments.push(format!("#a{i} = :v{i}"));
+            names.insert(format!("#a{i}"), attribute.to_owned());
+            values.insert(format!(":v{i}"), value);
+        }
+        Self {
+            expression: format!("SET {}", assignments.join(", ")),
+            names,
+            values,
+        }
+    }
+}
+
+/// The attribute assignments `changes` make.
+fn assignments(changes: &UserChanges) -> Vec<(&'static str, AttributeValue)> {
+    let mut sets = Vec::new();
+    if let Some(email) = &changes.email {
+        sets.push(("email", s(email.as_str())));
+        sets.push(("email_normalized", s(email.normalized())));
+    }
+    if let Some(hash) = &changes.password_hash {
+        sets.push(("password_hash", s(hash.as_phc())));
+    }
+    if let Some(disabled) = changes.disabled {
+        sets.push(("disabled", AttributeValue::Bool(disabled)));
+    }
+    if let Some(roles) = &changes.roles {
+        sets.push(("roles", roles_value(roles)));
+    }
+    if let Some(claims) = &changes.claims {
+        sets.push(("claims", claims_value(claims)));
+    }
+    sets
+}
+
+/// Which item's condition cancelled a transaction, by its index, if one did.
+fn failed_condition(err: &SdkError<TransactWriteItemsError>) -> Option<usize> {
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
+    else {
+        return None;
+    };
+    cancelled
+        .cancellation_reasons()
+        .iter()
+        .position(|r| r.code() == Some("ConditionalCheckFailed"))
 }
 
 fn classify(err: &SdkError<TransactWriteItemsError>) -> Cancelled {
@@ -321,33 +376,93 @@ impl UserStore for DynamoUserStore {
         self.get_by_id(id).await
     }
 
-    async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), StoreError> {
-        let existed = self
-            .set_on_existing(user_key(id), "disabled", AttributeValue::Bool(disabled))
-            .await?;
-        if existed {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
+    async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError> {
+        let current = self.get_by_id(id).await?.ok_or(StoreError::NotFound)?;
+        let sets = assignments(&changes);
+        if sets.is_empty() {
+            return Ok(current);
+        }
+        let Some(new_key) = changes.new_email_key(&current.email) else {
+            let item = self
+                .update_existing(user_key(id), sets)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            return user_from_item(&item);
+        };
+        // A new email moves the lock: the user item (still on the old email), the old lock (still
+        // this user's) and the new lock (still free) change together or not at all.
+        let set = SetExpression::of(sets);
+        let mut values = set.values;
+        values.insert(":old".to_owned(), s(current.email.normalized()));
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(user_key(id)))
+            .condition_expression("attribute_exists(#pk) AND email_normalized = :old")
+            .update_expression(set.expression)
+            .set_expression_attribute_names(Some(set.names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(backend)?;
+        let release = Delete::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(email_key(&current.email)))
+            .condition_expression("user_id = :id")
+            .expression_attribute_values(":id", s(id.to_string()))
+            .build()
+            .map_err(backend)?;
+        let lock = HashMap::from([
+            (PARTITION_KEY.to_owned(), s(format!("email#{new_key}"))),
+            ("kind".to_owned(), s(KIND_EMAIL)),
+            ("user_id".to_owned(), s(id.to_string())),
+        ]);
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().delete(release).build())
+            .transact_items(self.put(lock)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => self.get_by_id(id).await?.ok_or(StoreError::NotFound),
+            Err(err) => match failed_condition(&err) {
+                Some(2) => Err(StoreError::DuplicateEmail),
+                Some(_) => Err(StoreError::NotFound),
+                None => Err(backend(aws_sdk_dynamodb::Error::from(err))),
+            },
         }
     }
 
-    async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError> {
-        let mut sets = Vec::new();
-        if let Some(roles) = &changes.roles {
-            sets.push(("roles", roles_value(roles)));
+    async fn delete(&self, id: UserId) -> Result<(), StoreError> {
+        let user = self.get_by_id(id).await?.ok_or(StoreError::NotFound)?;
+        let delete_user = Delete::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(user_key(id)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .build()
+            .map_err(backend)?;
+        let release = Delete::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(email_key(&user.email)))
+            .condition_expression("user_id = :id")
+            .expression_attribute_values(":id", s(id.to_string()))
+            .build()
+            .map_err(backend)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete_user).build())
+            .transact_items(TransactWriteItem::builder().delete(release).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match failed_condition(&err) {
+                Some(_) => Err(StoreError::NotFound),
+                None => Err(backend(aws_sdk_dynamodb::Error::from(err))),
+            },
         }
-        if let Some(claims) = &changes.claims {
-            sets.push(("claims", claims_value(claims)));
-        }
-        if sets.is_empty() {
-            return self.get_by_id(id).await?.ok_or(StoreError::NotFound);
-        }
-        let item = self
-            .update_existing(user_key(id), sets)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        user_from_item(&item)
     }
 
     async fn list(&self) -> Result<Vec<User>, StoreError> {

@@ -146,34 +146,6 @@ impl EmbeddedUserStore {
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?
     }
-
-    /// Reads a user, changes it with `change` and writes it back, in one write transaction.
-    async fn modify(
-        &self,
-        id: UserId,
-        change: impl FnOnce(&mut User) + Send + 'static,
-    ) -> Result<User, StoreError> {
-        self.blocking(move |db| {
-            let id = id.to_string();
-            let txn = db.begin_write().map_err(backend)?;
-            let user = {
-                let mut users = txn.open_table(USERS).map_err(backend)?;
-                let mut user = match users.get(id.as_str()).map_err(backend)? {
-                    Some(bytes) => decode(bytes.value())?,
-                    None => return Err(StoreError::NotFound),
-                };
-                change(&mut user);
-                let bytes = encode(&user)?;
-                users
-                    .insert(id.as_str(), bytes.as_slice())
-                    .map_err(backend)?;
-                user
-            };
-            txn.commit().map_err(backend)?;
-            Ok(user)
-        })
-        .await
-    }
 }
 
 fn read_user(db: &Database, id: &str) -> Result<Option<User>, StoreError> {
@@ -231,14 +203,62 @@ impl UserStore for EmbeddedUserStore {
         .await
     }
 
-    async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), StoreError> {
-        self.modify(id, move |user| user.disabled = disabled)
-            .await
-            .map(|_| ())
+    async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError> {
+        self.blocking(move |db| {
+            let id = id.to_string();
+            let txn = db.begin_write().map_err(backend)?;
+            let user = {
+                let mut users = txn.open_table(USERS).map_err(backend)?;
+                let mut user = match users.get(id.as_str()).map_err(backend)? {
+                    Some(bytes) => decode(bytes.value())?,
+                    None => return Err(StoreError::NotFound),
+                };
+                if let Some(key) = changes.new_email_key(&user.email) {
+                    let mut emails = txn.open_table(EMAILS).map_err(backend)?;
+                    if emails.get(key.as_str()).map_err(backend)?.is_some() {
+                        return Err(StoreError::DuplicateEmail);
+                    }
+                    emails
+                        .remove(user.email.normalized().as_str())
+                        .map_err(backend)?;
+                    emails.insert(key.as_str(), id.as_str()).map_err(backend)?;
+                }
+                changes.apply_to(&mut user);
+                let bytes = encode(&user)?;
+                users
+                    .insert(id.as_str(), bytes.as_slice())
+                    .map_err(backend)?;
+                user
+            };
+            txn.commit().map_err(backend)?;
+            Ok(user)
+        })
+        .await
     }
 
-    async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError> {
-        self.modify(id, move |user| changes.apply_to(user)).await
+    async fn delete(&self, id: UserId) -> Result<(), StoreError> {
+        self.blocking(move |db| {
+            let id = id.to_string();
+            let txn = db.begin_write().map_err(backend)?;
+            {
+                let mut users = txn.open_table(USERS).map_err(backend)?;
+                let user = match users.remove(id.as_str()).map_err(backend)? {
+                    Some(bytes) => decode(bytes.value())?,
+                    None => return Err(StoreError::NotFound),
+                };
+                txn.open_table(EMAILS)
+                    .map_err(backend)?
+                    .remove(user.email.normalized().as_str())
+                    .map_err(backend)?;
+                txn.open_table(VALID_AFTER)
+                    .map_err(backend)?
+                    .remove(id.as_str())
+                    .map_err(backend)?;
+            }
+            txn.commit().map_err(backend)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn list(&self) -> Result<Vec<User>, StoreError> {

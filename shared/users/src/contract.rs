@@ -149,6 +149,7 @@ pub async fn roles_and_claims_are_stored_and_updated<S: UserStore>(store: S) {
             crate::UserChanges {
                 roles: Some(crate::parse_roles(["editor", "viewer"]).unwrap()),
                 claims: Some(claims.clone()),
+                ..crate::UserChanges::default()
             },
         )
         .await
@@ -173,6 +174,132 @@ pub async fn roles_and_claims_are_stored_and_updated<S: UserStore>(store: S) {
         .update(uuid::Uuid::new_v4(), crate::UserChanges::default())
         .await
         .expect_err("no such user");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+}
+
+pub async fn an_email_change_moves_the_login_and_refuses_a_taken_email<S: UserStore>(store: S) {
+    let first = unique_email("first");
+    let user = store.create(new_user(&first)).await.expect("create");
+    let other = store
+        .create(new_user(&unique_email("other")))
+        .await
+        .expect("create");
+    let changes = |email: &Email| crate::UserChanges {
+        email: Some(email.clone()),
+        ..crate::UserChanges::default()
+    };
+
+    let err = store
+        .update(
+            user.id,
+            changes(&Email::parse(&other.email.as_str().to_uppercase()).unwrap()),
+        )
+        .await
+        .expect_err("taken, whatever the case");
+    assert!(matches!(err, StoreError::DuplicateEmail), "{err:?}");
+    assert_eq!(
+        store
+            .get_by_id(user.id)
+            .await
+            .expect("get")
+            .expect("found")
+            .email,
+        first,
+        "nothing changed"
+    );
+
+    let moved = unique_email("moved");
+    let updated = store.update(user.id, changes(&moved)).await.expect("move");
+    assert_eq!(updated.email, moved);
+    assert_eq!(
+        store.get_by_email(&moved).await.expect("get").map(|u| u.id),
+        Some(user.id)
+    );
+    assert!(
+        store.get_by_email(&first).await.expect("get").is_none(),
+        "the old email is free"
+    );
+    store
+        .create(new_user(&first))
+        .await
+        .expect("the old email can register again");
+
+    let recased = Email::parse(&moved.as_str().to_uppercase()).unwrap();
+    let updated = store
+        .update(user.id, changes(&recased))
+        .await
+        .expect("only the case changes");
+    assert_eq!(updated.email, recased);
+    assert_eq!(
+        store.get_by_email(&moved).await.expect("get").map(|u| u.id),
+        Some(user.id)
+    );
+}
+
+pub async fn password_and_disabled_are_updated<S: UserStore>(store: S) {
+    let user = store
+        .create(new_user(&unique_email("pw")))
+        .await
+        .expect("create");
+    let hash = PasswordHash::from_phc(
+        "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0b3RoZXI$YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI",
+    )
+    .unwrap();
+    let updated = store
+        .update(
+            user.id,
+            crate::UserChanges {
+                password_hash: Some(hash.clone()),
+                disabled: Some(true),
+                ..crate::UserChanges::default()
+            },
+        )
+        .await
+        .expect("update");
+    let found = store.get_by_id(user.id).await.expect("get").expect("found");
+    assert_eq!(found, updated);
+    assert_eq!((found.password_hash, found.disabled), (hash, true));
+}
+
+pub async fn a_deleted_user_is_gone_and_their_email_free<S: UserStore + crate::SessionStore>(
+    store: S,
+) {
+    let now = 1_800_000_000_000;
+    let (user, session, token) = user_with_session(&store, now).await;
+    store.delete(user.id).await.expect("delete");
+    assert!(store.get_by_id(user.id).await.expect("get").is_none());
+    assert!(
+        store
+            .get_by_email(&user.email)
+            .await
+            .expect("get")
+            .is_none()
+    );
+    let state = store.state(session.id, user.id).await.expect("state");
+    assert_eq!(
+        state.may_act(now + 1),
+        Err(crate::Denied::UnknownUser),
+        "its sessions died with it"
+    );
+    let err = store
+        .rotate(
+            &token.hash(),
+            &crate::RefreshToken::generate().hash(),
+            now + 1,
+            POLICY,
+        )
+        .await
+        .expect_err("its refresh tokens too");
+    assert!(
+        matches!(err, crate::RefreshError::SessionEnded(_)),
+        "{err:?}"
+    );
+    let again = store
+        .create(new_user(&user.email))
+        .await
+        .expect("the email registers again");
+    assert_ne!(again.id, user.id);
+    let err = store.delete(user.id).await.expect_err("already gone");
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
 }
 
@@ -233,6 +360,8 @@ macro_rules! user_store_contract_tests {
             missing_users_are_none,
             disable_and_enable_a_user,
             roles_and_claims_are_stored_and_updated,
+            an_email_change_moves_the_login_and_refuses_a_taken_email,
+            password_and_disabled_are_updated,
             list_includes_created_users,
             concurrent_creates_of_one_email_yield_exactly_one_user,
         );
@@ -642,6 +771,7 @@ macro_rules! session_store_contract_tests {
                 logout_and_logout_all_end_sessions,
                 disabled_or_missing_users_have_no_active_session,
                 logout_all_of_a_missing_user_is_not_found,
+                a_deleted_user_is_gone_and_their_email_free,
                 concurrent_refreshes_with_one_token_have_one_winner,
             );
         }

@@ -83,18 +83,32 @@ impl UserStore for InMemoryUserStore {
             .cloned())
     }
 
-    async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), StoreError> {
-        let mut inner = self.lock()?;
-        let user = inner.users.get_mut(&id).ok_or(StoreError::NotFound)?;
-        user.disabled = disabled;
-        Ok(())
-    }
-
     async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError> {
         let mut inner = self.lock()?;
+        let current = inner
+            .users
+            .get(&id)
+            .ok_or(StoreError::NotFound)?
+            .email
+            .clone();
+        if let Some(key) = changes.new_email_key(&current) {
+            if inner.by_email.contains_key(&key) {
+                return Err(StoreError::DuplicateEmail);
+            }
+            inner.by_email.remove(&current.normalized());
+            inner.by_email.insert(key, id);
+        }
         let user = inner.users.get_mut(&id).ok_or(StoreError::NotFound)?;
         changes.apply_to(user);
         Ok(user.clone())
+    }
+
+    async fn delete(&self, id: UserId) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        let user = inner.users.remove(&id).ok_or(StoreError::NotFound)?;
+        inner.by_email.remove(&user.email.normalized());
+        inner.sessions_valid_after_ms.remove(&id);
+        Ok(())
     }
 
     async fn list(&self) -> Result<Vec<User>, StoreError> {

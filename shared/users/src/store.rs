@@ -76,6 +76,10 @@ impl NewUser {
 /// What an update changes; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct UserChanges {
+    /// A new email: unique like at registration (`DuplicateEmail` if another user has it).
+    pub email: Option<Email>,
+    pub password_hash: Option<PasswordHash>,
+    pub disabled: Option<bool>,
     pub roles: Option<BTreeSet<String>>,
     pub claims: Option<CustomClaims>,
 }
@@ -83,12 +87,29 @@ pub struct UserChanges {
 impl UserChanges {
     /// `user` with these changes, for stores that read, change and write a whole record.
     pub fn apply_to(self, user: &mut User) {
+        if let Some(email) = self.email {
+            user.email = email;
+        }
+        if let Some(hash) = self.password_hash {
+            user.password_hash = hash;
+        }
+        if let Some(disabled) = self.disabled {
+            user.disabled = disabled;
+        }
         if let Some(roles) = self.roles {
             user.roles = roles;
         }
         if let Some(claims) = self.claims {
             user.claims = claims;
         }
+    }
+
+    /// The new email, if it differs from `current` as a login name (not only in case).
+    pub fn new_email_key(&self, current: &Email) -> Option<String> {
+        self.email
+            .as_ref()
+            .map(Email::normalized)
+            .filter(|key| *key != current.normalized())
     }
 }
 
@@ -116,9 +137,19 @@ pub trait UserStore: Send + Sync {
     /// The user with this email, compared case-insensitively.
     async fn get_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
     /// Disables or re-enables a user; `NotFound` if there is none.
-    async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), StoreError>;
-    /// Applies `changes` to a user and returns the user as stored; `NotFound` if there is none.
+    async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), StoreError> {
+        let changes = UserChanges {
+            disabled: Some(disabled),
+            ..UserChanges::default()
+        };
+        self.update(id, changes).await.map(|_| ())
+    }
+    /// Applies `changes` to a user and returns the user as stored; `NotFound` if there is none,
+    /// `DuplicateEmail` if the new email is another user's (nothing changes then).
     async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError>;
+    /// Deletes a user and frees their email for registration; their sessions die with them
+    /// (a session of a missing user may not act). `NotFound` if there is none.
+    async fn delete(&self, id: UserId) -> Result<(), StoreError>;
     /// Every user, ordered by email, for administration.
     async fn list(&self) -> Result<Vec<User>, StoreError>;
 }
