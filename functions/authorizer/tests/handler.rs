@@ -12,7 +12,7 @@ use authgate_token::{AccessClaims, Algorithm, Key, KeySet, Subject, TokenIssuer}
 use authgate_users::{
     Email, InMemoryUserStore, NewUser, RefreshError, RefreshToken, Rotated, RotationPolicy,
     Session, SessionId, SessionState, SessionStore, StoreError, TokenHash, User, UserChanges,
-    UserId, UserStore, now_ms,
+    UserId, UserPage, UserStore, now_ms,
 };
 use authorizer::{Authorizer, Unauthorized};
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
@@ -248,6 +248,9 @@ impl UserStore for Down {
         Err(StoreError::Backend("down".into()))
     }
     async fn list(&self) -> Result<Vec<User>, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn page(&self, _: usize, _: Option<&str>) -> Result<UserPage, StoreError> {
         Err(StoreError::Backend("down".into()))
     }
 }

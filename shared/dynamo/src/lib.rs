@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 
 use authgate_users::{
     ADMIN_ROLE, CustomClaims, Email, NewUser, PasswordHash, StoreError, User, UserChanges, UserId,
-    UserStore,
+    UserPage, UserStore, decode_cursor, encode_cursor,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -463,6 +463,38 @@ impl UserStore for DynamoUserStore {
                 None => Err(backend(aws_sdk_dynamodb::Error::from(err))),
             },
         }
+    }
+
+    /// One `Scan` call of at most `limit` items, kept to users: a bounded read whatever the
+    /// table's size, with DynamoDB's `LastEvaluatedKey` as the next cursor.
+    async fn page(&self, limit: usize, cursor: Option<&str>) -> Result<UserPage, StoreError> {
+        let start = cursor
+            .map(decode_cursor)
+            .transpose()?
+            .map(|pk| HashMap::from([(PARTITION_KEY.to_owned(), s(pk))]));
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("kind = :user")
+            .expression_attribute_values(":user", s(KIND_USER))
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX).max(1))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| backend(aws_sdk_dynamodb::Error::from(e)))?;
+        let users = output
+            .items()
+            .iter()
+            .map(user_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = output
+            .last_evaluated_key()
+            .and_then(|key| key.get(PARTITION_KEY))
+            .and_then(|pk| pk.as_s().ok())
+            .map(|pk| encode_cursor(pk));
+        Ok(UserPage { users, next })
     }
 
     async fn list(&self) -> Result<Vec<User>, StoreError> {

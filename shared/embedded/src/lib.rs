@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 
 use authgate_users::{
     ADMIN_ROLE, CustomClaims, Email, NewUser, PasswordHash, StoreError, User, UserChanges, UserId,
-    UserStore,
+    UserPage, UserStore, decode_cursor, page_of,
 };
 
 mod sessions;
@@ -257,6 +257,30 @@ impl UserStore for EmbeddedUserStore {
             }
             txn.commit().map_err(backend)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn page(&self, limit: usize, cursor: Option<&str>) -> Result<UserPage, StoreError> {
+        let after = cursor.map(decode_cursor).transpose()?;
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let users = txn.open_table(USERS).map_err(backend)?;
+            // The table is keyed by id: read only the page after the cursor, and one more.
+            let range = match &after {
+                Some(after) => users.range::<&str>((
+                    std::ops::Bound::Excluded(after.as_str()),
+                    std::ops::Bound::Unbounded,
+                )),
+                None => users.range::<&str>(..),
+            }
+            .map_err(backend)?;
+            let mut page = Vec::new();
+            for entry in range.take(limit.saturating_add(1)) {
+                let (_, bytes) = entry.map_err(backend)?;
+                page.push(decode(bytes.value())?);
+            }
+            page_of(page, limit, None)
         })
         .await
     }

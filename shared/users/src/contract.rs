@@ -303,6 +303,36 @@ pub async fn a_deleted_user_is_gone_and_their_email_free<S: UserStore + crate::S
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
 }
 
+pub async fn pages_walk_every_user_once_with_a_bounded_page<S: UserStore>(store: S) {
+    let mut created = std::collections::BTreeSet::new();
+    for i in 0..7 {
+        let user = store
+            .create(new_user(&unique_email(&format!("page{i}"))))
+            .await
+            .expect("create");
+        created.insert(user.id);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let page = store.page(3, cursor.as_deref()).await.expect("page");
+        assert!(page.users.len() <= 3, "a page is bounded");
+        for user in &page.users {
+            assert!(seen.insert(user.id), "user {} listed twice", user.id);
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert!(created.is_subset(&seen), "every user is listed");
+    let err = store
+        .page(3, Some("not a cursor!"))
+        .await
+        .expect_err("bad cursor");
+    assert!(matches!(err, StoreError::BadCursor), "{err:?}");
+}
+
 pub async fn list_includes_created_users<S: UserStore>(store: S) {
     let a = store
         .create(new_user(&unique_email("list-a")))
@@ -362,6 +392,7 @@ macro_rules! user_store_contract_tests {
             roles_and_claims_are_stored_and_updated,
             an_email_change_moves_the_login_and_refuses_a_taken_email,
             password_and_disabled_are_updated,
+            pages_walk_every_user_once_with_a_bounded_page,
             list_includes_created_users,
             concurrent_creates_of_one_email_yield_exactly_one_user,
         );

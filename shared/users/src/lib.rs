@@ -30,4 +30,7 @@ pub use sessions::{
     RotationPolicy, Session, SessionId, SessionState, SessionStore, TokenHash, decide_rotation,
     now_ms,
 };
-pub use store::{NewUser, PublicUser, StoreError, User, UserChanges, UserId, UserStore};
+pub use store::{
+    NewUser, PublicUser, StoreError, User, UserChanges, UserId, UserPage, UserStore, decode_cursor,
+    encode_cursor, page_of,
+};

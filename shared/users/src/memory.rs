@@ -8,7 +8,7 @@ use crate::sessions::{
     RefreshError, RefreshRecord, Rotated, RotationDecision, RotationPolicy, Session, SessionId,
     SessionState, SessionStore, TokenHash, decide_rotation,
 };
-use crate::store::{NewUser, StoreError, User, UserChanges, UserId, UserStore};
+use crate::store::{NewUser, StoreError, User, UserChanges, UserId, UserPage, UserStore, page_of};
 
 #[derive(Default)]
 struct Inner {
@@ -109,6 +109,12 @@ impl UserStore for InMemoryUserStore {
         inner.by_email.remove(&user.email.normalized());
         inner.sessions_valid_after_ms.remove(&id);
         Ok(())
+    }
+
+    async fn page(&self, limit: usize, cursor: Option<&str>) -> Result<UserPage, StoreError> {
+        let mut users: Vec<User> = self.lock()?.users.values().cloned().collect();
+        users.sort_by_key(|u| u.id.to_string());
+        page_of(users, limit, cursor)
     }
 
     async fn list(&self) -> Result<Vec<User>, StoreError> {

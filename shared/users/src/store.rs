@@ -73,6 +73,46 @@ impl NewUser {
     }
 }
 
+/// A page of users and, when more may follow, the cursor of the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    pub next: Option<String>,
+}
+
+/// An opaque cursor for a store's position `key`.
+pub fn encode_cursor(key: &str) -> String {
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, key)
+}
+
+/// The position in a cursor from [`encode_cursor`].
+pub fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
+    base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or(StoreError::BadCursor)
+}
+
+/// A page of `sorted` (by id) users after `cursor`, for stores that hold users in id order.
+pub fn page_of(
+    sorted: impl IntoIterator<Item = User>,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<UserPage, StoreError> {
+    let after = cursor.map(decode_cursor).transpose()?;
+    let mut rest = sorted.into_iter().filter(|u| {
+        after
+            .as_deref()
+            .is_none_or(|a| u.id.to_string().as_str() > a)
+    });
+    let users: Vec<User> = rest.by_ref().take(limit).collect();
+    let next = match (users.last(), rest.next()) {
+        (Some(last), Some(_)) => Some(encode_cursor(&last.id.to_string())),
+        _ => None,
+    };
+    Ok(UserPage { users, next })
+}
+
 /// What an update changes; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct UserChanges {
@@ -122,6 +162,8 @@ pub enum StoreError {
     NotFound,
     #[error("stored user record is invalid: {0}")]
     Corrupt(String),
+    #[error("the page cursor is not one this store handed out")]
+    BadCursor,
     #[error("user store unavailable")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -152,4 +194,7 @@ pub trait UserStore: Send + Sync {
     async fn delete(&self, id: UserId) -> Result<(), StoreError>;
     /// Every user, ordered by email, for administration.
     async fn list(&self) -> Result<Vec<User>, StoreError>;
+    /// One bounded page of users for the admin API: at most `limit` (a page may hold fewer, even
+    /// none, while a next page exists), after the opaque `cursor` the previous page returned.
+    async fn page(&self, limit: usize, cursor: Option<&str>) -> Result<UserPage, StoreError>;
 }
