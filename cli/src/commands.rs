@@ -154,6 +154,10 @@ pub async fn build_gateway(
             http(discovery::build(env, resources).await?),
         ),
         ("MeFunction".into(), http(me::build(env, resources).await?)),
+        (
+            "UsersFunction".into(),
+            http(users::build(env, resources).await?),
+        ),
     ]);
     // The authorizer's own variables in the template (its route rules) apply locally too.
     let mut authorizer_env = env.clone();

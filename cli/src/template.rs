@@ -503,6 +503,7 @@ mod tests {
         assert_eq!(
             routes,
             vec![
+                ("DELETE", "/users/{id}", "UsersFunction", true),
                 ("GET", "/.well-known/jwks.json", "DiscoveryFunction", false),
                 (
                     "GET",
@@ -510,7 +511,10 @@ mod tests {
                     "DiscoveryFunction",
                     false
                 ),
+                ("GET", "/users", "UsersFunction", true),
                 ("GET", "/users/me", "MeFunction", true),
+                ("GET", "/users/{id}", "UsersFunction", true),
+                ("PATCH", "/users/{id}", "UsersFunction", true),
                 ("POST", "/auth/login", "LoginFunction", false),
                 ("POST", "/auth/logout", "LogoutFunction", true),
                 ("POST", "/auth/logout-all", "LogoutFunction", true),

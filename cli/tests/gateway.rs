@@ -61,6 +61,7 @@ fn all_functions() -> HashMap<String, HttpFunction> {
         "LogoutFunction",
         "DiscoveryFunction",
         "MeFunction",
+        "UsersFunction",
     ]
     .into_iter()
     .map(|f| (f.to_owned(), echo()))
@@ -279,7 +280,7 @@ async fn unknown_routes_and_methods_get_the_templates_404() {
     for (method, path) in [
         ("GET", "/nope"),
         ("GET", "/auth/register"),
-        ("DELETE", "/users/me"),
+        ("PUT", "/users/me"),
     ] {
         let response = call(&gw, method, path, Some(TOKEN)).await;
         assert_eq!(response.status, 404, "{method} {path}");
@@ -307,7 +308,7 @@ async fn every_template_route_has_a_local_function_and_every_local_function_a_ro
     let gw = authgate::commands::build_gateway(&resources, &env, None)
         .await
         .expect("template and handlers agree");
-    assert_eq!(gw.routes().len(), 8);
+    assert_eq!(gw.routes().len(), 12);
 }
 
 #[test]

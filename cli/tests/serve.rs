@@ -514,3 +514,99 @@ async fn serve_creates_a_secret_with_the_signing_algorithm_it_is_given() {
     let stored: Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
     assert_eq!(stored["alg"], "EdDSA");
 }
+
+/// `method path` with a bearer token and an optional JSON body.
+fn bearer(method: &str, base: &str, path: &str, access: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("{base}{path}");
+    let auth = format!("Bearer {access}");
+    let response = match (method, body) {
+        ("GET", _) => agent().get(&url).header("Authorization", &auth).call(),
+        ("DELETE", _) => agent().delete(&url).header("Authorization", &auth).call(),
+        ("PATCH", Some(body)) => agent()
+            .patch(&url)
+            .header("Authorization", &auth)
+            .send_json(body),
+        other => panic!("unsupported {other:?}"),
+    };
+    read(response.unwrap())
+}
+
+#[test]
+fn the_admin_api_over_http_admin_and_plain_users_and_a_deleted_user() {
+    let data = tempfile::tempdir().unwrap();
+    let (ok, out) = authgate(
+        &[
+            "user",
+            "create",
+            "--email",
+            "root@example.com",
+            "--superuser",
+        ],
+        data.path(),
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(ok, "{out}");
+    let server = Server::start(data.path(), &["--authorizer-cache-ttl", "0"]);
+    let base = server.base.clone();
+    let alice = json!({"email": "alice@example.com", "password": PASSWORD});
+    let (status, registered) = post_json(&base, "/auth/register", alice.clone());
+    assert_eq!(status, 201);
+    let alice_id = registered["id"].as_str().unwrap().to_owned();
+    let (_, root) = login_form(&base, "root@example.com", PASSWORD);
+    let root = root["access_token"].as_str().unwrap().to_owned();
+    let (_, pair) = post_json(&base, "/auth/login", alice.clone());
+    let plain = pair["access_token"].as_str().unwrap().to_owned();
+
+    // A plain user: 403 with a JSON detail on every admin route, from the gateway.
+    for (method, path) in [
+        ("GET", "/users".to_owned()),
+        ("GET", format!("/users/{alice_id}")),
+        ("DELETE", format!("/users/{alice_id}")),
+    ] {
+        let (status, body) = bearer(method, &base, &path, &plain, None);
+        assert_eq!(
+            (status, body),
+            (403, json!({"detail": "Not enough permissions"})),
+            "{method} {path}"
+        );
+    }
+    let (status, _) = bearer("GET", &base, "/users/me", &plain, None);
+    assert_eq!(status, 200, "/users/me stays open to any valid token");
+
+    // The administrator: lists, reads, sets a claim; the next refresh of alice carries it.
+    let (status, page) = bearer("GET", &base, "/users?limit=10", &root, None);
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["users"].as_array().unwrap().len(), 2);
+    let (status, patched) = bearer(
+        "PATCH",
+        &base,
+        &format!("/users/{alice_id}"),
+        &root,
+        Some(json!({"claims": {"foo": ["fiz", "baz"]}})),
+    );
+    assert_eq!(status, 200, "{patched}");
+    let (status, refreshed) = post_json(
+        &base,
+        "/auth/refresh",
+        json!({"refresh_token": pair["refresh_token"]}),
+    );
+    assert_eq!(status, 200, "{refreshed}");
+    let claims = payload(refreshed["access_token"].as_str().unwrap());
+    assert_eq!(claims["foo"], json!(["fiz", "baz"]));
+
+    // Deleted: alice can no longer log in, and her email is free again.
+    let (status, _) = bearer("DELETE", &base, &format!("/users/{alice_id}"), &root, None);
+    assert_eq!(status, 204);
+    let (status, _) = post_json(&base, "/auth/login", alice.clone());
+    assert_eq!(status, 401, "a deleted user cannot log in");
+    let (status, _) = bearer(
+        "GET",
+        &base,
+        "/users/me",
+        refreshed["access_token"].as_str().unwrap(),
+        None,
+    );
+    assert_eq!(status, 401, "nor use a token issued before");
+    let (status, _) = post_json(&base, "/auth/register", alice);
+    assert_eq!(status, 201, "the email registers again");
+}

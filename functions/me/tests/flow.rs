@@ -32,6 +32,7 @@ struct Deployment {
     logout: Logout,
     authorizer: Authorizer,
     me: Me,
+    users: users::Users,
     /// The table, as an operator (or the admin API) reaches it.
     store: DynamoUserStore,
 }
@@ -86,6 +87,7 @@ async fn deploy_with(settings: &[(&str, &str)]) -> Deployment {
         logout: logout::build(&env, &aws).await.unwrap(),
         authorizer: authorizer::build(&env, &aws).await.unwrap(),
         me: me::build(&env, &aws).await.unwrap(),
+        users: users::build(&env, &aws).await.unwrap(),
         store: DynamoUserStore::new(dynamodb, table),
     }
 }
@@ -348,4 +350,98 @@ async fn roles_and_custom_claims_reach_the_next_refreshed_token_on_dynamodb() {
         me["claims"]["roles"],
         serde_json::json!(["admin", "editor"])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_pages_patches_and_deletes_users_on_dynamodb() {
+    let app = deploy().await;
+    let mut ids = Vec::new();
+    for email in ["a@example.com", "b@example.com", "c@example.com"] {
+        let body = serde_json::json!({"email": email, "password": "correct horse battery staple"});
+        let registered = app
+            .register
+            .handle(authgate_testkit::with_body(
+                request("register.json"),
+                &body.to_string(),
+            ))
+            .await;
+        ids.push(json_body(&registered)["id"].as_str().unwrap().to_owned());
+    }
+    // The administrator's request, with the context the authorizer would have forwarded.
+    let admin = |name: &str, id: Option<&str>, body: Option<Value>| {
+        let mut request = request(name);
+        if let Some(id) = id {
+            request = request.with_path_parameters(std::collections::HashMap::from([(
+                "id".to_owned(),
+                id.to_owned(),
+            )]));
+        }
+        if let Some(body) = body {
+            request = authgate_testkit::with_body(request, &body.to_string());
+        }
+        request
+    };
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let mut request = admin("users-list.json", None, None);
+        if let Some(cursor) = &cursor {
+            request = request.with_query_string_parameters(std::collections::HashMap::from([
+                ("limit".to_owned(), "2".to_owned()),
+                ("cursor".to_owned(), cursor.clone()),
+            ]));
+        }
+        let page = json_body(&app.users.handle(request).await);
+        for user in page["users"].as_array().unwrap() {
+            seen.push(user["id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    seen.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(seen, expected, "every user once, in bounded pages");
+
+    let patched = app
+        .users
+        .handle(admin(
+            "users-patch.json",
+            Some(&ids[0]),
+            Some(serde_json::json!({"email": "a2@example.com", "roles": ["admin"]})),
+        ))
+        .await;
+    assert_eq!(patched.status(), 200, "{:?}", patched.body());
+    let taken = app
+        .users
+        .handle(admin(
+            "users-patch.json",
+            Some(&ids[1]),
+            Some(serde_json::json!({"email": "A2@example.com"})),
+        ))
+        .await;
+    assert_eq!(taken.status(), 409);
+
+    let deleted = app
+        .users
+        .handle(admin("users-delete.json", Some(&ids[1]), None))
+        .await;
+    assert_eq!(deleted.status(), 204);
+    let login =
+        serde_json::json!({"email": "b@example.com", "password": "correct horse battery staple"});
+    let refused = app
+        .login
+        .handle(authgate_testkit::with_body(
+            request("login.json"),
+            &login.to_string(),
+        ))
+        .await;
+    assert_eq!(refused.status(), 401, "a deleted user cannot log in");
+    let gone = app
+        .users
+        .handle(admin("users-get.json", Some(&ids[1]), None))
+        .await;
+    assert_eq!(gone.status(), 404);
 }

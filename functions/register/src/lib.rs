@@ -48,7 +48,7 @@ impl From<RegisterError> for ApiError {
             RegisterError::Email(e) => ApiError::Unprocessable(format!("email: {e}")),
             RegisterError::Password(e) => ApiError::Unprocessable(format!("password: {e}")),
             RegisterError::Store(StoreError::DuplicateEmail) => {
-                ApiError::Conflict("A user with this email already exists".into())
+                ApiError::Conflict(authgate_http::EMAIL_TAKEN.into())
             }
             other => ApiError::internal(other),
         }

@@ -21,6 +21,8 @@ pub use token::token_response;
 pub const NOT_AUTHENTICATED: &str = "Not authenticated";
 /// `detail` of a 401 for credentials that were verified but no longer name a user who may act.
 pub const COULD_NOT_VALIDATE_CREDENTIALS: &str = "Could not validate credentials";
+/// `detail` of a 409 for an email another user has.
+pub const EMAIL_TAKEN: &str = "A user with this email already exists";
 /// `detail` of a 401 for a verified token of a disabled user.
 pub const INACTIVE_USER: &str = "Inactive user";
 

@@ -1,0 +1,295 @@
+//! The user administration function, driven by `events/users-*.json`, on the in-memory store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use authgate_http::{HttpHandler, RequestClaimsExt, with_claims};
+use authgate_keys::KeyRing;
+use authgate_runtime::{Env, Resources};
+use authgate_testkit::{json_body, request, with_body};
+use authgate_token::KeySet;
+use authgate_users::{
+    ADMIN_ROLE, Email, InMemoryUserStore, NewUser, PasswordHash, SessionStore, User, UserStore,
+    now_ms, parse_roles,
+};
+use lambda_http::{Request, RequestExt};
+use serde_json::{Value, json};
+
+const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE";
+
+struct Fixture {
+    users: users::Users,
+    store: Arc<InMemoryUserStore>,
+    admin: User,
+    alice: User,
+}
+
+async fn fixture() -> Fixture {
+    let store = Arc::new(InMemoryUserStore::new());
+    let create = |email: &str, admin: bool| {
+        let store = Arc::clone(&store);
+        let email = Email::parse(email).unwrap();
+        async move {
+            store
+                .create(NewUser {
+                    email,
+                    password_hash: PasswordHash::from_phc(PHC).unwrap(),
+                    roles: if admin {
+                        parse_roles([ADMIN_ROLE]).unwrap()
+                    } else {
+                        Default::default()
+                    },
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let admin = create("root@example.com", true).await;
+    let alice = create("alice@example.com", false).await;
+    let env = Env::default().with("ROLES", r#"{"editor": ["items:write"]}"#);
+    let resources = Resources::new(store.clone(), Arc::new(KeyRing::fixed(KeySet::default())));
+    Fixture {
+        users: users::build(&env, &resources).await.unwrap(),
+        store,
+        admin,
+        alice,
+    }
+}
+
+/// `events/<name>` re-pointed at `target`, as the administrator `caller` calls it.
+fn call(name: &str, caller: &User, target: Option<&User>) -> Request {
+    let mut request = request(name);
+    if let Some(target) = target {
+        let params = std::collections::HashMap::from([("id".to_owned(), target.id.to_string())]);
+        request = request.with_path_parameters(params);
+    }
+    let mut claims = request.verified_claims().unwrap();
+    claims.sub = caller.id.to_string();
+    with_claims(request, &claims)
+}
+
+fn patch(caller: &User, target: &User, body: Value) -> Request {
+    with_body(
+        call("users-patch.json", caller, Some(target)),
+        &body.to_string(),
+    )
+}
+
+#[tokio::test]
+async fn a_user_is_shown_without_a_password_hash_and_an_unknown_id_is_404() {
+    let f = fixture().await;
+    let response = f
+        .users
+        .handle(call("users-get.json", &f.admin, Some(&f.alice)))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body = json_body(&response);
+    assert_eq!(body["email"], "alice@example.com");
+    assert_eq!(body["roles"], json!([]));
+    assert!(body.get("password_hash").is_none(), "{body}");
+    let ghost = User {
+        id: uuid_like(),
+        ..f.alice.clone()
+    };
+    let response = f
+        .users
+        .handle(call("users-get.json", &f.admin, Some(&ghost)))
+        .await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(json_body(&response), json!({"detail": "User not found"}));
+}
+
+fn uuid_like() -> authgate_users::UserId {
+    "7d3f6e2a-1b4c-4d5e-8f90-a1b2c3d4e5f6".parse().unwrap()
+}
+
+#[tokio::test]
+async fn the_list_is_paged_with_an_opaque_cursor() {
+    let f = fixture().await;
+    f.store
+        .create(NewUser {
+            email: Email::parse("bob@example.com").unwrap(),
+            password_hash: PasswordHash::from_phc(PHC).unwrap(),
+            roles: Default::default(),
+        })
+        .await
+        .unwrap();
+    let query = |pairs: &[(&str, &str)]| {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        call("users-list.json", &f.admin, None).with_query_string_parameters(map)
+    };
+    let first = json_body(&f.users.handle(query(&[("limit", "2")])).await);
+    assert_eq!(first["users"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().expect("a third user follows");
+    let second = json_body(
+        &f.users
+            .handle(query(&[("limit", "2"), ("cursor", cursor)]))
+            .await,
+    );
+    assert_eq!(second["users"].as_array().unwrap().len(), 1);
+    assert_eq!(second["next_cursor"], Value::Null);
+    let mut emails: Vec<&str> = first["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["users"].as_array().unwrap())
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    emails.sort_unstable();
+    assert_eq!(
+        emails,
+        ["alice@example.com", "bob@example.com", "root@example.com"]
+    );
+    for bad in [
+        ("limit", "0"),
+        ("limit", "101"),
+        ("limit", "x"),
+        ("cursor", "%%%"),
+    ] {
+        let response = f.users.handle(query(&[bad])).await;
+        assert_eq!(response.status(), 422, "{bad:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_administrator_sets_roles_and_claims_and_bad_values_are_422() {
+    let f = fixture().await;
+    let response = f
+        .users
+        .handle(patch(
+            &f.admin,
+            &f.alice,
+            json!({"roles": ["editor"], "claims": {"foo": ["fiz", "baz"]}}),
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body = json_body(&response);
+    assert_eq!(
+        (body["roles"].clone(), body["claims"].clone()),
+        (json!(["editor"]), json!({"foo": ["fiz", "baz"]}))
+    );
+    for bad in [
+        json!({"claims": {"sub": "someone-else"}}),
+        json!({"claims": {"blob": "a".repeat(3000)}}),
+        json!({"claims": ["not", "an", "object"]}),
+        json!({"roles": ["ghost"]}),
+        json!({"roles": ["has space"]}),
+        json!({"email": "not-an-email"}),
+        json!({"password": "short"}),
+        json!({"is_superuser": true}),
+    ] {
+        let response = f.users.handle(patch(&f.admin, &f.alice, bad.clone())).await;
+        assert_eq!(response.status(), 422, "{bad}");
+        assert!(json_body(&response)["detail"].is_string());
+    }
+    let taken = f
+        .users
+        .handle(patch(
+            &f.admin,
+            &f.alice,
+            json!({"email": "ROOT@example.com"}),
+        ))
+        .await;
+    assert_eq!(taken.status(), 409);
+    let unchanged = f.store.get_by_id(f.alice.id).await.unwrap().unwrap();
+    assert_eq!(
+        unchanged.claims.as_map()["foo"],
+        json!(["fiz", "baz"]),
+        "refused patches change nothing"
+    );
+}
+
+#[tokio::test]
+async fn an_administrator_cannot_lock_themselves_out() {
+    let f = fixture().await;
+    for body in [
+        json!({"roles": ["editor"]}),
+        json!({"roles": []}),
+        json!({"disabled": true}),
+    ] {
+        let response = f
+            .users
+            .handle(patch(&f.admin, &f.admin, body.clone()))
+            .await;
+        assert_eq!(response.status(), 409, "{body}");
+    }
+    let response = f
+        .users
+        .handle(call("users-delete.json", &f.admin, Some(&f.admin)))
+        .await;
+    assert_eq!(response.status(), 409);
+    let still = f.store.get_by_id(f.admin.id).await.unwrap().unwrap();
+    assert!(still.roles.contains(ADMIN_ROLE) && !still.disabled);
+    let keeps = f
+        .users
+        .handle(patch(
+            &f.admin,
+            &f.admin,
+            json!({"roles": ["admin", "editor"]}),
+        ))
+        .await;
+    assert_eq!(keeps.status(), 200, "keeping users:write is fine");
+}
+
+#[tokio::test]
+async fn disabling_or_a_new_password_ends_the_users_sessions() {
+    for body in [
+        json!({"disabled": true}),
+        json!({"password": "a brand new passphrase"}),
+    ] {
+        let f = fixture().await;
+        let now = now_ms();
+        let session = authgate_users::Session {
+            id: uuid::Uuid::new_v4(),
+            user_id: f.alice.id,
+            created_at_ms: now - 10,
+            expires_at_ms: now + 3_600_000,
+            revoked: false,
+        };
+        f.store
+            .start(
+                &session,
+                &authgate_users::RefreshToken::generate().hash(),
+                now + 600_000,
+            )
+            .await
+            .unwrap();
+        let response = f
+            .users
+            .handle(patch(&f.admin, &f.alice, body.clone()))
+            .await;
+        assert_eq!(response.status(), 200, "{body}");
+        let state = f.store.state(session.id, f.alice.id).await.unwrap();
+        assert!(
+            state.may_act(now_ms()).is_err(),
+            "{body}: the session ended"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_user_is_gone_and_their_email_can_register_again() {
+    let f = fixture().await;
+    let response = f
+        .users
+        .handle(call("users-delete.json", &f.admin, Some(&f.alice)))
+        .await;
+    assert_eq!(response.status(), 204);
+    assert!(f.store.get_by_id(f.alice.id).await.unwrap().is_none());
+    let again = f
+        .users
+        .handle(call("users-delete.json", &f.admin, Some(&f.alice)))
+        .await;
+    assert_eq!(again.status(), 404);
+    assert!(
+        f.store
+            .get_by_email(&f.alice.email)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
