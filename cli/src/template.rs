@@ -514,6 +514,7 @@ mod tests {
                 ("GET", "/users", "UsersFunction", true),
                 ("GET", "/users/me", "MeFunction", true),
                 ("GET", "/users/{id}", "UsersFunction", true),
+                ("PATCH", "/users/me", "MeFunction", true),
                 ("PATCH", "/users/{id}", "UsersFunction", true),
                 ("POST", "/auth/login", "LoginFunction", false),
                 ("POST", "/auth/logout", "LogoutFunction", true),

@@ -10,14 +10,9 @@
 
 use std::sync::Arc;
 
-use authgate_config::SessionSettings;
 use authgate_http::{ApiError, Endpoint, body, token_response};
-use authgate_runtime::{AccountStore, Backend, Env, InitError, UserTokens};
-use authgate_token::SignError;
-use authgate_users::{
-    Email, HashError, Password, PasswordHasher, RefreshToken, Session, StoreError, now_ms,
-    user_may_act,
-};
+use authgate_runtime::{AccountStore, Backend, Env, InitError, SessionStarter, StartError};
+use authgate_users::{Email, HashError, Password, PasswordHasher, StoreError, user_may_act};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
@@ -54,8 +49,8 @@ pub enum LoginError {
     Hash(#[from] HashError),
     #[error("user store failed")]
     Store(#[from] StoreError),
-    #[error("token signing failed")]
-    Sign(#[from] SignError),
+    #[error("the session could not be started")]
+    Start(#[from] StartError),
 }
 
 impl From<LoginError> for ApiError {
@@ -72,8 +67,7 @@ impl From<LoginError> for ApiError {
 pub struct Login {
     store: Arc<dyn AccountStore>,
     hasher: PasswordHasher,
-    tokens: UserTokens,
-    settings: SessionSettings,
+    sessions: SessionStarter,
 }
 
 /// The login function: users and sessions from `backend`'s store, tokens signed with its keys
@@ -82,8 +76,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Login, InitError>
     Ok(Login {
         store: backend.store(env)?,
         hasher: PasswordHasher::new(),
-        tokens: UserTokens::build(env, backend).await?,
-        settings: SessionSettings::from_env(env)?,
+        sessions: SessionStarter::build(env, backend).await?,
     })
 }
 
@@ -135,25 +128,7 @@ impl Login {
         }
         let user = user_may_act(user).map_err(|_| LoginError::InvalidCredentials)?;
 
-        let now = now_ms();
-        let lifetime = i64::try_from(self.settings.max_lifetime.as_millis()).unwrap_or(i64::MAX);
-        let session = Session {
-            id: uuid::Uuid::new_v4(),
-            user_id: user.id,
-            created_at_ms: now,
-            expires_at_ms: now.saturating_add(lifetime),
-            revoked: false,
-        };
-        let refresh = RefreshToken::generate();
-        let refresh_expires = now
-            .saturating_add(self.settings.rotation_policy().refresh_ttl_ms)
-            .min(session.expires_at_ms);
-        self.store
-            .start(&session, &refresh.hash(), refresh_expires)
-            .await?;
-
-        let issued = self.tokens.issue(&user, &session).await?;
-        tracing::info!(user_id = %user.id, sid = %session.id, jti = %issued.claims.jti, "session started");
+        let (issued, refresh) = self.sessions.start(&user).await?;
         Ok(token_response(&issued, refresh.as_str()))
     }
 }

@@ -1,18 +1,22 @@
-//! `GET /users/me`: the example protected function.
+//! `GET /users/me`, the example protected function, and `PATCH /users/me`, a user changing
+//! their own email or password (proven by the current one).
 //!
 //! It trusts the claims the authorizer verified (read with `verified_claims()`), then loads the
 //! user so that a deleted or disabled account stops here even while its token is still valid.
 
 use std::sync::Arc;
 
-use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, json_response};
-use authgate_runtime::{AccountStore, Backend, Env, InitError};
+use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response};
+use authgate_runtime::{AccountStore, Backend, Env, InitError, SessionStarter, StartError};
 use authgate_token::AccessClaims;
-use authgate_users::{Denied, StoreError, user_may_act};
+use authgate_users::{
+    Denied, Email, EmailError, HashError, Password, PasswordError, PasswordHasher, StoreError,
+    User, UserChanges, now_ms, user_may_act,
+};
 use chrono::{DateTime, Utc};
-use lambda_http::http::StatusCode;
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The response: who the caller is, and what their token says.
 #[derive(Serialize)]
@@ -23,27 +27,75 @@ struct MeResponse {
     claims: AccessClaims,
 }
 
+/// `PATCH /users/me`: a new email or password, proven by the current password.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Patch {
+    email: Option<String>,
+    password: Option<String>,
+    current_password: String,
+}
+
+/// The answer to `PATCH /users/me`: the user and, after a password change (which ended every
+/// session), the tokens of a new session for this client.
+#[derive(Serialize)]
+struct Patched {
+    id: String,
+    email: String,
+    created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+/// `detail` of a 400 for a wrong `current_password`.
+pub const WRONG_CURRENT_PASSWORD: &str = "Current password is incorrect";
+
 /// Everything that can stop the request.
 #[derive(Debug, thiserror::Error)]
 pub enum MeError {
+    #[error(transparent)]
+    Request(#[from] ApiError),
     #[error("no verified claims")]
     Claims(#[from] ClaimsError),
     #[error("token subject is not a user id")]
     BadSubject,
     #[error("the user may not act")]
     Denied(#[from] Denied),
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error("invalid email: {0}")]
+    Email(#[from] EmailError),
+    #[error("invalid password: {0}")]
+    Password(#[from] PasswordError),
+    #[error("password hashing failed")]
+    Hash(#[from] HashError),
     #[error("user store failed")]
     Store(#[from] StoreError),
+    #[error("the new session could not be started")]
+    Start(#[from] StartError),
 }
 
 impl From<MeError> for ApiError {
     fn from(err: MeError) -> Self {
         match err {
+            MeError::Request(api) => api,
             MeError::Claims(e) => e.into(),
             MeError::BadSubject => {
                 ApiError::Unauthorized(authgate_http::COULD_NOT_VALIDATE_CREDENTIALS.into())
             }
             MeError::Denied(denied) => denied.into(),
+            MeError::WrongPassword => ApiError::BadRequest(WRONG_CURRENT_PASSWORD.into()),
+            MeError::Email(e) => ApiError::Unprocessable(format!("email: {e}")),
+            MeError::Password(e) => ApiError::Unprocessable(format!("password: {e}")),
+            MeError::Store(StoreError::DuplicateEmail) => {
+                ApiError::Conflict(authgate_http::EMAIL_TAKEN.into())
+            }
             other => ApiError::internal(other),
         }
     }
@@ -52,13 +104,17 @@ impl From<MeError> for ApiError {
 /// The `/users/me` handler.
 pub struct Me {
     store: Arc<dyn AccountStore>,
+    hasher: PasswordHasher,
+    sessions: SessionStarter,
 }
 
-/// The `/users/me` function: users read from `backend`'s store. It needs no keys: the
-/// authorizer verified the token.
+/// The `/users/me` function: users in `backend`'s store; its keys sign the tokens of the new
+/// session a password change starts.
 pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Me, InitError> {
     Ok(Me {
         store: backend.store(env)?,
+        hasher: PasswordHasher::new(),
+        sessions: SessionStarter::build(env, backend).await?,
     })
 }
 
@@ -70,6 +126,9 @@ impl Endpoint for Me {
         let claims = request.verified_claims()?;
         let id = claims.sub.parse().map_err(|_| MeError::BadSubject)?;
         let user = user_may_act(self.store.get_by_id(id).await?)?;
+        if request.method() == Method::PATCH {
+            return self.patch(&request, user).await;
+        }
         Ok(json_response(
             StatusCode::OK,
             &MeResponse {
@@ -77,6 +136,56 @@ impl Endpoint for Me {
                 email: user.email.to_string(),
                 created_at: user.created_at,
                 claims,
+            },
+        ))
+    }
+}
+
+impl Me {
+    /// A new email or password for the caller. A new password ends every session of the user,
+    /// and this client continues in a new one whose tokens the response carries.
+    async fn patch(&self, request: &Request, user: User) -> Result<Response<Body>, MeError> {
+        body::require_media_type(request, false)?;
+        let patch: Patch = body::json(request)?;
+        let matches = self
+            .hasher
+            .verify(
+                Password::for_verification(patch.current_password),
+                Some(user.password_hash.clone()),
+            )
+            .await?;
+        if !matches {
+            return Err(MeError::WrongPassword);
+        }
+        let changes = UserChanges {
+            email: patch.email.as_deref().map(Email::parse).transpose()?,
+            password_hash: match patch.password {
+                Some(password) => Some(self.hasher.hash(Password::parse(password)?).await?),
+                None => None,
+            },
+            ..UserChanges::default()
+        };
+        let new_password = changes.password_hash.is_some();
+        let updated = self.store.update(user.id, changes).await?;
+        let tokens = if new_password {
+            let cut_off = now_ms();
+            self.store.revoke_all(user.id, cut_off).await?;
+            Some(self.sessions.start_after(&updated, cut_off).await?)
+        } else {
+            None
+        };
+        tracing::info!(user_id = %user.id, new_password, "user updated their account");
+        let (issued, refresh) = tokens.unzip();
+        Ok(json_response(
+            StatusCode::OK,
+            &Patched {
+                id: updated.id.to_string(),
+                email: updated.email.to_string(),
+                created_at: updated.created_at,
+                expires_in: issued.as_ref().map(|i| i.expires_in),
+                access_token: issued.map(|i| i.token),
+                token_type: refresh.as_ref().map(|_| "bearer"),
+                refresh_token: refresh.map(|r| r.as_str().to_owned()),
             },
         ))
     }

@@ -8,18 +8,29 @@ use authgate_http::{HttpHandler, RequestClaimsExt, with_claims};
 use authgate_keys::KeyRing;
 use authgate_runtime::{Env, Resources};
 use authgate_testkit::{json_body, request};
-use authgate_token::KeySet;
-use authgate_users::{Email, InMemoryUserStore, NewUser, PasswordHash, User, UserStore};
+use authgate_token::{Algorithm, Key, KeySet, TokenVerifier, Validation};
+use authgate_users::{
+    Email, InMemoryUserStore, NewUser, Password, PasswordHash, PasswordHasher, SessionStore, User,
+    UserStore, now_ms,
+};
 use lambda_http::Request;
 use me::Me;
 
-/// Functions built on `store`; they use no keys.
-fn on(store: Arc<InMemoryUserStore>) -> Resources {
-    Resources::new(store, Arc::new(KeyRing::fixed(KeySet::default())))
+fn keys() -> KeySet {
+    let key = Key::hmac(
+        "v1",
+        b"me-test-secret-of-at-least-32-bytes",
+        Algorithm::HS256,
+    )
+    .unwrap();
+    KeySet::signing("v1", [key]).unwrap()
 }
 
+/// The function as every deployment builds it, on `store` and a fixed key.
 async fn me_on(store: Arc<InMemoryUserStore>) -> Me {
-    me::build(&Env::default(), &on(store)).await.unwrap()
+    let env = Env::from_pairs([("TOKEN_ISSUER", "urn:t"), ("TOKEN_AUDIENCE", "aud")]);
+    let resources = Resources::new(store, Arc::new(KeyRing::fixed(keys())));
+    me::build(&env, &resources).await.unwrap()
 }
 
 const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE";
@@ -92,4 +103,140 @@ async fn unknown_and_disabled_users_are_401() {
     let response = me.handle(request_for(&user)).await;
     assert_eq!(response.status(), 401, "one access rule, one status");
     assert_eq!(json_body(&response)["detail"], "Inactive user");
+}
+
+/// Alice with the fixtures' real password, and one live session of hers.
+async fn alice_with_password() -> (Arc<InMemoryUserStore>, User, authgate_users::Session) {
+    let store = Arc::new(InMemoryUserStore::new());
+    let hash = PasswordHasher::new()
+        .hash(Password::parse("correct horse battery staple").unwrap())
+        .await
+        .unwrap();
+    let user = store
+        .create(NewUser {
+            email: Email::parse("alice@example.com").unwrap(),
+            password_hash: hash,
+            roles: Default::default(),
+        })
+        .await
+        .unwrap();
+    let now = now_ms() - 10;
+    let session = authgate_users::Session {
+        id: uuid::Uuid::new_v4(),
+        user_id: user.id,
+        created_at_ms: now,
+        expires_at_ms: now + 3_600_000,
+        revoked: false,
+    };
+    store
+        .start(
+            &session,
+            &authgate_users::RefreshToken::generate().hash(),
+            now + 600_000,
+        )
+        .await
+        .unwrap();
+    (store, user, session)
+}
+
+fn patch_for(user: &User, body: serde_json::Value) -> Request {
+    let request = authgate_testkit::with_body(request("me-patch.json"), &body.to_string());
+    let mut claims = request.verified_claims().unwrap();
+    claims.sub = user.id.to_string();
+    with_claims(request, &claims)
+}
+
+#[tokio::test]
+async fn a_new_password_ends_every_session_and_this_client_continues_in_a_new_one() {
+    let (store, user, old) = alice_with_password().await;
+    let me = me_on(store.clone()).await;
+    let response = me.handle(patch_for(&user, serde_json::json!({
+        "password": "a brand new passphrase", "current_password": "correct horse battery staple"
+    }))).await;
+    assert_eq!(response.status(), 200);
+    let body = json_body(&response);
+    assert!(body.get("password_hash").is_none());
+    let access = body["access_token"]
+        .as_str()
+        .expect("a new session's tokens");
+    let claims = TokenVerifier::new(Arc::new(keys()), Validation::own("urn:t", "aud", 30))
+        .verify(access)
+        .unwrap();
+    assert_ne!(claims.sid, old.id.to_string());
+    let state = store.state(old.id, user.id).await.unwrap();
+    assert!(state.may_act(now_ms()).is_err(), "the old session ended");
+    let fresh = store
+        .state(claims.sid.parse().unwrap(), user.id)
+        .await
+        .unwrap();
+    assert!(fresh.may_act(now_ms()).is_ok(), "the new one lives");
+    let stored = store.get_by_id(user.id).await.unwrap().unwrap();
+    assert!(
+        PasswordHasher::new()
+            .verify(
+                Password::for_verification("a brand new passphrase".to_owned()),
+                Some(stored.password_hash)
+            )
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn changes_need_the_current_password_and_a_free_email() {
+    let (store, user, session) = alice_with_password().await;
+    store
+        .create(NewUser {
+            email: Email::parse("bob@example.com").unwrap(),
+            password_hash: PasswordHash::from_phc(PHC).unwrap(),
+            roles: Default::default(),
+        })
+        .await
+        .unwrap();
+    let me = me_on(store.clone()).await;
+    for (body, status) in [
+        (
+            serde_json::json!({"email": "new@example.com", "current_password": "wrong password!"}),
+            400,
+        ),
+        (serde_json::json!({"email": "new@example.com"}), 422),
+        (
+            serde_json::json!({"email": "BOB@example.com", "current_password": "correct horse battery staple"}),
+            409,
+        ),
+        (
+            serde_json::json!({"password": "short", "current_password": "correct horse battery staple"}),
+            422,
+        ),
+        (
+            serde_json::json!({"roles": ["admin"], "current_password": "correct horse battery staple"}),
+            422,
+        ),
+    ] {
+        let response = me.handle(patch_for(&user, body.clone())).await;
+        assert_eq!(response.status(), status, "{body}");
+    }
+    let response = me
+        .handle(patch_for(
+            &user,
+            serde_json::json!({
+                "email": "alice.new@example.com", "current_password": "correct horse battery staple"
+            }),
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body = json_body(&response);
+    assert_eq!(body["email"], "alice.new@example.com");
+    assert!(
+        body.get("access_token").is_none(),
+        "an email change keeps the session"
+    );
+    assert!(
+        store
+            .state(session.id, user.id)
+            .await
+            .unwrap()
+            .may_act(now_ms())
+            .is_ok()
+    );
 }

@@ -11,14 +11,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use authgate_config::{
     AuthzSettings, ConfigError, KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE, SIGNING_KEY_SECRET_ID,
-    TokenSettings, USERS_TABLE,
+    SessionSettings, TokenSettings, USERS_TABLE,
 };
 use authgate_dynamo::DynamoUserStore;
 use authgate_http::HttpHandler;
 use authgate_keys::{KeyRing, KeySourceError, RingIssuer, SecretsManagerKeySource};
 use authgate_oidc::OidcError;
 use authgate_token::{IssuedToken, SignError, Subject, TokenIssuer};
-use authgate_users::{RoleMap, Session, SessionStore, User, UserStore};
+use authgate_users::{
+    RefreshToken, RoleMap, Session, SessionStore, StoreError, User, UserStore, now_ms,
+};
 
 pub use authgate_config::Env;
 pub use aws_config::SdkConfig;
@@ -171,6 +173,67 @@ impl UserTokens {
             permissions: self.roles.permissions(&user.roles).into_iter().collect(),
             claims: user.claims.as_map().clone(),
         })
+    }
+}
+
+/// Starting a session, the one way login and a password change do it: a new session of the
+/// configured lifetime, its first refresh token (stored only as a hash), and an access token.
+pub struct SessionStarter {
+    store: Arc<dyn AccountStore>,
+    tokens: UserTokens,
+    settings: SessionSettings,
+}
+
+/// A session could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the session could not be stored")]
+    Store(#[from] StoreError),
+    #[error("the access token could not be signed")]
+    Sign(#[from] SignError),
+}
+
+impl SessionStarter {
+    /// From `env`'s token, role and session settings and `backend`'s store and keys.
+    pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Self, InitError> {
+        Ok(Self {
+            store: backend.store(env)?,
+            tokens: UserTokens::build(env, backend).await?,
+            settings: SessionSettings::from_env(env)?,
+        })
+    }
+
+    /// A new session for `user`: its access token and its first refresh token.
+    pub async fn start(&self, user: &User) -> Result<(IssuedToken, RefreshToken), StartError> {
+        self.start_after(user, i64::MIN).await
+    }
+
+    /// [`SessionStarter::start`], for a session that must count as created after `cut_off_ms`
+    /// (a logout-all of the same millisecond must not end it).
+    pub async fn start_after(
+        &self,
+        user: &User,
+        cut_off_ms: i64,
+    ) -> Result<(IssuedToken, RefreshToken), StartError> {
+        let now = now_ms().max(cut_off_ms.saturating_add(1));
+        let lifetime = i64::try_from(self.settings.max_lifetime.as_millis()).unwrap_or(i64::MAX);
+        let session = Session {
+            id: uuid::Uuid::new_v4(),
+            user_id: user.id,
+            created_at_ms: now,
+            expires_at_ms: now.saturating_add(lifetime),
+            revoked: false,
+        };
+        let refresh = RefreshToken::generate();
+        let refresh_expires = now
+            .saturating_add(self.settings.rotation_policy().refresh_ttl_ms)
+            .min(session.expires_at_ms);
+        self.store
+            .start(&session, &refresh.hash(), refresh_expires)
+            .await?;
+        let issued = self.tokens.issue(user, &session).await?;
+        tracing::info!(user_id = %user.id, sid = %session.id, jti = %issued.claims.jti, "session started");
+        Ok((issued, refresh))
     }
 }
 
