@@ -268,7 +268,8 @@ pub enum UserCommand {
         #[command(flatten)]
         backend: BackendArgs,
     },
-    /// Disable a user (by email or id): they can no longer log in or call protected routes.
+    /// Disable a user (by email or id): they can no longer log in or call protected routes, and
+    /// their sessions end.
     Disable {
         user: String,
         #[command(flatten)]
@@ -397,7 +398,9 @@ pub async fn user(command: UserCommand, out: &mut impl Write) -> Result<(), Comm
                 claims,
                 ..UserChanges::default()
             };
-            let updated = store.store.update(found, changes).await?;
+            let updated = authgate_runtime::change_user(store.store.as_ref(), found, changes)
+                .await?
+                .user;
             let roles: Vec<&str> = updated.roles.iter().map(String::as_str).collect();
             writeln!(
                 out,
@@ -411,8 +414,12 @@ pub async fn user(command: UserCommand, out: &mut impl Write) -> Result<(), Comm
         UserCommand::Disable { user, backend } => {
             let store = backend.store().await?;
             let id = find_user(store.store.as_ref(), &user).await?;
-            store.store.set_disabled(id, true).await?;
-            writeln!(out, "disabled {id}")?;
+            let disable = UserChanges {
+                disabled: Some(true),
+                ..UserChanges::default()
+            };
+            authgate_runtime::change_user(store.store.as_ref(), id, disable).await?;
+            writeln!(out, "disabled {id}; their sessions are ended")?;
         }
         UserCommand::Enable { user, backend } => {
             let store = backend.store().await?;

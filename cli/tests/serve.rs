@@ -277,6 +277,22 @@ fn users_are_administered_from_the_command_line() {
     let server = Server::start(data.path(), &[]);
     let (status, _) = login_form(&server.base, "root@example.com", PASSWORD);
     assert_eq!(status, 401, "a disabled user cannot log in");
+    drop(server);
+
+    let (ok, out) = authgate(&["user", "enable", "root@example.com"], data.path(), "");
+    assert!(ok, "{out}");
+    let server = Server::start(data.path(), &[]);
+    let (status, _) = post_json(
+        &server.base,
+        "/auth/refresh",
+        json!({"refresh_token": body["refresh_token"]}),
+    );
+    assert_eq!(
+        status, 401,
+        "enabling again does not revive the sessions disabling ended"
+    );
+    let (status, _) = login_form(&server.base, "root@example.com", PASSWORD);
+    assert_eq!(status, 200, "a new login works");
 }
 
 #[test]

@@ -7,11 +7,13 @@
 use std::sync::Arc;
 
 use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response};
-use authgate_runtime::{AccountStore, Backend, Env, InitError, SessionStarter, StartError};
+use authgate_runtime::{
+    AccountStore, Backend, Env, InitError, SessionStarter, StartError, change_user,
+};
 use authgate_token::AccessClaims;
 use authgate_users::{
     Denied, Email, EmailError, HashError, Password, PasswordError, PasswordHasher, StoreError,
-    User, UserChanges, now_ms, user_may_act,
+    User, UserChanges, user_may_act,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
@@ -165,15 +167,13 @@ impl Me {
             },
             ..UserChanges::default()
         };
-        let new_password = changes.password_hash.is_some();
-        let updated = self.store.update(user.id, changes).await?;
-        let tokens = if new_password {
-            let cut_off = now_ms();
-            self.store.revoke_all(user.id, cut_off).await?;
-            Some(self.sessions.start_after(&updated, cut_off).await?)
-        } else {
-            None
+        let changed = change_user(self.store.as_ref(), user.id, changes).await?;
+        let updated = changed.user;
+        let tokens = match changed.sessions_ended_at_ms {
+            Some(cut_off) => Some(self.sessions.start_after(&updated, cut_off).await?),
+            None => None,
         };
+        let new_password = tokens.is_some();
         tracing::info!(user_id = %user.id, new_password, "user updated their account");
         let (issued, refresh) = tokens.unzip();
         Ok(json_response(

@@ -13,11 +13,10 @@ use std::sync::Arc;
 
 use authgate_config::AuthzSettings;
 use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response};
-use authgate_runtime::{AccountStore, Backend, Env, InitError};
+use authgate_runtime::{AccountStore, Backend, Env, InitError, change_user};
 use authgate_users::{
     AuthzError, CustomClaims, Email, EmailError, HashError, Password, PasswordError,
-    PasswordHasher, RoleMap, StoreError, USERS_WRITE, User, UserChanges, UserId, now_ms,
-    parse_roles,
+    PasswordHasher, RoleMap, StoreError, USERS_WRITE, User, UserChanges, UserId, parse_roles,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
@@ -234,7 +233,6 @@ impl Users {
             Some(password) => Some(self.hasher.hash(Password::parse(password)?).await?),
             None => None,
         };
-        let ends_sessions = password_hash.is_some() || patch.disabled == Some(true);
         let changes = UserChanges {
             email: patch.email.as_deref().map(Email::parse).transpose()?,
             password_hash,
@@ -242,12 +240,13 @@ impl Users {
             roles,
             claims: patch.claims.map(CustomClaims::parse).transpose()?,
         };
-        let updated = self.store.update(user.id, changes).await?;
-        if ends_sessions {
-            self.store.revoke_all(user.id, now_ms()).await?;
-        }
-        tracing::info!(user_id = %user.id, ends_sessions, "user updated by an administrator");
-        Ok(json_response(StatusCode::OK, &AdminView::from(updated)))
+        let changed = change_user(self.store.as_ref(), user.id, changes).await?;
+        let ended_sessions = changed.sessions_ended_at_ms.is_some();
+        tracing::info!(user_id = %user.id, ended_sessions, "user updated by an administrator");
+        Ok(json_response(
+            StatusCode::OK,
+            &AdminView::from(changed.user),
+        ))
     }
 
     async fn delete(&self, request: &Request) -> Result<Response<Body>, UsersError> {

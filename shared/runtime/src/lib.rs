@@ -176,6 +176,36 @@ impl UserTokens {
     }
 }
 
+/// A changed user, and when their sessions were ended if the change ended them.
+#[derive(Debug)]
+pub struct Changed {
+    pub user: User,
+    /// The logout-all cut-off the change set: sessions created at or before it are ended.
+    pub sessions_ended_at_ms: Option<i64>,
+}
+
+/// Applies `changes` to a user, the one way the admin API, `PATCH /users/me` and the command line
+/// change users: a user who is disabled or given a new password loses every session.
+pub async fn change_user(
+    store: &dyn AccountStore,
+    id: authgate_users::UserId,
+    changes: authgate_users::UserChanges,
+) -> Result<Changed, StoreError> {
+    let ends_sessions = changes.disabled == Some(true) || changes.password_hash.is_some();
+    let user = store.update(id, changes).await?;
+    let sessions_ended_at_ms = if ends_sessions {
+        let cut_off = now_ms();
+        store.revoke_all(id, cut_off).await?;
+        Some(cut_off)
+    } else {
+        None
+    };
+    Ok(Changed {
+        user,
+        sessions_ended_at_ms,
+    })
+}
+
 /// Starting a session, the one way login and a password change do it: a new session of the
 /// configured lifetime, its first refresh token (stored only as a hash), and an access token.
 pub struct SessionStarter {
