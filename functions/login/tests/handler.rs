@@ -205,3 +205,24 @@ async fn malformed_requests_are_client_errors_not_401() {
         .insert("content-type", "application/xml".parse().unwrap());
     assert_eq!(f.login.handle(xml).await.status(), 415);
 }
+
+#[tokio::test]
+async fn a_body_naming_a_member_twice_is_refused_not_read_last_one_wins() {
+    let f = fixture().await;
+    let response = f
+        .login
+        .handle(with_body(
+            request("login.json"),
+            r#"{"email": "alice@example.com", "password": "wrong", "password": "correct horse battery staple"}"#,
+        ))
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(
+        json_body(&response)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate member name"),
+        "{:?}",
+        response.body()
+    );
+}

@@ -65,7 +65,7 @@ pub fn json<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
             "request body is empty; expected JSON".into(),
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes)
+    let value = authgate_token::strict_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("request body is not valid JSON: {e}")))?;
     if !value.is_object() {
         return Err(ApiError::Unprocessable(

@@ -61,8 +61,11 @@ pub fn verify_compact<'k>(token: &str, keys: &'k KeySet) -> Result<Verified<'k>,
     }
 
     let header_json = b64(header_b64)?;
-    let raw: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&header_json).map_err(|_| VerifyError::InvalidHeader)?;
+    let serde_json::Value::Object(raw) =
+        crate::strict_json::from_slice(&header_json).map_err(|_| VerifyError::InvalidHeader)?
+    else {
+        return Err(VerifyError::InvalidHeader);
+    };
     if let Some(name) = FORBIDDEN_HEADERS
         .iter()
         .find(|name| raw.contains_key(**name))

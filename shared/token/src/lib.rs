@@ -13,6 +13,7 @@ mod issue;
 pub mod jws;
 mod keys;
 pub mod outside;
+pub mod strict_json;
 mod validation;
 mod verify;
 

@@ -38,8 +38,9 @@ pub fn validate_outside(
     validation: &Validation,
     now: i64,
 ) -> Result<OutsideClaims, VerifyError> {
-    let raw: Map<String, Value> =
-        serde_json::from_slice(payload).map_err(|_| VerifyError::InvalidClaims)?;
+    let Ok(Value::Object(raw)) = crate::strict_json::from_slice(payload) else {
+        return Err(VerifyError::InvalidClaims);
+    };
     validation.validate(&raw, now)?;
     let sub = raw
         .get("sub")

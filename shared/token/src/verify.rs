@@ -64,8 +64,9 @@ impl TokenVerifier {
             Some(typ) if is_access_type(typ) => {}
             _ => return Err(VerifyError::WrongType),
         }
-        let claims: Map<String, Value> =
-            serde_json::from_slice(&verified.payload).map_err(|_| VerifyError::InvalidClaims)?;
+        let Ok(Value::Object(claims)) = crate::strict_json::from_slice(&verified.payload) else {
+            return Err(VerifyError::InvalidClaims);
+        };
         self.validation.validate(&claims, now)?;
         let mut claims = claims;
         claims.remove("aud");

@@ -374,3 +374,34 @@ fn verifies_tokens_of_a_previous_key_still_in_the_set() {
         Err(VerifyError::UnknownKid)
     );
 }
+
+/// `forge` from raw JSON texts, which may name a member twice.
+fn forge_raw(header: &str, claims: &str, secret: &[u8]) -> String {
+    let h = URL_SAFE_NO_PAD.encode(header);
+    let c = URL_SAFE_NO_PAD.encode(claims);
+    let input = format!("{h}.{c}");
+    let key = jsonwebtoken::EncodingKey::from_secret(secret);
+    let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::HS256).unwrap();
+    format!("{input}.{sig}")
+}
+
+#[test]
+fn rejects_a_header_or_claims_that_name_a_member_twice() {
+    let header = good_header().to_string();
+    let claims = good_claims().to_string();
+    let good = forge_raw(&header, &claims, SECRET);
+    assert!(
+        verifier().verify_at(&good, NOW + 1).is_ok(),
+        "the raw forge is sound"
+    );
+    let twice_typ = header.replacen('{', r#"{"typ":"JWT","#, 1);
+    assert_eq!(
+        verifier().verify_at(&forge_raw(&twice_typ, &claims, SECRET), NOW + 1),
+        Err(VerifyError::InvalidHeader)
+    );
+    let twice_sub = claims.replacen('{', r#"{"sub":"someone-else","#, 1);
+    assert_eq!(
+        verifier().verify_at(&forge_raw(&header, &twice_sub, SECRET), NOW + 1),
+        Err(VerifyError::InvalidClaims)
+    );
+}
