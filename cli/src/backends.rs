@@ -185,6 +185,18 @@ impl BackendArgs {
         })
     }
 
+    /// The secret these flags name, and a Secrets Manager client for it.
+    async fn secret(&self) -> (String, aws_sdk_secretsmanager::Client) {
+        let secret = self
+            .signing_secret
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SECRET.into());
+        let client = aws_sdk_secretsmanager::Client::new(
+            &sdk_config(self.secrets_endpoint.as_deref()).await,
+        );
+        (secret, client)
+    }
+
     /// Whether keys come from Secrets Manager rather than the local key file.
     fn uses_secrets_manager(&self) -> bool {
         self.secrets_endpoint.is_some() || self.signing_secret.is_some()
@@ -203,13 +215,7 @@ impl BackendArgs {
                 description,
             });
         }
-        let secret = self
-            .signing_secret
-            .clone()
-            .unwrap_or_else(|| DEFAULT_SECRET.into());
-        let client = aws_sdk_secretsmanager::Client::new(
-            &sdk_config(self.secrets_endpoint.as_deref()).await,
-        );
+        let (secret, client) = self.secret().await;
         if self.secrets_endpoint.is_some() {
             self.create_secret_if_missing(&client, &secret).await?;
         }
@@ -233,13 +239,7 @@ impl BackendArgs {
                 .read()
                 .ok();
         }
-        let secret = self
-            .signing_secret
-            .clone()
-            .unwrap_or_else(|| DEFAULT_SECRET.into());
-        let client = aws_sdk_secretsmanager::Client::new(
-            &sdk_config(self.secrets_endpoint.as_deref()).await,
-        );
+        let (secret, client) = self.secret().await;
         SecretsManagerKeySource::new(client, secret)
             .load()
             .await

@@ -93,8 +93,8 @@ impl From<MeError> for ApiError {
             }
             MeError::Denied(denied) => denied.into(),
             MeError::WrongPassword => ApiError::BadRequest(WRONG_CURRENT_PASSWORD.into()),
-            MeError::Email(e) => ApiError::Unprocessable(format!("email: {e}")),
-            MeError::Password(e) => ApiError::Unprocessable(format!("password: {e}")),
+            MeError::Email(e) => e.into(),
+            MeError::Password(e) => e.into(),
             MeError::Store(StoreError::DuplicateEmail) => {
                 ApiError::Conflict(authgate_http::EMAIL_TAKEN.into())
             }

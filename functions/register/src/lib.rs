@@ -45,8 +45,8 @@ impl From<RegisterError> for ApiError {
     fn from(err: RegisterError) -> Self {
         match err {
             RegisterError::Request(api) => api,
-            RegisterError::Email(e) => ApiError::Unprocessable(format!("email: {e}")),
-            RegisterError::Password(e) => ApiError::Unprocessable(format!("password: {e}")),
+            RegisterError::Email(e) => e.into(),
+            RegisterError::Password(e) => e.into(),
             RegisterError::Store(StoreError::DuplicateEmail) => {
                 ApiError::Conflict(authgate_http::EMAIL_TAKEN.into())
             }

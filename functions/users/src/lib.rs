@@ -108,8 +108,8 @@ impl From<UsersError> for ApiError {
             UsersError::Request(api) => api,
             UsersError::Claims(e) => e.into(),
             UsersError::NotFound => ApiError::NotFound("User not found".into()),
-            UsersError::Email(e) => ApiError::Unprocessable(format!("email: {e}")),
-            UsersError::Password(e) => ApiError::Unprocessable(format!("password: {e}")),
+            UsersError::Email(e) => e.into(),
+            UsersError::Password(e) => e.into(),
             UsersError::Authz(e) => ApiError::Unprocessable(e.to_string()),
             UsersError::LockOut(why) => ApiError::Conflict(why.into()),
             UsersError::Store(StoreError::DuplicateEmail) => {

@@ -209,6 +209,17 @@ impl DynamoUserStore {
         }
     }
 
+    /// Deleting the lock of `email`, on the condition that it is still `id`'s.
+    fn release_email(&self, email: &Email, id: UserId) -> Result<Delete, StoreError> {
+        Delete::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(email_key(email)))
+            .condition_expression("user_id = :id")
+            .expression_attribute_values(":id", s(id.to_string()))
+            .build()
+            .map_err(backend)
+    }
+
     fn put(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
@@ -403,13 +414,7 @@ impl UserStore for DynamoUserStore {
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(backend)?;
-        let release = Delete::builder()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(email_key(&current.email)))
-            .condition_expression("user_id = :id")
-            .expression_attribute_values(":id", s(id.to_string()))
-            .build()
-            .map_err(backend)?;
+        let release = self.release_email(&current.email, id)?;
         let lock = HashMap::from([
             (PARTITION_KEY.to_owned(), s(format!("email#{new_key}"))),
             ("kind".to_owned(), s(KIND_EMAIL)),
@@ -442,13 +447,7 @@ impl UserStore for DynamoUserStore {
             .expression_attribute_names("#pk", PARTITION_KEY)
             .build()
             .map_err(backend)?;
-        let release = Delete::builder()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(email_key(&user.email)))
-            .condition_expression("user_id = :id")
-            .expression_attribute_values(":id", s(id.to_string()))
-            .build()
-            .map_err(backend)?;
+        let release = self.release_email(&user.email, id)?;
         let result = self
             .client
             .transact_write_items()

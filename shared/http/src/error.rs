@@ -30,6 +30,20 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// An invalid email in a request is a 422 naming the field.
+impl From<authgate_users::EmailError> for ApiError {
+    fn from(err: authgate_users::EmailError) -> Self {
+        Self::Unprocessable(format!("email: {err}"))
+    }
+}
+
+/// An unacceptable password in a request is a 422 naming the field.
+impl From<authgate_users::PasswordError> for ApiError {
+    fn from(err: authgate_users::PasswordError) -> Self {
+        Self::Unprocessable(format!("password: {err}"))
+    }
+}
+
 /// Every denial of the one access rule is a 401: the token was genuine, but whom it names may
 /// not act (FastAPI Users answers an inactive user the same way).
 impl From<authgate_users::Denied> for ApiError {
