@@ -24,6 +24,8 @@ pub enum ClaimsError {
     Malformed,
     #[error("the token does not grant {0:?}")]
     MissingPermission(String),
+    #[error("the token has expired")]
+    Expired,
 }
 
 /// `detail` of a 403 for a token without the permission a route needs.
@@ -72,12 +74,25 @@ impl RequestClaimsExt for Request {
     }
 
     fn claims_as<T: DeserializeOwned>(&self) -> Result<T, ClaimsError> {
-        serde_json::from_str(context_str(self, CLAIMS_CONTEXT_KEY)?)
+        serde_json::from_value(Value::Object(self.raw_claims()?))
             .map_err(|_| ClaimsError::Malformed)
     }
 
+    /// API Gateway reuses a cached Allow for the authorizer's whole cache TTL, whatever the
+    /// token's `exp`; the claims are refused here once `exp` (plus the default leeway) has passed.
     fn raw_claims(&self) -> Result<Map<String, Value>, ClaimsError> {
-        self.claims_as()
+        let claims: Map<String, Value> =
+            serde_json::from_str(context_str(self, CLAIMS_CONTEXT_KEY)?)
+                .map_err(|_| ClaimsError::Malformed)?;
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .ok_or(ClaimsError::Malformed)?;
+        let leeway = authgate_token::DEFAULT_LEEWAY_SECS as f64;
+        if authgate_token::now_unix() as f64 >= exp + leeway {
+            return Err(ClaimsError::Expired);
+        }
+        Ok(claims)
     }
 
     fn require_permission(&self, permission: &str) -> Result<(), ClaimsError> {
@@ -119,7 +134,7 @@ mod tests {
             aud: "aud".into(),
             iat: 1,
             nbf: 1,
-            exp: 2,
+            exp: 4_102_444_800,
             jti: "j".into(),
             email: "a@example.com".into(),
             sid: "s-1".into(),
@@ -178,6 +193,29 @@ mod tests {
             .require_permission("items:write"),
             Err(ClaimsError::MissingPermission("items:write".into())),
             "whole names only"
+        );
+    }
+
+    #[test]
+    fn claims_past_their_expiry_are_refused_though_the_gateway_let_them_through() {
+        let now = authgate_token::now_unix();
+        let expired = AccessClaims {
+            exp: now - 31,
+            ..claims()
+        };
+        let request = with_claims(Request::default(), &expired);
+        assert_eq!(request.verified_claims(), Err(ClaimsError::Expired));
+        assert_eq!(request.raw_claims().err(), Some(ClaimsError::Expired));
+        let response = ApiError::from(ClaimsError::Expired).into_response();
+        assert_eq!(response.status(), 401);
+        let within_leeway = AccessClaims {
+            exp: now - 5,
+            ..claims()
+        };
+        assert!(
+            with_claims(Request::default(), &within_leeway)
+                .verified_claims()
+                .is_ok()
         );
     }
 
