@@ -13,7 +13,8 @@ use std::sync::Arc;
 use authgate_http::{ApiError, Endpoint, body, token_response};
 use authgate_runtime::{AccountStore, Backend, Env, InitError, SessionStarter, StartError};
 use authgate_users::{Email, HashError, Password, PasswordHasher, StoreError, user_may_act};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Deserialize;
 
 /// The one message for every credential failure.
@@ -36,6 +37,14 @@ struct PasswordGrantForm {
     scope: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+}
+
+/// The client's address as API Gateway saw it.
+fn source_ip(request: &Request) -> Option<&str> {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.as_deref(),
+        _ => None,
+    }
 }
 
 /// Everything that can stop a login.
@@ -123,10 +132,23 @@ impl Login {
             .hasher
             .verify(Password::for_verification(password), stored_hash)
             .await?;
-        if !matches {
-            return Err(LoginError::InvalidCredentials);
-        }
-        let user = user_may_act(user).map_err(|_| LoginError::InvalidCredentials)?;
+        let user_id = user.as_ref().map(|u| u.id);
+        let refused = |reason: &str| {
+            tracing::warn!(
+                reason,
+                user_id = ?user_id,
+                source_ip = source_ip(&request).unwrap_or("unknown"),
+                "login refused"
+            );
+            LoginError::InvalidCredentials
+        };
+        let user = match (user, matches) {
+            (None, _) => return Err(refused("unknown_email")),
+            (Some(_), false) => return Err(refused("wrong_password")),
+            (Some(user), true) => {
+                user_may_act(Some(user)).map_err(|_| refused("user_may_not_act"))?
+            }
+        };
 
         let (issued, refresh) = self.sessions.start(&user).await?;
         Ok(token_response(&issued, refresh.as_str()))
