@@ -43,6 +43,8 @@ pub enum SignError {
     Crypto(#[source] jsonwebtoken::errors::Error),
     #[error("claims could not be serialized")]
     Serialize(#[source] serde_json::Error),
+    #[error("the signature the backend produced is not base64url")]
+    Encoding,
 }
 
 /// Why a token was rejected. Every variant means "do not trust this token".

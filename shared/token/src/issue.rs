@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::Header;
 use serde_json::{Map, Value};
 
 use crate::claims::{ACCESS_TOKEN_TYPE, AccessClaims};
@@ -79,7 +78,6 @@ impl TokenIssuer {
     /// Signs a token for `subject`, valid from `now` for the configured TTL.
     pub fn issue_at(&self, subject: &Subject<'_>, now: i64) -> Result<IssuedToken, SignError> {
         let key = self.keys.signing_key().ok_or(SignError::NoSigningKey)?;
-        let encoding = key.encoding().ok_or(SignError::NoSigningKey)?;
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -95,10 +93,7 @@ impl TokenIssuer {
             scope: subject.permissions.join(" "),
             custom: subject.claims.clone(),
         };
-        let mut header = Header::new(key.algorithm());
-        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
-        header.kid = Some(key.kid().to_owned());
-        let token = jsonwebtoken::encode(&header, &claims, encoding).map_err(SignError::Crypto)?;
+        let token = key.sign(Some(ACCESS_TOKEN_TYPE), &claims)?;
         Ok(IssuedToken {
             token,
             expires_in: self.ttl.as_secs(),

@@ -83,7 +83,9 @@ pub fn verify_compact<'k>(token: &str, keys: &'k KeySet) -> Result<Verified<'k>,
 
     let payload = b64(payload_b64)?;
     // Validates the signature's alphabet before the crypto backend sees it.
-    b64(signature_b64)?;
+    if !key.accepts_form(&b64(signature_b64)?) {
+        return Err(VerifyError::InvalidSignature);
+    }
     let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
     let valid = jsonwebtoken::crypto::verify(
         signature_b64,

@@ -38,6 +38,8 @@ pub struct Key {
     encoding: Option<EncodingKey>,
     /// The public JWK, for asymmetric keys only: symmetric keys are never published.
     public_jwk: Option<serde_json::Value>,
+    /// Whether only low-S ECDSA signatures verify: authgate's own keys, which sign that way.
+    low_s_only: bool,
 }
 
 impl std::fmt::Debug for Key {
@@ -70,6 +72,7 @@ impl Key {
             decoding: DecodingKey::from_secret(secret),
             encoding: Some(EncodingKey::from_secret(secret)),
             public_jwk: None,
+            low_s_only: true,
         })
     }
 
@@ -127,6 +130,7 @@ impl Key {
                     decoding,
                     encoding: Some(encoding),
                     public_jwk: Some(jwk),
+                    low_s_only: true,
                 })
             }
             other => Err(KeyError::UnsupportedAlgorithm(other.to_owned())),
@@ -176,6 +180,7 @@ impl Key {
             decoding,
             encoding: None,
             public_jwk: None,
+            low_s_only: false,
         })
     }
 
@@ -192,7 +197,26 @@ impl Key {
         let mut header = jsonwebtoken::Header::new(self.alg);
         header.kid = Some(self.kid.clone());
         header.typ = typ.map(str::to_owned);
-        jsonwebtoken::encode(&header, claims, encoding).map_err(crate::SignError::Crypto)
+        let token =
+            jsonwebtoken::encode(&header, claims, encoding).map_err(crate::SignError::Crypto)?;
+        if self.alg != Algorithm::ES256 {
+            return Ok(token);
+        }
+        // One valid encoding per token: ECDSA's s is brought to its low form (see `low_s`).
+        let engine = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (signing_input, signature) = token.rsplit_once('.').unwrap_or((&token, ""));
+        let raw =
+            base64::Engine::decode(engine, signature).map_err(|_| crate::SignError::Encoding)?;
+        let low = crate::low_s::normalize(raw);
+        Ok(format!(
+            "{signing_input}.{}",
+            base64::Engine::encode(engine, low)
+        ))
+    }
+
+    /// Whether `signature` (raw bytes) is in the one form this key accepts.
+    pub(crate) fn accepts_form(&self, signature: &[u8]) -> bool {
+        !(self.low_s_only && self.alg == Algorithm::ES256) || crate::low_s::is_low_s(signature)
     }
 
     /// The key id carried in the `kid` header of tokens this key signs.
@@ -207,10 +231,6 @@ impl Key {
 
     pub(crate) fn decoding(&self) -> &DecodingKey {
         &self.decoding
-    }
-
-    pub(crate) fn encoding(&self) -> Option<&EncodingKey> {
-        self.encoding.as_ref()
     }
 }
 

@@ -12,6 +12,7 @@ mod error;
 mod issue;
 pub mod jws;
 mod keys;
+mod low_s;
 pub mod outside;
 pub mod strict_json;
 mod validation;

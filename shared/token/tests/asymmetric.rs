@@ -198,3 +198,67 @@ fn wycheproof_ed25519_vectors_agree_with_the_verification_backend() {
     assert_eq!(checked, 151);
     assert_eq!(valid_seen, 88);
 }
+
+/// The P-256 group order, big-endian.
+const P256_N: [u8; 32] = [
+    0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51,
+];
+
+/// `token` with its ECDSA s replaced by n − s: the same signature's other valid encoding.
+fn flip_s(token: &str) -> String {
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    let mut raw = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let d = i16::from(P256_N[i]) - i16::from(raw[32 + i]) - borrow;
+        borrow = i16::from(d < 0);
+        raw[32 + i] = (d + (borrow << 8)) as u8;
+    }
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(raw))
+}
+
+#[test]
+fn es256_tokens_are_signed_low_s_and_own_keys_refuse_the_high_s_twin() {
+    let keys = Arc::new(
+        KeySet::signing("v1", [Key::from_secret_material("v1", "ES256", K).unwrap()]).unwrap(),
+    );
+    let issuer = TokenIssuer::new(keys.clone(), "iss", "aud", Duration::from_secs(900)).unwrap();
+    let own = TokenVerifier::new(keys.clone(), config());
+    let jwk: authgate_token::Jwk =
+        serde_json::from_value(keys.public_jwks()["keys"][0].clone()).unwrap();
+    let outside = TokenVerifier::new(
+        Arc::new(
+            KeySet::verifying([Key::from_jwk(&jwk, &ASYMMETRIC_ALGORITHMS).unwrap()]).unwrap(),
+        ),
+        config(),
+    );
+    // ECDSA's s is random: across 64 signatures about half would be high without normalizing.
+    for _ in 0..64 {
+        let token = issuer
+            .issue(&Subject {
+                id: "u",
+                email: "u@example.com",
+                session: "s",
+                ..Default::default()
+            })
+            .unwrap()
+            .token;
+        let signature = URL_SAFE_NO_PAD
+            .decode(token.rsplit_once('.').unwrap().1)
+            .unwrap();
+        assert!(signature[32] < 0x80, "s is low");
+        assert!(own.verify(&token).is_ok());
+        let twin = flip_s(&token);
+        assert_ne!(twin, token);
+        assert_eq!(
+            own.verify(&twin),
+            Err(VerifyError::InvalidSignature),
+            "one token, one encoding"
+        );
+        assert!(
+            outside.verify(&twin).is_ok(),
+            "an outside issuer's high-S signature is valid"
+        );
+    }
+}
