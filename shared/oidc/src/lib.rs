@@ -29,7 +29,7 @@ pub struct IssuerConfig {
     pub algorithms: Vec<String>,
 }
 
-/// Caching and timeouts.
+/// Caching, timeouts and limits.
 #[derive(Debug, Clone, Copy)]
 pub struct FetchPolicy {
     /// How long fetched keys are used before they are fetched again.
@@ -38,6 +38,11 @@ pub struct FetchPolicy {
     pub min_refetch_interval: Duration,
     /// Timeout of each HTTP request.
     pub timeout: Duration,
+    /// How long past the TTL the last good keys still serve while the issuer cannot be reached
+    /// (stale-if-error); after that its tokens fail, closed.
+    pub max_stale: Duration,
+    /// Largest discovery document or JWKS read.
+    pub max_body_bytes: usize,
 }
 
 impl Default for FetchPolicy {
@@ -46,7 +51,22 @@ impl Default for FetchPolicy {
             jwks_ttl: Duration::from_secs(600),
             min_refetch_interval: Duration::from_secs(30),
             timeout: Duration::from_secs(2),
+            max_stale: Duration::from_secs(3600),
+            max_body_bytes: 256 * 1024,
         }
+    }
+}
+
+/// Keys are fetched over https only; plain http only from the machine itself (tests, local
+/// development), never across a network.
+fn allowed_url(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    match url.scheme() {
+        "https" => true,
+        "http" => matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")),
+        _ => false,
     }
 }
 
@@ -79,6 +99,12 @@ pub fn parse_trusted_issuers(json: &str) -> Result<Vec<IssuerConfig>, OidcError>
     let configs: Vec<IssuerConfig> =
         serde_json::from_str(json).map_err(|e| OidcError::Config(e.to_string()))?;
     for config in &configs {
+        if !allowed_url(&config.issuer) {
+            return Err(OidcError::Config(format!(
+                "issuer {} is not an https URL (plain http only on this machine)",
+                config.issuer
+            )));
+        }
         if config.algorithms.is_empty() {
             return Err(OidcError::Config(format!(
                 "issuer {} lists no algorithms",
@@ -191,40 +217,62 @@ impl OutsideIssuers {
         self.issuers.is_empty()
     }
 
+    /// GETs `url` as a JSON document of type `T`: https only (see [`allowed_url`]), at most
+    /// `max_body_bytes`, unique member names.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        what: &str,
+    ) -> Result<T, String> {
+        if !allowed_url(url) {
+            return Err(format!("{what}: {url} is not an https URL"));
+        }
+        let mut response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("{what}: {e}"))?;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| format!("{what}: {e}"))? {
+            if body.len() + chunk.len() > self.policy.max_body_bytes {
+                return Err(format!(
+                    "{what}: larger than {} bytes",
+                    self.policy.max_body_bytes
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let value = authgate_token::strict_json::from_slice(&body)
+            .map_err(|e| format!("{what} document: {e}"))?;
+        serde_json::from_value(value).map_err(|e| format!("{what} document: {e}"))
+    }
+
     async fn fetch(&self, issuer: &Issuer) -> Result<KeySet, String> {
         let base = issuer.config.issuer.trim_end_matches('/');
         let discovery: Discovery = self
-            .client
-            .get(format!("{base}/.well-known/openid-configuration"))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| format!("discovery: {e}"))?
-            .json()
-            .await
-            .map_err(|e| format!("discovery document: {e}"))?;
+            .get_json(
+                &format!("{base}/.well-known/openid-configuration"),
+                "discovery",
+            )
+            .await?;
         if discovery.issuer != issuer.config.issuer {
             return Err(format!("discovery names issuer {:?}", discovery.issuer));
         }
-        let set: JwkSet = self
-            .client
-            .get(&discovery.jwks_uri)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| format!("jwks: {e}"))?
-            .json()
-            .await
-            .map_err(|e| format!("jwks document: {e}"))?;
-        let mut keys = Vec::new();
-        for value in set.keys {
-            let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
-                continue;
-            };
-            if let Ok(key) = Key::from_jwk(&jwk, &issuer.algorithms) {
-                keys.push(key);
-            }
+        let set: JwkSet = self.get_json(&discovery.jwks_uri, "jwks").await?;
+        let mut keys: Vec<Key> = set
+            .keys
+            .into_iter()
+            .filter_map(|value| serde_json::from_value::<Jwk>(value).ok())
+            .filter_map(|jwk| Key::from_jwk(&jwk, &issuer.algorithms).ok())
+            .collect();
+        // A kid named twice is ambiguous: that kid is dropped, the issuer's other keys still serve.
+        let mut seen = HashMap::new();
+        for key in &keys {
+            *seen.entry(key.kid().to_owned()).or_insert(0usize) += 1;
         }
+        keys.retain(|key| seen.get(key.kid()) == Some(&1));
         KeySet::verifying(keys).map_err(|e| format!("jwks keys: {e}"))
     }
 
@@ -235,20 +283,26 @@ impl OutsideIssuers {
             issuer: issuer.config.issuer.clone(),
             reason,
         };
-        let (cached, due) = {
+        let (cached, stale, due) = {
             let cache = issuer
                 .cache
                 .read()
                 .map_err(|_| unavailable("cache poisoned".into()))?;
-            let fresh = cache
-                .keys
-                .as_ref()
-                .filter(|(_, at)| at.elapsed() < self.policy.jwks_ttl)
-                .map(|(k, _)| Arc::clone(k));
+            let within = |limit: Duration| {
+                cache
+                    .keys
+                    .as_ref()
+                    .filter(|(_, at)| at.elapsed() < limit)
+                    .map(|(k, _)| Arc::clone(k))
+            };
             let may_fetch = cache
                 .last_attempt
                 .is_none_or(|at| at.elapsed() >= self.policy.min_refetch_interval);
-            (fresh, may_fetch)
+            (
+                within(self.policy.jwks_ttl),
+                within(self.policy.jwks_ttl.saturating_add(self.policy.max_stale)),
+                may_fetch,
+            )
         };
         if let Some(keys) = &cached
             && !force
@@ -256,7 +310,9 @@ impl OutsideIssuers {
             return Ok(Arc::clone(keys));
         }
         if !due {
-            return cached.ok_or_else(|| unavailable("fetched recently and failed".into()));
+            return cached
+                .or(stale)
+                .ok_or_else(|| unavailable("fetched recently and failed".into()));
         }
         let _one_at_a_time = issuer.fetching.lock().await;
         let result = self.fetch(issuer).await;
@@ -273,7 +329,11 @@ impl OutsideIssuers {
             }
             Err(reason) => {
                 tracing::warn!(issuer = %issuer.config.issuer, %reason, "fetching the issuer's keys failed");
-                Err(unavailable(reason))
+                // Stale-if-error: the last good keys serve for a bounded time, then fail closed.
+                match cached.or(stale) {
+                    Some(keys) if !force => Ok(keys),
+                    _ => Err(unavailable(reason)),
+                }
             }
         }
     }

@@ -31,6 +31,7 @@ fn policy() -> FetchPolicy {
         jwks_ttl: Duration::from_secs(600),
         min_refetch_interval: Duration::ZERO,
         timeout: Duration::from_millis(500),
+        ..FetchPolicy::default()
     }
 }
 
@@ -187,11 +188,11 @@ async fn a_slow_issuer_fails_closed_within_the_timeout() {
 #[test]
 fn an_outside_issuer_may_not_claim_authgates_own_iss() {
     let configs = parse_trusted_issuers(
-        r#"[{"issuer": "urn:authgate:prod", "audience": "x", "algorithms": ["RS256"]}]"#,
+        r#"[{"issuer": "https://auth.example.com/", "audience": "x", "algorithms": ["RS256"]}]"#,
     )
     .unwrap();
     assert!(matches!(
-        authgate_oidc::check_not_own(&configs, "urn:authgate:prod"),
+        authgate_oidc::check_not_own(&configs, "https://auth.example.com/"),
         Err(OidcError::OwnIssuer(_))
     ));
     assert!(authgate_oidc::check_not_own(&configs, "urn:authgate:other").is_ok());
@@ -214,4 +215,127 @@ fn configuration_refuses_symmetric_or_missing_algorithms() {
     ] {
         assert!(parse_trusted_issuers(bad).is_err(), "{bad}");
     }
+}
+
+/// A token of `issuer` signed with `key`'s private half.
+fn sign_with(key: &Key, claims: &Value) -> String {
+    key.sign(Some("JWT"), claims).unwrap()
+}
+
+#[test]
+fn issuers_must_be_https_except_on_this_machine() {
+    for bad in [
+        r#"[{"issuer": "http://tenant.example.com/", "audience": "x", "algorithms": ["RS256"]}]"#,
+        r#"[{"issuer": "http://10.0.0.7/", "audience": "x", "algorithms": ["RS256"]}]"#,
+        r#"[{"issuer": "ftp://tenant.example.com/", "audience": "x", "algorithms": ["RS256"]}]"#,
+    ] {
+        assert!(
+            matches!(parse_trusted_issuers(bad), Err(OidcError::Config(_))),
+            "{bad}"
+        );
+    }
+    for good in [
+        "https://tenant.example.com/",
+        "http://127.0.0.1:8080/",
+        "http://localhost/",
+    ] {
+        let json = json!([{"issuer": good, "audience": "x", "algorithms": ["RS256"]}]).to_string();
+        assert!(parse_trusted_issuers(&json).is_ok(), "{good}");
+    }
+}
+
+#[tokio::test]
+async fn a_jwks_larger_than_the_cap_is_refused() {
+    let issuer = start_issuer().await;
+    issuer
+        .state
+        .extra_jwks
+        .lock()
+        .unwrap()
+        .push(json!({"kty": "oct", "kid": "padding", "k": "A".repeat(300 * 1024)}));
+    let outside = OutsideIssuers::new(vec![config(&issuer)], policy(), 30).unwrap();
+    let err = outside
+        .verify(&issuer.sign(&issuer.claims()), &issuer.issuer, now_unix())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, OidcError::Unavailable { reason, .. } if reason.contains("larger than")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_kid_named_twice_is_dropped_and_the_other_keys_still_verify() {
+    let issuer = start_issuer().await;
+    let k2 = es256("k2");
+    *issuer.state.keys.lock().unwrap() = KeySet::signing("k1", [es256("k1"), k2.clone()]).unwrap();
+    let twin = es256("k1-twin").public_jwk().unwrap().clone();
+    let mut duplicate = twin;
+    duplicate["kid"] = json!("k1");
+    issuer.state.extra_jwks.lock().unwrap().push(duplicate);
+    let outside = OutsideIssuers::new(vec![config(&issuer)], policy(), 30).unwrap();
+    let claims = issuer.claims();
+    assert!(
+        outside
+            .verify(&sign_with(&k2, &claims), &issuer.issuer, now_unix())
+            .await
+            .is_ok(),
+        "k2 still verifies"
+    );
+    assert!(
+        outside
+            .verify(&issuer.sign(&claims), &issuer.issuer, now_unix())
+            .await
+            .is_err(),
+        "the ambiguous k1 does not"
+    );
+}
+
+#[tokio::test]
+async fn the_last_good_keys_serve_while_the_issuer_fails_then_fail_closed() {
+    let issuer = start_issuer().await;
+    let token = issuer.sign(&issuer.claims());
+    let always_refetch = FetchPolicy {
+        jwks_ttl: Duration::ZERO,
+        max_stale: Duration::from_secs(3600),
+        ..policy()
+    };
+    let outside = OutsideIssuers::new(vec![config(&issuer)], always_refetch, 30).unwrap();
+    assert!(
+        outside
+            .verify(&token, &issuer.issuer, now_unix())
+            .await
+            .is_ok()
+    );
+    *issuer.state.failing.lock().unwrap() = true;
+    assert!(
+        outside
+            .verify(&token, &issuer.issuer, now_unix())
+            .await
+            .is_ok(),
+        "stale-if-error: the issuer answers 500, the last good keys still serve"
+    );
+
+    let no_stale = FetchPolicy {
+        jwks_ttl: Duration::ZERO,
+        max_stale: Duration::ZERO,
+        ..policy()
+    };
+    *issuer.state.failing.lock().unwrap() = false;
+    let strict = OutsideIssuers::new(vec![config(&issuer)], no_stale, 30).unwrap();
+    assert!(
+        strict
+            .verify(&token, &issuer.issuer, now_unix())
+            .await
+            .is_ok()
+    );
+    *issuer.state.failing.lock().unwrap() = true;
+    let err = strict
+        .verify(&token, &issuer.issuer, now_unix())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, OidcError::Unavailable { .. }),
+        "past the stale window: {err:?}"
+    );
 }

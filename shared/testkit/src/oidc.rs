@@ -23,6 +23,10 @@ pub struct IssuerState {
     pub strip_alg: Mutex<bool>,
     pub delay: Mutex<Duration>,
     pub fetches: AtomicUsize,
+    /// Extra JWKs appended to the served set (a duplicate `kid`, padding).
+    pub extra_jwks: Mutex<Vec<Value>>,
+    /// Answer every request with 500 while set.
+    pub failing: Mutex<bool>,
 }
 
 pub struct LocalIssuer {
@@ -32,23 +36,33 @@ pub struct LocalIssuer {
     pub issuer: String,
 }
 
-async fn discovery(State(state): State<Arc<IssuerState>>) -> axum::Json<Value> {
+type Answer = Result<axum::Json<Value>, axum::http::StatusCode>;
+
+async fn discovery(State(state): State<Arc<IssuerState>>) -> Answer {
     let delay = *state.delay.lock().unwrap();
     tokio::time::sleep(delay).await;
     state.fetches.fetch_add(1, Ordering::SeqCst);
-    axum::Json(
+    if *state.failing.lock().unwrap() {
+        return Err(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Ok(axum::Json(
         json!({"issuer": format!("{}/", state.base), "jwks_uri": format!("{}/keys", state.base)}),
-    )
+    ))
 }
 
-async fn jwks(State(state): State<Arc<IssuerState>>) -> axum::Json<Value> {
+async fn jwks(State(state): State<Arc<IssuerState>>) -> Answer {
+    if *state.failing.lock().unwrap() {
+        return Err(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    }
     let mut jwks = state.keys.lock().unwrap().public_jwks();
     if *state.strip_alg.lock().unwrap() {
         for key in jwks["keys"].as_array_mut().unwrap() {
             key.as_object_mut().unwrap().remove("alg");
         }
     }
-    axum::Json(jwks)
+    let extra = state.extra_jwks.lock().unwrap().clone();
+    jwks["keys"].as_array_mut().unwrap().extend(extra);
+    Ok(axum::Json(jwks))
 }
 
 /// A P-256 key with id `kid`.
@@ -71,6 +85,8 @@ pub async fn start_issuer() -> LocalIssuer {
         strip_alg: Mutex::new(false),
         delay: Mutex::new(Duration::ZERO),
         fetches: AtomicUsize::new(0),
+        extra_jwks: Mutex::new(Vec::new()),
+        failing: Mutex::new(false),
     });
     let app = axum::Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
