@@ -436,6 +436,9 @@ pub async fn user(command: UserCommand, out: &mut impl Write) -> Result<(), Comm
 pub enum TokenCommand {
     /// Print a token's header and claims, and whether its signature verifies with a known key.
     Decode {
+        /// The token; `-` or nothing reads it from standard input, which keeps it out of the
+        /// shell's history.
+        #[arg(default_value = "-")]
         token: String,
         #[command(flatten)]
         backend: BackendArgs,
@@ -453,6 +456,13 @@ fn decode_part(part: Option<&str>, what: &str) -> Result<serde_json::Value, Comm
 /// Runs a `token` subcommand.
 pub async fn token(command: TokenCommand, out: &mut impl Write) -> Result<(), CommandError> {
     let TokenCommand::Decode { token, backend } = command;
+    let token = if token == "-" {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line
+    } else {
+        token
+    };
     let token = token.trim().trim_start_matches("Bearer ").trim();
     let mut parts = token.split('.');
     let header = decode_part(parts.next(), "header")?;

@@ -456,7 +456,9 @@ impl Gateway {
             .unwrap_or("localhost")
             .to_owned();
         for (name, value) in &headers {
-            let value = value.to_str().map_err(|e| e.to_string())?.to_owned();
+            // Header values are bytes; one that is not UTF-8 is passed on with its bad bytes
+            // replaced, never turned into a 500.
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
             single.insert(name.as_str().to_owned(), Value::String(value.clone()));
             if let Some(Value::Array(values)) = multi.get_mut(name.as_str()) {
                 values.push(Value::String(value));

@@ -430,3 +430,30 @@ async fn a_route_rule_answers_tokens_without_the_permission_403_with_a_json_deta
         "a route needing no permission is open to any valid token"
     );
 }
+
+#[tokio::test]
+async fn a_header_value_that_is_not_utf8_reaches_the_function_instead_of_a_500() {
+    let gw = gateway(
+        authorizer(IamPolicyEffect::Allow, "*", Arc::new(AtomicUsize::new(0))),
+        300,
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert("authorization", HeaderValue::from_static(TOKEN));
+    headers.insert("x-note", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+    let response = gw
+        .handle(IncomingRequest {
+            method: "POST",
+            path: "/auth/logout",
+            query: None,
+            headers: &headers,
+            body: b"",
+            source_ip: "127.0.0.1".into(),
+        })
+        .await;
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+}

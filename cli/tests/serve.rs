@@ -318,6 +318,13 @@ fn token_decode_shows_claims_and_checks_the_signature_with_the_local_key() {
     let other = tempfile::tempdir().unwrap();
     let (ok, out) = authgate(&["token", "decode", token], other.path(), "");
     assert!(ok && out.contains("signature: not checked"), "{out}");
+    for args in [&["token", "decode"][..], &["token", "decode", "-"][..]] {
+        let (ok, out) = authgate(args, data.path(), &format!("Bearer {token}\n"));
+        assert!(
+            ok && out.contains("dec@example.com") && out.contains("signature: valid"),
+            "{args:?} reads the token from stdin: {out}"
+        );
+    }
 }
 
 #[test]
