@@ -209,6 +209,16 @@ impl DynamoUserStore {
         }
     }
 
+    /// A strongly consistent scan of the table, kept to user items.
+    fn scan_users(&self) -> aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder {
+        self.client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("kind = :user")
+            .expression_attribute_values(":user", s(KIND_USER))
+            .consistent_read(true)
+    }
+
     /// Deleting the lock of `email`, on the condition that it is still `id`'s.
     fn release_email(&self, email: &Email, id: UserId) -> Result<Delete, StoreError> {
         Delete::builder()
@@ -472,12 +482,7 @@ impl UserStore for DynamoUserStore {
             .transpose()?
             .map(|pk| HashMap::from([(PARTITION_KEY.to_owned(), s(pk))]));
         let output = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("kind = :user")
-            .expression_attribute_values(":user", s(KIND_USER))
-            .consistent_read(true)
+            .scan_users()
             .limit(i32::try_from(limit).unwrap_or(i32::MAX).max(1))
             .set_exclusive_start_key(start)
             .send()
@@ -498,16 +503,7 @@ impl UserStore for DynamoUserStore {
 
     async fn list(&self) -> Result<Vec<User>, StoreError> {
         let mut users = Vec::new();
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("kind = :user")
-            .expression_attribute_values(":user", s(KIND_USER))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
+        let mut pages = self.scan_users().into_paginator().items().send();
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| backend(aws_sdk_dynamodb::Error::from(e)))?;
             users.push(user_from_item(&item)?);
