@@ -119,6 +119,26 @@ async fn logout_all_ends_every_session_of_the_user() {
 }
 
 #[tokio::test]
+async fn an_outside_token_naming_an_authgate_user_ends_none_of_their_sessions() {
+    let (store, one, two) = fixture().await;
+    let mut outside = authgate_testkit::outside_claims(&one.user_id.to_string(), &[]);
+    outside.raw.insert("sid".into(), one.id.to_string().into());
+    let request = authgate_http::with_outside_claims(request("logout-all.json"), &outside);
+    let response = logout_on(store.clone()).await.handle(request).await;
+    assert_eq!(response.status(), 403);
+    for session in [one, two] {
+        assert!(
+            store
+                .state(session.id, session.user_id)
+                .await
+                .unwrap()
+                .may_act(now_ms())
+                .is_ok()
+        );
+    }
+}
+
+#[tokio::test]
 async fn logout_without_verified_claims_is_401() {
     let (store, _, _) = fixture().await;
     let response = logout_on(store)

@@ -80,6 +80,19 @@ async fn returns_the_caller_and_their_claims() {
 }
 
 #[tokio::test]
+async fn an_outside_token_whose_sub_is_an_authgate_users_id_does_not_reach_that_user() {
+    let (store, user) = store_with_alice().await;
+    let outside = authgate_testkit::outside_claims(&user.id.to_string(), &[]);
+    let request = authgate_http::with_outside_claims(request("me.json"), &outside);
+    let response = me_on(store).await.handle(request).await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        json_body(&response)["detail"],
+        authgate_http::OWN_TOKENS_ONLY
+    );
+}
+
+#[tokio::test]
 async fn no_authorizer_context_is_401_never_anonymous() {
     let (store, _) = store_with_alice().await;
     let response = me_on(store)

@@ -145,6 +145,9 @@ impl Endpoint for Users {
     type Error = UsersError;
 
     async fn respond(&self, request: Request) -> Result<Response<Body>, UsersError> {
+        // Administrators are authgate users: an outside issuer's token, whatever its scopes,
+        // manages no one here.
+        request.verified_claims()?;
         let resource = match request.request_context_ref() {
             Some(RequestContext::ApiGatewayV1(context)) => context.resource_path.clone(),
             _ => None,

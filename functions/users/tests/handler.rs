@@ -77,6 +77,24 @@ fn patch(caller: &User, target: &User, body: Value) -> Request {
 }
 
 #[tokio::test]
+async fn an_outside_token_with_admin_scopes_and_an_admins_id_manages_no_one() {
+    let f = fixture().await;
+    let outside =
+        authgate_testkit::outside_claims(&f.admin.id.to_string(), &["users:read", "users:write"]);
+    for (name, target) in [
+        ("users-list.json", None),
+        ("users-get.json", Some(&f.alice)),
+        ("users-delete.json", Some(&f.alice)),
+    ] {
+        let own = call(name, &f.admin, target);
+        let request = authgate_http::with_outside_claims(own, &outside);
+        let response = f.users.handle(request).await;
+        assert_eq!(response.status(), 403, "{name}");
+    }
+    assert!(f.store.get_by_id(f.alice.id).await.unwrap().is_some());
+}
+
+#[tokio::test]
 async fn a_user_is_shown_without_a_password_hash_and_an_unknown_id_is_404() {
     let f = fixture().await;
     let response = f

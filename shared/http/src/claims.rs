@@ -5,8 +5,17 @@
 //! `requestContext.authorizer` of every request it lets through. One call, `request.verified_claims()`,
 //! gives a protected function the typed payload (FastAPI's `TokenPayload`), and [`with_claims`] lets
 //! tests and the local gateway put it there.
+//!
+//! Outside issuers' tokens (Auth0, Cognito) carry the same context keys, and their `sub` is
+//! another system's id: the typed helpers read authgate's own tokens only, and say so with
+//! [`ClaimsError::OutsideToken`]. A route that serves both asks for it with
+//! [`RequestClaimsExt::caller`] or the `any_issuer_` helpers.
 
-use authgate_token::{AccessClaims, CLAIMS_CONTEXT_KEY, SCOPE_CONTEXT_KEY, authorizer_context};
+use authgate_token::outside::{OutsideClaims, outside_authorizer_context};
+use authgate_token::{
+    AccessClaims, CLAIMS_CONTEXT_KEY, SCOPE_CONTEXT_KEY, VERIFIED_BY_AUTHGATE,
+    VERIFIED_BY_CONTEXT_KEY, VERIFIED_BY_OUTSIDE, authorizer_context,
+};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde::de::DeserializeOwned;
@@ -26,15 +35,36 @@ pub enum ClaimsError {
     MissingPermission(String),
     #[error("the token has expired")]
     Expired,
+    #[error("the route takes authgate's own tokens and was called with an outside issuer's")]
+    OutsideToken,
 }
+
+/// Who verified the token a request carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verifier {
+    /// authgate, with its own keys: `sub` is an authgate user id and `sid` a live session.
+    Authgate,
+    /// The trusted outside issuer `iss`: `sub` is that issuer's id for the caller.
+    Outside {
+        /// The issuer's `iss`.
+        iss: String,
+    },
+}
+
+/// `detail` of a 403 for an outside issuer's token on a route for authgate's own.
+pub const OWN_TOKENS_ONLY: &str = "This route accepts only tokens that authgate issued";
 
 /// `detail` of a 403 for a token without the permission a route needs.
 pub const NOT_ENOUGH_PERMISSIONS: &str = "Not enough permissions";
 
 impl From<ClaimsError> for ApiError {
     fn from(err: ClaimsError) -> Self {
-        if let ClaimsError::MissingPermission(_) = err {
-            return ApiError::Forbidden(NOT_ENOUGH_PERMISSIONS.into());
+        match err {
+            ClaimsError::MissingPermission(_) => {
+                return ApiError::Forbidden(NOT_ENOUGH_PERMISSIONS.into());
+            }
+            ClaimsError::OutsideToken => return ApiError::Forbidden(OWN_TOKENS_ONLY.into()),
+            _ => {}
         }
         tracing::warn!(error = %err, "protected route reached without usable claims");
         ApiError::Unauthorized(crate::NOT_AUTHENTICATED.into())
@@ -43,14 +73,26 @@ impl From<ClaimsError> for ApiError {
 
 /// Reads verified claims from a request: as authgate's claims, as the developer's own type, or
 /// as the raw map (fastapi-jwt-auth's `get_raw_jwt()`), and checks permissions.
+///
+/// `verified_claims`, `claims_as` and `raw_claims` accept authgate's own tokens only (an outside
+/// token is [`ClaimsError::OutsideToken`], a 403); `any_issuer_claims_as` and
+/// `any_issuer_raw_claims` accept an outside issuer's too, for routes that mean to serve both.
 pub trait RequestClaimsExt {
-    /// The claims the authorizer verified for this request.
+    /// Who verified the request's token.
+    fn caller(&self) -> Result<Verifier, ClaimsError>;
+    /// The claims of the authgate token the authorizer verified for this request.
     fn verified_claims(&self) -> Result<AccessClaims, ClaimsError>;
-    /// The verified claims read as `T`, custom claims included: FastJWT's typed payload.
+    /// The verified claims of an authgate token read as `T`, custom claims included: FastJWT's
+    /// typed payload.
     fn claims_as<T: DeserializeOwned>(&self) -> Result<T, ClaimsError>;
-    /// Every verified claim, as a JSON object.
+    /// Every verified claim of an authgate token, as a JSON object.
     fn raw_claims(&self) -> Result<Map<String, Value>, ClaimsError>;
+    /// The verified claims read as `T`, whoever of authgate and the trusted issuers verified them.
+    fn any_issuer_claims_as<T: DeserializeOwned>(&self) -> Result<T, ClaimsError>;
+    /// Every verified claim, whoever of authgate and the trusted issuers verified them.
+    fn any_issuer_raw_claims(&self) -> Result<Map<String, Value>, ClaimsError>;
     /// `Ok` if the token grants `permission` (its `scope`); else 403 `Not enough permissions`.
+    /// Like the authorizer's route rules, this reads an outside issuer's scopes too.
     fn require_permission(&self, permission: &str) -> Result<(), ClaimsError>;
 }
 
@@ -69,6 +111,16 @@ fn context_str<'a>(request: &'a Request, key: &str) -> Result<&'a str, ClaimsErr
 }
 
 impl RequestClaimsExt for Request {
+    fn caller(&self) -> Result<Verifier, ClaimsError> {
+        match context_str(self, VERIFIED_BY_CONTEXT_KEY)? {
+            VERIFIED_BY_AUTHGATE => Ok(Verifier::Authgate),
+            VERIFIED_BY_OUTSIDE => Ok(Verifier::Outside {
+                iss: context_str(self, "iss")?.to_owned(),
+            }),
+            _ => Err(ClaimsError::Malformed),
+        }
+    }
+
     fn verified_claims(&self) -> Result<AccessClaims, ClaimsError> {
         self.claims_as()
     }
@@ -78,9 +130,22 @@ impl RequestClaimsExt for Request {
             .map_err(|_| ClaimsError::Malformed)
     }
 
+    fn raw_claims(&self) -> Result<Map<String, Value>, ClaimsError> {
+        match self.caller()? {
+            Verifier::Authgate => self.any_issuer_raw_claims(),
+            Verifier::Outside { .. } => Err(ClaimsError::OutsideToken),
+        }
+    }
+
+    fn any_issuer_claims_as<T: DeserializeOwned>(&self) -> Result<T, ClaimsError> {
+        serde_json::from_value(Value::Object(self.any_issuer_raw_claims()?))
+            .map_err(|_| ClaimsError::Malformed)
+    }
+
     /// API Gateway reuses a cached Allow for the authorizer's whole cache TTL, whatever the
     /// token's `exp`; the claims are refused here once `exp` (plus the default leeway) has passed.
-    fn raw_claims(&self) -> Result<Map<String, Value>, ClaimsError> {
+    fn any_issuer_raw_claims(&self) -> Result<Map<String, Value>, ClaimsError> {
+        self.caller()?;
         let claims: Map<String, Value> =
             serde_json::from_str(context_str(self, CLAIMS_CONTEXT_KEY)?)
                 .map_err(|_| ClaimsError::Malformed)?;
@@ -98,6 +163,7 @@ impl RequestClaimsExt for Request {
     fn require_permission(&self, permission: &str) -> Result<(), ClaimsError> {
         // The authorizer's flat `scope`: authgate's permissions, or an outside issuer's `scope`,
         // `scp` and `permissions` in one list.
+        self.caller()?;
         let granted = context_str(self, SCOPE_CONTEXT_KEY)?
             .split(' ')
             .any(|p| p == permission);
@@ -111,15 +177,25 @@ impl RequestClaimsExt for Request {
 
 /// `request` with `claims` placed where the authorizer's context would put them.
 pub fn with_claims(request: Request, claims: &AccessClaims) -> Request {
+    with_context(request, authorizer_context(claims), &claims.sub)
+}
+
+/// `request` with an outside issuer's verified `claims` placed where the authorizer's context
+/// would put them.
+pub fn with_outside_claims(request: Request, claims: &OutsideClaims) -> Request {
+    with_context(request, outside_authorizer_context(claims), &claims.sub)
+}
+
+fn with_context(request: Request, fields: Map<String, Value>, principal: &str) -> Request {
     let mut context = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(context)) => context.clone(),
         _ => Default::default(),
     };
-    context.authorizer.fields.extend(authorizer_context(claims));
+    context.authorizer.fields = fields.into_iter().collect();
     context
         .authorizer
         .fields
-        .insert("principalId".into(), claims.sub.clone().into());
+        .insert("principalId".into(), principal.into());
     request.with_request_context(RequestContext::ApiGatewayV1(context))
 }
 
@@ -217,6 +293,57 @@ mod tests {
                 .verified_claims()
                 .is_ok()
         );
+    }
+
+    fn outside_request(sub: &str) -> Request {
+        let claims = OutsideClaims {
+            iss: "https://tenant.eu.auth0.com/".into(),
+            sub: sub.into(),
+            scopes: vec!["items:read".into()],
+            raw: serde_json::from_value(serde_json::json!({
+                "iss": "https://tenant.eu.auth0.com/", "sub": sub, "aud": "api",
+                "exp": 4_102_444_800_i64, "scope": "items:read"
+            }))
+            .unwrap(),
+        };
+        with_outside_claims(Request::default(), &claims)
+    }
+
+    #[test]
+    fn an_outside_token_whose_sub_is_an_authgate_id_is_not_an_authgate_caller() {
+        let request = outside_request("user-1");
+        assert_eq!(
+            request.caller(),
+            Ok(Verifier::Outside {
+                iss: "https://tenant.eu.auth0.com/".into()
+            })
+        );
+        assert_eq!(request.verified_claims(), Err(ClaimsError::OutsideToken));
+        assert_eq!(request.raw_claims().err(), Some(ClaimsError::OutsideToken));
+        let response = ApiError::from(ClaimsError::OutsideToken).into_response();
+        assert_eq!(response.status(), 403);
+        #[derive(serde::Deserialize)]
+        struct Sub {
+            sub: String,
+        }
+        let asked: Sub = request.any_issuer_claims_as().unwrap();
+        assert_eq!(asked.sub, "user-1");
+        assert_eq!(request.require_permission("items:read"), Ok(()));
+        let own = with_claims(Request::default(), &claims());
+        assert_eq!(own.caller(), Ok(Verifier::Authgate));
+        assert!(own.any_issuer_raw_claims().is_ok());
+    }
+
+    #[test]
+    fn a_context_that_does_not_say_who_verified_the_token_is_refused() {
+        let mut context =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext::default();
+        let mut fields = authorizer_context(&claims());
+        fields.remove(VERIFIED_BY_CONTEXT_KEY);
+        context.authorizer.fields.extend(fields);
+        let request =
+            Request::default().with_request_context(RequestContext::ApiGatewayV1(context));
+        assert_eq!(request.verified_claims(), Err(ClaimsError::Missing));
     }
 
     #[test]

@@ -12,7 +12,10 @@ mod error;
 mod handler;
 mod token;
 
-pub use claims::{ClaimsError, NOT_ENOUGH_PERMISSIONS, RequestClaimsExt, with_claims};
+pub use claims::{
+    ClaimsError, NOT_ENOUGH_PERMISSIONS, OWN_TOKENS_ONLY, RequestClaimsExt, Verifier, with_claims,
+    with_outside_claims,
+};
 pub use error::{ApiError, json_response};
 pub use handler::{Endpoint, HttpHandler};
 pub use token::token_response;

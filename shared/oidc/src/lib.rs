@@ -27,6 +27,22 @@ pub struct IssuerConfig {
     pub audience: String,
     /// The algorithms it signs with, e.g. `["RS256"]`.
     pub algorithms: Vec<String>,
+    /// The `typ` header its access tokens carry, when it sets one (e.g. `at+jwt` for RFC 9068
+    /// profiles): then tokens without it are refused. Absent, `typ` may be missing, `JWT` or
+    /// `at+jwt`.
+    #[serde(default)]
+    pub typ: Option<String>,
+}
+
+/// Whether `issuer` is an Amazon Cognito user pool (`https://cognito-idp.REGION.amazonaws.com/POOL`),
+/// whose every token carries `token_use` (`access` or `id`).
+fn is_cognito(issuer: &str) -> bool {
+    reqwest::Url::parse(issuer).is_ok_and(|url| {
+        url.host_str().is_some_and(|host| {
+            host.starts_with("cognito-idp.")
+                && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"))
+        })
+    })
 }
 
 /// Caching, timeouts and limits.
@@ -185,7 +201,13 @@ impl OutsideIssuers {
                 .iter()
                 .filter_map(|a| a.parse().ok())
                 .collect();
-            let validation = Validation::outside(&config.issuer, &config.audience, leeway_secs);
+            let mut validation = Validation::outside(&config.issuer, &config.audience, leeway_secs);
+            if is_cognito(&config.issuer) {
+                validation = validation.require_token_use();
+            }
+            if let Some(typ) = &config.typ {
+                validation = validation.require_typ(typ);
+            }
             issuers.insert(
                 config.issuer.clone(),
                 Issuer {
@@ -350,14 +372,43 @@ impl OutsideIssuers {
             .get(iss)
             .ok_or_else(|| OidcError::UnknownIssuer(iss.to_owned()))?;
         let keys = self.keys(issuer, false).await?;
-        let payload = match verify_compact(token, &keys) {
-            Ok(verified) => verified.payload,
+        let (typ, payload) = match verify_compact(token, &keys) {
+            Ok(verified) => (verified.header.typ, verified.payload),
             Err(VerifyError::UnknownKid) => {
                 let refetched = self.keys(issuer, true).await?;
-                verify_compact(token, &refetched)?.payload
+                let verified = verify_compact(token, &refetched)?;
+                (verified.header.typ, verified.payload)
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(validate_outside(&payload, &issuer.validation, now)?)
+        Ok(validate_outside(
+            typ.as_deref(),
+            &payload,
+            &issuer.validation,
+            now,
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cognito_user_pools_are_recognised_by_their_issuer_host() {
+        assert!(is_cognito(
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"
+        ));
+        assert!(is_cognito(
+            "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_x"
+        ));
+        for other in [
+            "https://tenant.eu.auth0.com/",
+            "https://cognito-idp.example.com/pool",
+            "https://evil.com/cognito-idp.eu-west-1.amazonaws.com",
+            "not a url",
+        ] {
+            assert!(!is_cognito(other), "{other}");
+        }
     }
 }

@@ -23,6 +23,7 @@ fn config(issuer: &LocalIssuer) -> IssuerConfig {
         issuer: issuer.issuer.clone(),
         audience: AUDIENCE.into(),
         algorithms: vec!["ES256".into()],
+        typ: None,
     }
 }
 
@@ -49,6 +50,55 @@ async fn outside_tokens_verify_with_the_discovered_jwks_and_their_scopes_are_map
     let context = authgate_token::outside::outside_authorizer_context(&claims);
     assert_eq!(context["scope"], "openid read:items write:items");
     assert_eq!(context["iss"], issuer.issuer.as_str());
+}
+
+#[tokio::test]
+async fn id_tokens_are_refused_and_an_access_token_may_name_the_audience_as_client_id() {
+    let issuer = start_issuer().await;
+    let outside = OutsideIssuers::new(vec![config(&issuer)], policy(), 30).unwrap();
+    let verify = |typ: Option<&'static str>, claims: Value| {
+        let token = issuer.sign_typed(typ, &claims);
+        let (outside, iss) = (&outside, issuer.issuer.clone());
+        async move { outside.verify(&token, &iss, now_unix()).await }
+    };
+    let mut id_token = issuer.claims();
+    id_token["token_use"] = json!("id");
+    assert!(matches!(
+        verify(Some("JWT"), id_token).await,
+        Err(OidcError::Token(VerifyError::WrongType))
+    ));
+    assert!(matches!(
+        verify(Some("id_token+jwt"), issuer.claims()).await,
+        Err(OidcError::Token(VerifyError::WrongType))
+    ));
+    let mut cognito_access = issuer.claims();
+    let claims = cognito_access.as_object_mut().unwrap();
+    claims.remove("aud");
+    claims.insert("client_id".into(), json!(AUDIENCE));
+    claims.insert("token_use".into(), json!("access"));
+    let verified = verify(None, cognito_access).await.unwrap();
+    assert_eq!(verified.sub, "auth0|123");
+
+    let strict = IssuerConfig {
+        typ: Some("at+jwt".into()),
+        ..config(&issuer)
+    };
+    let outside = OutsideIssuers::new(vec![strict], policy(), 30).unwrap();
+    let iss = issuer.issuer.clone();
+    assert!(matches!(
+        outside
+            .verify(&issuer.sign(&issuer.claims()), &iss, now_unix())
+            .await,
+        Err(OidcError::Token(VerifyError::WrongType))
+    ));
+    outside
+        .verify(
+            &issuer.sign_typed(Some("at+jwt"), &issuer.claims()),
+            &iss,
+            now_unix(),
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -239,3 +239,21 @@ pub fn json_body(response: &lambda_http::Response<lambda_http::Body>) -> serde_j
         other => panic!("unexpected body {other:?}"),
     }
 }
+
+/// Verified claims of a trusted outside issuer's token for `sub`, granting `scopes`.
+pub fn outside_claims(sub: &str, scopes: &[&str]) -> authgate_token::outside::OutsideClaims {
+    let iss = "https://tenant.eu.auth0.com/";
+    let raw = serde_json::json!({
+        "iss": iss, "sub": sub, "aud": "https://api.example.com",
+        "exp": authgate_token::now_unix() + 600, "scope": scopes.join(" "),
+    });
+    authgate_token::outside::OutsideClaims {
+        iss: iss.into(),
+        sub: sub.into(),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        raw: match raw {
+            serde_json::Value::Object(map) => map,
+            _ => unreachable!(),
+        },
+    }
+}

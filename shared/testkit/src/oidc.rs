@@ -107,15 +107,20 @@ impl LocalIssuer {
                "iat": now, "exp": now + 600, "scope": "openid read:items", "permissions": ["read:items", "write:items"]})
     }
 
-    /// `claims` signed with the issuer's current key.
+    /// `claims` signed with the issuer's current key, `typ: JWT` as Auth0 sets it.
     pub fn sign(&self, claims: &Value) -> String {
+        self.sign_typed(Some("JWT"), claims)
+    }
+
+    /// `claims` signed with the issuer's current key and the `typ` header `typ`.
+    pub fn sign_typed(&self, typ: Option<&str>, claims: &Value) -> String {
         self.state
             .keys
             .lock()
             .unwrap()
             .signing_key()
             .unwrap()
-            .sign(Some("JWT"), claims)
+            .sign(typ, claims)
             .unwrap()
     }
 }

@@ -42,6 +42,14 @@ pub struct AccessClaims {
 pub const CLAIMS_CONTEXT_KEY: &str = "claims";
 /// The authorizer-context key that carries the token's permissions, space-separated.
 pub const SCOPE_CONTEXT_KEY: &str = "scope";
+/// The authorizer-context key that says who verified the token: [`VERIFIED_BY_AUTHGATE`] for
+/// authgate's own tokens, [`VERIFIED_BY_OUTSIDE`] for a trusted outside issuer's (whose `iss` is
+/// then under `iss`). A `sub` means an authgate user only beside `authgate`.
+pub const VERIFIED_BY_CONTEXT_KEY: &str = "verified_by";
+/// [`VERIFIED_BY_CONTEXT_KEY`] of a token authgate issued and verified with its own keys.
+pub const VERIFIED_BY_AUTHGATE: &str = "authgate";
+/// [`VERIFIED_BY_CONTEXT_KEY`] of a token a trusted outside issuer signed.
+pub const VERIFIED_BY_OUTSIDE: &str = "outside";
 
 /// The context the authorizer returns for verified `claims`, which API Gateway forwards to the
 /// protected function as `requestContext.authorizer`. API Gateway accepts only flat string,
@@ -59,5 +67,6 @@ pub fn authorizer_context(claims: &AccessClaims) -> serde_json::Map<String, serd
     context.insert("iss".into(), claims.iss.clone().into());
     context.insert(SCOPE_CONTEXT_KEY.into(), claims.scope.clone().into());
     context.insert("roles".into(), claims.roles.join(" ").into());
+    context.insert(VERIFIED_BY_CONTEXT_KEY.into(), VERIFIED_BY_AUTHGATE.into());
     context
 }

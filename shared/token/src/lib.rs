@@ -19,7 +19,8 @@ mod validation;
 mod verify;
 
 pub use claims::{
-    ACCESS_TOKEN_TYPE, AccessClaims, CLAIMS_CONTEXT_KEY, SCOPE_CONTEXT_KEY, authorizer_context,
+    ACCESS_TOKEN_TYPE, AccessClaims, CLAIMS_CONTEXT_KEY, SCOPE_CONTEXT_KEY, VERIFIED_BY_AUTHGATE,
+    VERIFIED_BY_CONTEXT_KEY, VERIFIED_BY_OUTSIDE, authorizer_context,
 };
 pub use error::{KeyError, SignError, VerifyError};
 pub use issue::{IssuedToken, Subject, TokenIssuer};

@@ -32,12 +32,15 @@ pub fn unverified_issuer(token: &str) -> Option<String> {
     claims.get("iss")?.as_str().map(str::to_owned)
 }
 
-/// Checks an outside token's claims with its issuer's `validation`, and reads its scopes.
+/// Checks an outside token's `typ` header and claims with its issuer's `validation`, and reads
+/// its scopes.
 pub fn validate_outside(
+    typ: Option<&str>,
     payload: &[u8],
     validation: &Validation,
     now: i64,
 ) -> Result<OutsideClaims, VerifyError> {
+    validation.check_type(typ)?;
     let Ok(Value::Object(raw)) = crate::strict_json::from_slice(payload) else {
         return Err(VerifyError::InvalidClaims);
     };
@@ -67,7 +70,8 @@ pub fn validate_outside(
 }
 
 /// The authorizer context for an outside token: the same keys as for authgate's own tokens
-/// (`claims`, `sub`, `scope`), plus `iss`.
+/// (`claims`, `sub`, `scope`, `iss`), with `verified_by` saying `outside`, so that no route
+/// takes the outside `sub` for an authgate user's id.
 pub fn outside_authorizer_context(claims: &OutsideClaims) -> Map<String, Value> {
     let mut context = Map::new();
     context.insert(
@@ -79,6 +83,10 @@ pub fn outside_authorizer_context(claims: &OutsideClaims) -> Map<String, Value> 
     context.insert(
         crate::SCOPE_CONTEXT_KEY.into(),
         claims.scopes.join(" ").into(),
+    );
+    context.insert(
+        crate::VERIFIED_BY_CONTEXT_KEY.into(),
+        crate::VERIFIED_BY_OUTSIDE.into(),
     );
     context
 }

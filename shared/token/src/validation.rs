@@ -2,7 +2,8 @@
 //! issuer in the spirit of jsonwebtoken's `Validation`: which claims must be present, the issuer
 //! and audience required, and the clock-skew leeway. The checks themselves are the same for every
 //! issuer: `exp` always, `nbf` and `iat` when present, `iss` exactly, `aud` containing the
-//! audience, `sub` non-empty.
+//! audience, `sub` non-empty. Outside issuers' tokens also pass the access-token type checks
+//! ([`Validation::check_type`]): an ID token must never pass for an access token.
 
 use serde_json::{Map, Value};
 
@@ -11,9 +12,10 @@ use crate::error::VerifyError;
 /// Default clock-skew allowance for `exp`, `nbf` and `iat`.
 pub const DEFAULT_LEEWAY_SECS: u64 = 30;
 
-/// Claims every token must carry, whoever issued it (RFC 9068 §2.2 makes them mandatory for
-/// access tokens; `nbf` and `iat` are checked whenever present).
-const ALWAYS_REQUIRED: [&str; 4] = ["exp", "iss", "aud", "sub"];
+/// Claims every outside token must carry (RFC 9068 §2.2 makes them mandatory for access tokens;
+/// `nbf` and `iat` are checked whenever present). The audience is `aud`, or `client_id` where
+/// `aud` is absent, as Cognito's access tokens have it.
+const ALWAYS_REQUIRED: [&str; 3] = ["exp", "iss", "sub"];
 /// What authgate's own access tokens carry besides: it issues every one of them.
 const OWN_REQUIRED: [&str; 9] = [
     "exp", "nbf", "iat", "iss", "aud", "sub", "jti", "email", "sid",
@@ -29,6 +31,34 @@ pub struct Validation {
     /// Clock-skew allowance in seconds.
     pub leeway_secs: u64,
     required: &'static [&'static str],
+    /// Whether `client_id` stands for the audience when `aud` is absent (outside issuers only).
+    client_id_audience: bool,
+    /// Whether the `token_use` claim must be present (Cognito sets it on every token it issues).
+    token_use_required: bool,
+    /// The `typ` header the issuer sets on its access tokens, when it sets one.
+    required_typ: Option<String>,
+}
+
+/// The `token_use` of an access token (Cognito: `access`; its ID tokens say `id`).
+pub const ACCESS_TOKEN_USE: &str = "access";
+
+/// `typ` values (RFC 7515 §4.1.9: a media type, case-insensitive, `application/` optional) that
+/// say "access token" or nothing in particular; any other (`id_token+jwt`, `logout+jwt`, ...)
+/// names some other kind of token.
+fn typ_allows_access(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    let typ = typ.strip_prefix("application/").unwrap_or(&typ);
+    matches!(typ, "jwt" | "at+jwt")
+}
+
+fn same_typ(a: &str, b: &str) -> bool {
+    let strip = |t: &str| {
+        let t = t.to_ascii_lowercase();
+        t.strip_prefix("application/")
+            .map(str::to_owned)
+            .unwrap_or(t)
+    };
+    strip(a) == strip(b)
 }
 
 /// A NumericDate (RFC 7519 §2): an integer or a non-integer number of seconds.
@@ -54,10 +84,15 @@ impl Validation {
             audience: audience.into(),
             leeway_secs,
             required: &OWN_REQUIRED,
+            client_id_audience: false,
+            token_use_required: false,
+            required_typ: None,
         }
     }
 
-    /// For an outside issuer's tokens: `exp`, `iss`, `aud` and `sub` are required.
+    /// For an outside issuer's tokens: `exp`, `iss`, `sub` and the audience (`aud`, or
+    /// `client_id` when `aud` is absent: API Gateway's JWT authorizer rule) are required; a
+    /// `token_use` claim, when present, must say `access`.
     pub fn outside(
         issuer: impl Into<String>,
         audience: impl Into<String>,
@@ -68,6 +103,37 @@ impl Validation {
             audience: audience.into(),
             leeway_secs,
             required: &ALWAYS_REQUIRED,
+            client_id_audience: true,
+            token_use_required: false,
+            required_typ: None,
+        }
+    }
+
+    /// Requires `token_use` (= `access`), for issuers that set it on every token (Cognito).
+    pub fn require_token_use(mut self) -> Self {
+        self.token_use_required = true;
+        self
+    }
+
+    /// Requires the `typ` header `typ` (e.g. `at+jwt`), for issuers that set it on access tokens.
+    pub fn require_typ(mut self, typ: impl Into<String>) -> Self {
+        self.required_typ = Some(typ.into());
+        self
+    }
+
+    /// Checks that an outside token's `typ` header says "access token": the issuer's own access
+    /// token type when it has one, otherwise `JWT`, `at+jwt` or none.
+    pub fn check_type(&self, typ: Option<&str>) -> Result<(), VerifyError> {
+        let ok = match (&self.required_typ, typ) {
+            (Some(required), Some(typ)) => same_typ(required, typ),
+            (Some(_), None) => false,
+            (None, Some(typ)) => typ_allows_access(typ),
+            (None, None) => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(VerifyError::WrongType)
         }
     }
 
@@ -96,13 +162,28 @@ impl Validation {
             Some(Value::String(_)) => return Err(VerifyError::InvalidIssuer),
             _ => return Err(VerifyError::InvalidClaims),
         }
-        let aud_ok = match claims.get("aud") {
-            Some(Value::String(aud)) => *aud == self.audience,
-            Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(&self.audience)),
+        // API Gateway's JWT authorizer reads `client_id` only when `aud` is absent.
+        let aud_ok = match (claims.get("aud"), claims.get("client_id")) {
+            (Some(Value::String(aud)), _) => *aud == self.audience,
+            (Some(Value::Array(auds)), _) => {
+                auds.iter().any(|a| a.as_str() == Some(&self.audience))
+            }
+            (None, Some(Value::String(client_id))) if self.client_id_audience => {
+                *client_id == self.audience
+            }
+            (None, None) => return Err(VerifyError::MissingClaim("aud")),
             _ => return Err(VerifyError::InvalidClaims),
         };
         if !aud_ok {
             return Err(VerifyError::InvalidAudience);
+        }
+        if self.client_id_audience {
+            match claims.get("token_use") {
+                Some(Value::String(token_use)) if token_use == ACCESS_TOKEN_USE => {}
+                None if !self.token_use_required => {}
+                None => return Err(VerifyError::MissingClaim("token_use")),
+                Some(_) => return Err(VerifyError::WrongType),
+            }
         }
         match claims.get("sub") {
             Some(Value::String(sub)) if sub.is_empty() => Err(VerifyError::InvalidSubject),
@@ -122,6 +203,73 @@ mod tests {
             Value::Object(map) => map,
             _ => Map::new(),
         }
+    }
+
+    #[test]
+    fn an_outside_audience_is_aud_or_else_client_id_and_own_tokens_need_aud() {
+        let v = Validation::outside("i", "a", 0);
+        let cognito_access = claims(json!({"exp": 200, "iss": "i", "client_id": "a", "sub": "s"}));
+        assert_eq!(v.validate(&cognito_access, 100), Ok(()));
+        let other_client = claims(json!({"exp": 200, "iss": "i", "client_id": "b", "sub": "s"}));
+        assert_eq!(
+            v.validate(&other_client, 100),
+            Err(VerifyError::InvalidAudience)
+        );
+        let aud_wins =
+            claims(json!({"exp": 200, "iss": "i", "aud": "b", "client_id": "a", "sub": "s"}));
+        assert_eq!(
+            v.validate(&aud_wins, 100),
+            Err(VerifyError::InvalidAudience),
+            "aud, when present, is what counts"
+        );
+        let neither = claims(json!({"exp": 200, "iss": "i", "sub": "s"}));
+        assert_eq!(
+            v.validate(&neither, 100),
+            Err(VerifyError::MissingClaim("aud"))
+        );
+        let own = Validation::own("i", "a", 0);
+        let mut own_claims = claims(json!({"exp": 200, "nbf": 1, "iat": 1, "iss": "i",
+            "client_id": "a", "sub": "s", "jti": "j", "email": "e", "sid": "d"}));
+        assert_eq!(
+            own.validate(&own_claims, 100),
+            Err(VerifyError::MissingClaim("aud"))
+        );
+        own_claims.insert("aud".into(), json!("a"));
+        assert_eq!(own.validate(&own_claims, 100), Ok(()));
+    }
+
+    #[test]
+    fn id_tokens_do_not_pass_as_outside_access_tokens() {
+        let v = Validation::outside("i", "a", 0);
+        let with_use = |token_use: Value| {
+            claims(json!({"exp": 200, "iss": "i", "aud": "a", "sub": "s", "token_use": token_use}))
+        };
+        assert_eq!(v.validate(&with_use(json!("access")), 100), Ok(()));
+        assert_eq!(
+            v.validate(&with_use(json!("id")), 100),
+            Err(VerifyError::WrongType)
+        );
+        let cognito = Validation::outside("i", "a", 0).require_token_use();
+        let without = claims(json!({"exp": 200, "iss": "i", "client_id": "a", "sub": "s"}));
+        assert_eq!(
+            cognito.validate(&without, 100),
+            Err(VerifyError::MissingClaim("token_use"))
+        );
+        assert_eq!(v.check_type(None), Ok(()));
+        for typ in ["JWT", "jwt", "at+jwt", "application/at+JWT"] {
+            assert_eq!(v.check_type(Some(typ)), Ok(()), "{typ}");
+        }
+        for typ in ["id_token+jwt", "logout+jwt", "secevent+jwt", ""] {
+            assert_eq!(
+                v.check_type(Some(typ)),
+                Err(VerifyError::WrongType),
+                "{typ}"
+            );
+        }
+        let strict = Validation::outside("i", "a", 0).require_typ("at+jwt");
+        assert_eq!(strict.check_type(Some("application/at+jwt")), Ok(()));
+        assert_eq!(strict.check_type(Some("JWT")), Err(VerifyError::WrongType));
+        assert_eq!(strict.check_type(None), Err(VerifyError::WrongType));
     }
 
     #[test]
