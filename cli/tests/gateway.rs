@@ -78,6 +78,7 @@ fn claims_context() -> serde_json::Map<String, Value> {
         exp: i64::MAX,
         jti: "j".into(),
         email: "u@example.com".into(),
+        email_verified: false,
         sid: "s-1".into(),
         roles: Vec::new(),
         scope: String::new(),

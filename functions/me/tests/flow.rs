@@ -311,6 +311,18 @@ async fn roles_and_custom_claims_reach_the_next_refreshed_token_on_dynamodb() {
                 .clone()
         }
     };
+    let payload = pair["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    let payload: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(payload["email_verified"], Value::Bool(false), "{payload}");
     let first = context(pair["access_token"].as_str().unwrap()).await;
     assert_eq!(first["roles"], "editor", "the default role of a new user");
     assert_eq!(first["scope"], "items:read items:write");
@@ -349,6 +361,11 @@ async fn roles_and_custom_claims_reach_the_next_refreshed_token_on_dynamodb() {
     assert_eq!(
         me["claims"]["roles"],
         serde_json::json!(["admin", "editor"])
+    );
+    assert_eq!(
+        me["claims"]["email_verified"],
+        serde_json::json!(false),
+        "no token claims an email nobody verified"
     );
 }
 

@@ -213,6 +213,7 @@ mod tests {
             exp: 4_102_444_800,
             jti: "j".into(),
             email: "a@example.com".into(),
+            email_verified: false,
             sid: "s-1".into(),
             roles: vec!["editor".into()],
             scope: "items:read items:write".into(),

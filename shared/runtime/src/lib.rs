@@ -168,6 +168,8 @@ impl UserTokens {
         self.issuer.current().await?.issue(&Subject {
             id: &id,
             email: user.email.as_str(),
+            // authgate cannot verify an email address yet: no token may claim one is verified.
+            email_verified: false,
             session: &sid,
             roles: user.roles.iter().cloned().collect(),
             permissions: self.roles.permissions(&user.roles).into_iter().collect(),

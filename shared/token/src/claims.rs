@@ -27,6 +27,10 @@ pub struct AccessClaims {
     pub sid: String,
     /// The user's email at the time of issue.
     pub email: String,
+    /// Whether the user proved they receive mail at `email`. Until they have, no service should
+    /// trust `email` as the user's (absent reads as `false`).
+    #[serde(default)]
+    pub email_verified: bool,
     /// The user's roles at the time of issue.
     #[serde(default)]
     pub roles: Vec<String>,

@@ -16,6 +16,8 @@ pub struct Subject<'a> {
     pub id: &'a str,
     /// The user's email, carried as a custom claim.
     pub email: &'a str,
+    /// Whether the user proved they receive mail at `email`, which becomes `email_verified`.
+    pub email_verified: bool,
     /// The session the token belongs to, which becomes `sid`.
     pub session: &'a str,
     /// The user's roles, which become `roles`.
@@ -88,6 +90,7 @@ impl TokenIssuer {
             exp: now.saturating_add(ttl),
             jti: uuid::Uuid::new_v4().to_string(),
             email: subject.email.to_owned(),
+            email_verified: subject.email_verified,
             sid: subject.session.to_owned(),
             roles: subject.roles.clone(),
             scope: subject.permissions.join(" "),

@@ -46,12 +46,12 @@ pub const ACCESS_TOKEN_USE: &str = "access";
 /// say "access token" or nothing in particular; any other (`id_token+jwt`, `logout+jwt`, ...)
 /// names some other kind of token.
 fn typ_allows_access(typ: &str) -> bool {
-    let typ = typ.to_ascii_lowercase();
-    let typ = typ.strip_prefix("application/").unwrap_or(&typ);
-    matches!(typ, "jwt" | "at+jwt")
+    ["JWT", "at+jwt"].iter().any(|known| same_typ(typ, known))
 }
 
-fn same_typ(a: &str, b: &str) -> bool {
+/// Whether two `typ` values name the same media type: RFC 7515 §4.1.9 (and RFC 9068 §2.1) let
+/// the `application/` prefix be left out, and media types compare case-insensitively.
+pub(crate) fn same_typ(a: &str, b: &str) -> bool {
     let strip = |t: &str| {
         let t = t.to_ascii_lowercase();
         t.strip_prefix("application/")

@@ -31,6 +31,8 @@ struct OwnClaims {
     exp: i64,
     jti: String,
     email: String,
+    #[serde(default)]
+    email_verified: bool,
     sid: String,
     #[serde(default)]
     roles: Vec<String>,
@@ -41,9 +43,7 @@ struct OwnClaims {
 }
 
 fn is_access_type(typ: &str) -> bool {
-    // RFC 9068 §2.1 allows the media type with or without its "application/" prefix; case-insensitive.
-    let typ = typ.to_ascii_lowercase();
-    typ == ACCESS_TOKEN_TYPE || typ.strip_prefix("application/") == Some(ACCESS_TOKEN_TYPE)
+    crate::validation::same_typ(typ, ACCESS_TOKEN_TYPE)
 }
 
 impl TokenVerifier {
@@ -81,6 +81,7 @@ impl TokenVerifier {
             exp: own.exp,
             jti: own.jti,
             email: own.email,
+            email_verified: own.email_verified,
             sid: own.sid,
             roles: own.roles,
             scope: own.scope,
