@@ -73,6 +73,40 @@ async fn duplicate_email_in_any_case_is_409() {
 }
 
 #[tokio::test]
+async fn look_alikes_of_a_registered_email_are_refused_and_create_no_second_account() {
+    let (register, store) = handler().await;
+    assert_eq!(
+        register.handle(request("register.json")).await.status(),
+        201
+    );
+    for email in ["alice\u{200b}@example.com", "ａｌｉｃｅ@example.com"] {
+        let body = serde_json::json!({"email": email, "password": "another long password"});
+        let response = register
+            .handle(with_body(request("register.json"), &body.to_string()))
+            .await;
+        assert_eq!(response.status(), 422, "{email:?}");
+        assert!(
+            json_body(&response)["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("email:")
+        );
+    }
+    let idn = serde_json::json!({"email": "bob@Bücher.de", "password": "another long password"});
+    let created = register
+        .handle(with_body(request("register.json"), &idn.to_string()))
+        .await;
+    assert_eq!(json_body(&created)["email"], "bob@xn--bcher-kva.de");
+    let punycode =
+        serde_json::json!({"email": "bob@xn--bcher-kva.de", "password": "another long password"});
+    let again = register
+        .handle(with_body(request("register.json"), &punycode.to_string()))
+        .await;
+    assert_eq!(again.status(), 409, "the same domain in its ASCII form");
+    assert_eq!(store.page(10, None).await.unwrap().users.len(), 2);
+}
+
+#[tokio::test]
 async fn bad_bodies_get_precise_client_errors_and_store_nothing() {
     let (register, store) = handler().await;
     let cases = [
