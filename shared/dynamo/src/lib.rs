@@ -387,8 +387,12 @@ impl UserStore for DynamoUserStore {
             .transpose()
     }
 
+    /// Two reads whether or not the email is known (the lock item, then the user item or, for an
+    /// unknown email, an item that never exists), so that login's timing does not tell which
+    /// emails have accounts.
     async fn get_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
         let Some(lock) = self.get_item(email_key(email)).await? else {
+            self.get_item(user_key(uuid::Uuid::nil())).await?;
             return Ok(None);
         };
         let id: UserId = get_s(&lock, "user_id")?

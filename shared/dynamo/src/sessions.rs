@@ -2,11 +2,15 @@
 //! cut-off on the user item.
 //!
 //! Items: `session#<sid>` and `refresh#<sha256 hex>`, both with the `expires_at` TTL attribute so
-//! DynamoDB deletes them after they expire. A refresh is one transaction: mark the presented token
-//! consumed (conditioned on it being unconsumed, or on the consumption seen within the grace
-//! period), check that the session and user items are as read when the rotation was decided, and
-//! put the next token. Of two
-//! concurrent refreshes exactly one transaction commits; the other re-reads and is classified.
+//! DynamoDB deletes them after they expire; the session item names its one live refresh token in
+//! `refresh_head`. A refresh is one transaction: mark the presented token consumed (conditioned on
+//! it being unconsumed, or on the consumption seen within the grace period), move the session's
+//! head to the next token (conditioned on the session being as read: same head, not revoked),
+//! check that the user item is as read, and put the next token. Of two concurrent refreshes
+//! exactly one transaction commits; the other re-reads and is classified.
+//!
+//! The session check reads only the attributes the decision needs (a projection): the user's
+//! password hash, email, roles and claims never reach the authorizer.
 
 use std::collections::HashMap;
 
@@ -20,6 +24,9 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::{DynamoUserStore, PARTITION_KEY, TTL_ATTRIBUTE, backend, get_bool, get_s, s, user_key};
+
+/// The session item's attribute naming its one live refresh token (by hash).
+const HEAD_ATTRIBUTE: &str = "refresh_head";
 
 /// Attempts at a refresh before giving up on contention.
 const ROTATE_ATTEMPTS: u32 = 6;
@@ -113,6 +120,96 @@ impl DynamoUserStore {
         output.item.as_ref().map(refresh_from_item).transpose()
     }
 
+    /// The session and user facts, strongly consistent, in one `BatchGetItem` projected onto the
+    /// attributes the decisions read; with the session's refresh head when `with_head`.
+    async fn read_state(
+        &self,
+        session: SessionId,
+        user: UserId,
+        with_head: bool,
+    ) -> Result<SessionState, StoreError> {
+        let mut attributes = vec![
+            PARTITION_KEY,
+            "kind",
+            "sid",
+            "user_id",
+            "created_at_ms",
+            "expires_at_ms",
+            "revoked",
+            "disabled",
+            "sessions_valid_after_ms",
+        ];
+        if with_head {
+            attributes.push(HEAD_ATTRIBUTE);
+        }
+        let names: HashMap<String, String> = attributes
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (format!("#a{i}"), (*name).to_owned()))
+            .collect();
+        let projection = (0..attributes.len())
+            .map(|i| format!("#a{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let keys = KeysAndAttributes::builder()
+            .keys(HashMap::from([(
+                PARTITION_KEY.to_owned(),
+                s(session_key(session)),
+            )]))
+            .keys(HashMap::from([(
+                PARTITION_KEY.to_owned(),
+                s(user_key(user)),
+            )]))
+            .projection_expression(projection)
+            .set_expression_attribute_names(Some(names))
+            .consistent_read(true)
+            .build()
+            .map_err(backend)?;
+        let mut request = HashMap::from([(self.table().to_owned(), keys)]);
+        let mut items: Vec<Item> = Vec::new();
+        for _ in 0..5 {
+            let output = self
+                .client()
+                .batch_get_item()
+                .set_request_items(Some(request.clone()))
+                .send()
+                .await
+                .map_err(dynamo)?;
+            if let Some(mut responses) = output.responses {
+                items.extend(responses.remove(self.table()).unwrap_or_default());
+            }
+            match output.unprocessed_keys {
+                Some(unprocessed) if !unprocessed.is_empty() => request = unprocessed,
+                _ => break,
+            }
+        }
+        let mut state = SessionState::default();
+        for item in &items {
+            match get_s(item, "kind")? {
+                "session" => {
+                    let found = session_from_item(item)?;
+                    if found.user_id == user {
+                        state.session = Some(found);
+                        state.refresh_head = item
+                            .get(HEAD_ATTRIBUTE)
+                            .and_then(|v| v.as_s().ok())
+                            .map(TokenHash::from_stored);
+                    }
+                }
+                "user" => {
+                    state.user_disabled = Some(get_bool(item, "disabled"));
+                    state.sessions_valid_after_ms = item
+                        .get("sessions_valid_after_ms")
+                        .map(|_| get_n(item, "sessions_valid_after_ms"))
+                        .transpose()?
+                        .unwrap_or(0);
+                }
+                _ => {}
+            }
+        }
+        Ok(state)
+    }
+
     /// One rotation attempt; `Ok(None)` means the transaction lost a race and must be retried.
     async fn try_rotate(
         &self,
@@ -123,10 +220,10 @@ impl DynamoUserStore {
     ) -> Result<Option<Rotated>, RefreshError> {
         let record = self.read_refresh(presented).await?;
         let state = match &record {
-            Some(r) => self.state(r.session, r.user_id).await?,
+            Some(r) => self.read_state(r.session, r.user_id, true).await?,
             None => SessionState::default(),
         };
-        let rotated = match decide_rotation(record.as_ref(), &state, now_ms, policy) {
+        let rotated = match decide_rotation(presented, record.as_ref(), &state, now_ms, policy) {
             RotationDecision::Rotate(rotated) => rotated,
             RotationDecision::Refuse(error) => return Err(error),
             RotationDecision::EndSession(id) => {
@@ -154,13 +251,22 @@ impl DynamoUserStore {
         .map_err(backend)?;
         // The decision above was made on what was read; the transaction commits only if the
         // session and user items still say exactly that (optimistic concurrency, no second rule).
-        let session_unchanged = ConditionCheck::builder()
+        let head_unchanged = match &state.refresh_head {
+            Some(_) => "#head = :head",
+            None => "attribute_not_exists(#head)",
+        };
+        let mut move_head = Update::builder()
             .table_name(self.table())
             .key(PARTITION_KEY, s(session_key(rotated.session.id)))
-            .condition_expression("revoked = :revoked")
+            .condition_expression(format!("revoked = :revoked AND {head_unchanged}"))
+            .update_expression("SET #head = :next")
+            .expression_attribute_names("#head", HEAD_ATTRIBUTE)
             .expression_attribute_values(":revoked", AttributeValue::Bool(rotated.session.revoked))
-            .build()
-            .map_err(backend)?;
+            .expression_attribute_values(":next", s(next.as_str()));
+        if let Some(head) = &state.refresh_head {
+            move_head = move_head.expression_attribute_values(":head", s(head.as_str()));
+        }
+        let move_head = move_head.build().map_err(backend)?;
         let user_unchanged = ConditionCheck::builder()
             .table_name(self.table())
             .key(PARTITION_KEY, s(user_key(rotated.session.user_id)))
@@ -180,11 +286,7 @@ impl DynamoUserStore {
             .client()
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(consume).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .condition_check(session_unchanged)
-                    .build(),
-            )
+            .transact_items(TransactWriteItem::builder().update(move_head).build())
             .transact_items(
                 TransactWriteItem::builder()
                     .condition_check(user_unchanged)
@@ -228,6 +330,7 @@ impl SessionStore for DynamoUserStore {
                 n(session.expires_at_ms / 1000 + 1),
             ),
             ("revoked".to_owned(), AttributeValue::Bool(session.revoked)),
+            (HEAD_ATTRIBUTE.to_owned(), s(first.as_str())),
         ]);
         self.client()
             .transact_write_items()
@@ -272,59 +375,9 @@ impl SessionStore for DynamoUserStore {
         }
     }
 
-    /// One strongly consistent `BatchGetItem` of the session and the user: the read the
-    /// authorizer pays per uncached call.
+    /// One strongly consistent `BatchGetItem` of the session and the user, projected onto what
+    /// the decision reads: the read the authorizer pays per uncached call.
     async fn state(&self, session: SessionId, user: UserId) -> Result<SessionState, StoreError> {
-        let keys = KeysAndAttributes::builder()
-            .keys(HashMap::from([(
-                PARTITION_KEY.to_owned(),
-                s(session_key(session)),
-            )]))
-            .keys(HashMap::from([(
-                PARTITION_KEY.to_owned(),
-                s(user_key(user)),
-            )]))
-            .consistent_read(true)
-            .build()
-            .map_err(backend)?;
-        let mut request = HashMap::from([(self.table().to_owned(), keys)]);
-        let mut items: Vec<Item> = Vec::new();
-        for _ in 0..5 {
-            let output = self
-                .client()
-                .batch_get_item()
-                .set_request_items(Some(request.clone()))
-                .send()
-                .await
-                .map_err(dynamo)?;
-            if let Some(mut responses) = output.responses {
-                items.extend(responses.remove(self.table()).unwrap_or_default());
-            }
-            match output.unprocessed_keys {
-                Some(unprocessed) if !unprocessed.is_empty() => request = unprocessed,
-                _ => break,
-            }
-        }
-        let mut state = SessionState::default();
-        for item in &items {
-            match get_s(item, "kind")? {
-                "session" => {
-                    let found = session_from_item(item)?;
-                    if found.user_id == user {
-                        state.session = Some(found);
-                    }
-                }
-                "user" => {
-                    state.user_disabled = Some(get_bool(item, "disabled"));
-                    state.sessions_valid_after_ms = item
-                        .get("sessions_valid_after_ms")
-                        .map(|_| get_n(item, "sessions_valid_after_ms"))
-                        .transpose()?
-                        .unwrap_or(0);
-                }
-                _ => {}
-            }
-        }
-        Ok(state)
+        self.read_state(session, user, false).await
     }
 }

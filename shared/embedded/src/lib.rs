@@ -26,6 +26,8 @@ const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 const REFRESH: TableDefinition<&str, &[u8]> = TableDefinition::new("refresh_tokens");
 /// Per user: sessions created at or before this Unix millisecond are ended (logout-all).
 const VALID_AFTER: TableDefinition<&str, i64> = TableDefinition::new("sessions_valid_after");
+/// Per session: the hash of its one live refresh token.
+const HEADS: TableDefinition<&str, &str> = TableDefinition::new("refresh_heads");
 
 /// The stored form of a user.
 #[derive(Serialize, Deserialize)]
@@ -133,6 +135,7 @@ impl EmbeddedUserStore {
         txn.open_table(SESSIONS).map_err(backend)?;
         txn.open_table(REFRESH).map_err(backend)?;
         txn.open_table(VALID_AFTER).map_err(backend)?;
+        txn.open_table(HEADS).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(Self { db: Arc::new(db) })
     }

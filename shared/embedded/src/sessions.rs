@@ -9,7 +9,7 @@ use authgate_users::{
 use redb::{ReadableTable, Table};
 use serde::{Deserialize, Serialize};
 
-use crate::{EmbeddedUserStore, REFRESH, SESSIONS, USERS, VALID_AFTER, backend, decode};
+use crate::{EmbeddedUserStore, HEADS, REFRESH, SESSIONS, USERS, VALID_AFTER, backend, decode};
 
 #[derive(Serialize, Deserialize)]
 struct StoredSession {
@@ -82,6 +82,7 @@ fn state_in(
             .get(user_key.as_str())
             .map_err(backend)?
             .map_or(0, |v| v.value()),
+        refresh_head: None,
     })
 }
 
@@ -118,6 +119,10 @@ impl SessionStore for EmbeddedUserStore {
                     .map_err(backend)?
                     .insert(first.as_str(), bytes.as_slice())
                     .map_err(backend)?;
+                txn.open_table(HEADS)
+                    .map_err(backend)?
+                    .insert(session.id.to_string().as_str(), first.as_str())
+                    .map_err(backend)?;
             }
             txn.commit().map_err(backend)
         })
@@ -140,17 +145,27 @@ impl SessionStore for EmbeddedUserStore {
                 let mut sessions = txn.open_table(SESSIONS).map_err(backend)?;
                 let users = txn.open_table(USERS).map_err(backend)?;
                 let valid_after = txn.open_table(VALID_AFTER).map_err(backend)?;
+                let mut heads = txn.open_table(HEADS).map_err(backend)?;
                 let record: Option<RefreshRecord> =
                     match refresh.get(presented.as_str()).map_err(backend)? {
                         Some(bytes) => Some(parse(bytes.value(), "refresh token")?),
                         None => None,
                     };
                 let state = match &record {
-                    Some(r) => state_in(&sessions, &users, &valid_after, r.session, r.user_id)?,
+                    Some(r) => SessionState {
+                        refresh_head: heads
+                            .get(r.session.to_string().as_str())
+                            .map_err(backend)?
+                            .map(|head| TokenHash::from_stored(head.value())),
+                        ..state_in(&sessions, &users, &valid_after, r.session, r.user_id)?
+                    },
                     None => SessionState::default(),
                 };
-                match decide_rotation(record.as_ref(), &state, now_ms, policy) {
+                match decide_rotation(&presented, record.as_ref(), &state, now_ms, policy) {
                     RotationDecision::Rotate(rotated) => {
+                        heads
+                            .insert(rotated.session.id.to_string().as_str(), next.as_str())
+                            .map_err(backend)?;
                         if let Some(mut spent) = record {
                             spent.consumed_at_ms.get_or_insert(now_ms);
                             let bytes = json(&spent)?;

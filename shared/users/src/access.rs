@@ -75,6 +75,7 @@ mod tests {
             session: Some(session.clone()),
             user_disabled: Some(false),
             sessions_valid_after_ms: 0,
+            refresh_head: None,
         };
         (session, state)
     }

@@ -554,6 +554,56 @@ pub async fn reuse_within_the_grace_period_keeps_the_session<S: UserStore + crat
     );
 }
 
+pub async fn a_retry_within_the_grace_period_leaves_one_live_chain<
+    S: UserStore + crate::SessionStore,
+>(
+    store: S,
+) {
+    let now = 1_800_000_000_000;
+    let policy = crate::RotationPolicy {
+        reuse_grace_ms: 30_000,
+        ..POLICY
+    };
+    let (_, session, first) = user_with_session(&store, now).await;
+    let (second, third, fourth) = (
+        crate::RefreshToken::generate(),
+        crate::RefreshToken::generate(),
+        crate::RefreshToken::generate(),
+    );
+    store
+        .rotate(&first.hash(), &second.hash(), now + 1000, policy)
+        .await
+        .expect("rotate");
+    store
+        .rotate(&first.hash(), &third.hash(), now + 2000, policy)
+        .await
+        .expect("a retry within the grace period is served");
+    store
+        .rotate(&third.hash(), &fourth.hash(), now + 3000, policy)
+        .await
+        .expect("the retry's token continues the one chain");
+    let err = store
+        .rotate(
+            &second.hash(),
+            &crate::RefreshToken::generate().hash(),
+            now + 4000,
+            policy,
+        )
+        .await
+        .expect_err("the superseded token starts no second chain");
+    assert!(matches!(err, crate::RefreshError::Reused), "{err:?}");
+    assert_eq!(
+        store
+            .state(session.id, session.user_id)
+            .await
+            .expect("state")
+            .may_act(now + 4000)
+            .err(),
+        Some(crate::Denied::LoggedOut),
+        "two holders of one session: it ends"
+    );
+}
+
 pub async fn unknown_and_expired_tokens_are_refused<S: UserStore + crate::SessionStore>(store: S) {
     let now = 1_800_000_000_000;
     let err = store
@@ -797,6 +847,7 @@ macro_rules! session_store_contract_tests {
                 refresh_rotates_and_the_old_token_is_spent,
                 reusing_a_spent_token_ends_the_session,
                 reuse_within_the_grace_period_keeps_the_session,
+                a_retry_within_the_grace_period_leaves_one_live_chain,
                 unknown_and_expired_tokens_are_refused,
                 refresh_never_outlives_the_session,
                 logout_and_logout_all_end_sessions,

@@ -17,6 +17,7 @@ struct Inner {
     sessions: HashMap<SessionId, Session>,
     refresh: HashMap<TokenHash, RefreshRecord>,
     sessions_valid_after_ms: HashMap<UserId, i64>,
+    heads: HashMap<SessionId, TokenHash>,
 }
 
 impl Inner {
@@ -33,6 +34,7 @@ impl Inner {
                 .get(&user)
                 .copied()
                 .unwrap_or(0),
+            refresh_head: self.heads.get(&session).cloned(),
         }
     }
 }
@@ -134,6 +136,7 @@ impl SessionStore for InMemoryUserStore {
     ) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
         inner.sessions.insert(session.id, session.clone());
+        inner.heads.insert(session.id, first.clone());
         inner.refresh.insert(
             first.clone(),
             RefreshRecord {
@@ -159,11 +162,12 @@ impl SessionStore for InMemoryUserStore {
             .as_ref()
             .map(|r| inner.state(r.session, r.user_id))
             .unwrap_or_default();
-        match decide_rotation(record.as_ref(), &state, now_ms, policy) {
+        match decide_rotation(presented, record.as_ref(), &state, now_ms, policy) {
             RotationDecision::Rotate(rotated) => {
                 if let Some(r) = inner.refresh.get_mut(presented) {
                     r.consumed_at_ms.get_or_insert(now_ms);
                 }
+                inner.heads.insert(rotated.session.id, next.clone());
                 inner.refresh.insert(
                     next.clone(),
                     RefreshRecord {

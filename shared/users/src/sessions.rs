@@ -5,7 +5,10 @@
 //! only as their SHA-256 (a lookup key, so no comparison of secrets happens at all). Each refresh
 //! consumes the presented token atomically and issues the next one; presenting a consumed token
 //! again, after a grace period, is treated as theft and ends the whole session (reuse detection,
-//! as Auth0 and Supabase do). Sessions also end on logout, on logout-all (a per-user cut-off time),
+//! as Auth0 and Supabase do). A session has one live refresh token, its chain's head: a retry
+//! inside the grace period replaces the head rather than starting a second chain, and a token
+//! that is no longer the head (superseded by such a retry) ends the session when it comes back.
+//! Sessions also end on logout, on logout-all (a per-user cut-off time),
 //! when their absolute lifetime runs out, and when the user is disabled.
 
 use std::fmt;
@@ -141,6 +144,9 @@ pub struct SessionState {
     pub user_disabled: Option<bool>,
     /// Sessions created at or before this time have been ended by logout-all.
     pub sessions_valid_after_ms: i64,
+    /// The hash of the session's one live refresh token (`None` for sessions stored before
+    /// heads were recorded, and when the state is read for the authorizer, which needs no head).
+    pub refresh_head: Option<TokenHash>,
 }
 
 /// Where sessions and refresh-token hashes live; implemented by each user store on the same data.
@@ -190,8 +196,11 @@ pub enum RotationDecision {
     EndSession(SessionId),
 }
 
-/// The rotation rule, for stores that read and write under one lock or transaction.
+/// The rotation rule, for stores that read and write under one lock or transaction. A rotation
+/// the rule allows makes the next token the session's head (the store writes it conditioned on
+/// the head it read), so a session never has two live chains.
 pub fn decide_rotation(
+    presented: &TokenHash,
     record: Option<&RefreshRecord>,
     state: &SessionState,
     now_ms: i64,
@@ -203,12 +212,26 @@ pub fn decide_rotation(
     if record.expires_at_ms <= now_ms {
         return RotationDecision::Refuse(RefreshError::Expired);
     }
-    if let Some(consumed) = record.consumed_at_ms {
-        // Without a grace period every second use is reuse, whatever the two clock readings say
-        // (a concurrent refresh can read the clock before the one that consumed the token).
-        let within_grace = policy.reuse_grace_ms > 0 && now_ms - consumed < policy.reuse_grace_ms;
-        if !within_grace {
-            return RotationDecision::EndSession(record.session);
+    match record.consumed_at_ms {
+        None => {
+            // Unspent but no longer the head: a grace-period retry superseded it, so two parties
+            // hold this session's tokens.
+            if state
+                .refresh_head
+                .as_ref()
+                .is_some_and(|head| head != presented)
+            {
+                return RotationDecision::EndSession(record.session);
+            }
+        }
+        Some(consumed) => {
+            // Without a grace period every second use is reuse, whatever the two clock readings
+            // say (a concurrent refresh can read the clock before the one that consumed it).
+            let within_grace =
+                policy.reuse_grace_ms > 0 && now_ms - consumed < policy.reuse_grace_ms;
+            if !within_grace {
+                return RotationDecision::EndSession(record.session);
+            }
         }
     }
     let session = match state.may_act(now_ms) {
@@ -278,7 +301,9 @@ mod tests {
             session: Some(session.clone()),
             user_disabled: Some(false),
             sessions_valid_after_ms: -1,
+            refresh_head: None,
         };
+        let presented = RefreshToken::generate().hash();
         let record = RefreshRecord {
             session: session.id,
             user_id: session.user_id,
@@ -289,7 +314,7 @@ mod tests {
             refresh_ttl_ms: 1000,
             reuse_grace_ms: 0,
         };
-        let result = decide_rotation(Some(&record), &state, 1_000, no_grace);
+        let result = decide_rotation(&presented, Some(&record), &state, 1_000, no_grace);
         assert!(
             matches!(result, RotationDecision::EndSession(id) if id == session.id),
             "{result:?}"
@@ -300,13 +325,13 @@ mod tests {
         };
         assert!(
             matches!(
-                decide_rotation(Some(&record), &state, 1_000, grace),
+                decide_rotation(&presented, Some(&record), &state, 1_000, grace),
                 RotationDecision::Rotate(_)
             ),
             "a concurrent retry within the grace period"
         );
         assert!(matches!(
-            decide_rotation(Some(&record), &state, 6_001, grace),
+            decide_rotation(&presented, Some(&record), &state, 6_001, grace),
             RotationDecision::EndSession(_)
         ));
     }
