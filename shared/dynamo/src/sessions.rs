@@ -25,6 +25,21 @@ use aws_sdk_dynamodb::types::{
 
 use crate::{DynamoUserStore, PARTITION_KEY, TTL_ATTRIBUTE, backend, get_bool, get_s, s, user_key};
 
+/// Every attribute the session check reads, from the session and the user item. The authorizer's
+/// IAM policy in `template.yaml` allows reading exactly these (`dynamodb:Attributes`), which
+/// `cli/tests/template_policies.rs` checks.
+pub const SESSION_CHECK_ATTRIBUTES: [&str; 9] = [
+    PARTITION_KEY,
+    "kind",
+    "sid",
+    "user_id",
+    "created_at_ms",
+    "expires_at_ms",
+    "revoked",
+    "disabled",
+    "sessions_valid_after_ms",
+];
+
 /// The session item's attribute naming its one live refresh token (by hash).
 const HEAD_ATTRIBUTE: &str = "refresh_head";
 
@@ -128,17 +143,7 @@ impl DynamoUserStore {
         user: UserId,
         with_head: bool,
     ) -> Result<SessionState, StoreError> {
-        let mut attributes = vec![
-            PARTITION_KEY,
-            "kind",
-            "sid",
-            "user_id",
-            "created_at_ms",
-            "expires_at_ms",
-            "revoked",
-            "disabled",
-            "sessions_valid_after_ms",
-        ];
+        let mut attributes = SESSION_CHECK_ATTRIBUTES.to_vec();
         if with_head {
             attributes.push(HEAD_ATTRIBUTE);
         }
