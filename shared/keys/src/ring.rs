@@ -4,8 +4,12 @@
 //! `AWSCURRENT`, and stops trusting a key that left `AWSPREVIOUS`, within that age of a rotation.
 //! A verifier also reloads when it meets a `kid` it does not know, at most once per interval, so
 //! a flood of tokens with made-up `kid`s costs at most one Secrets Manager call per interval. A
-//! failed reload keeps the keys in hand.
+//! failed reload keeps the keys in hand, for a bounded time: once no reload has succeeded for
+//! [`STALE_RELOADS`] times the maximum age, the ring holds no keys at all (nothing verifies,
+//! nothing is signed) until a reload succeeds again, since it can no longer know whether its keys
+//! were retired or leaked.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -13,12 +17,27 @@ use authgate_token::{KeySet, SignError, TokenIssuer};
 
 use crate::{KeySource, KeySourceError};
 
+/// How many maximum ages the keys in hand keep serving while every reload fails.
+pub const STALE_RELOADS: u32 = 4;
+
+/// The least time keys serve without a successful reload, however short the maximum age.
+const MIN_STALE: Duration = Duration::from_secs(1);
+
+/// The keys and when they were last loaded and last tried.
+struct Held {
+    keys: Arc<KeySet>,
+    loaded_at: Instant,
+    tried_at: Instant,
+}
+
 /// Keys from a source, reloaded on demand.
 pub struct KeyRing {
     source: Arc<dyn KeySource>,
-    keys: RwLock<(Arc<KeySet>, Instant)>,
+    held: RwLock<Held>,
     max_age: Duration,
     min_reload_interval: Duration,
+    max_stale: Duration,
+    closed: AtomicBool,
     reloading: tokio::sync::Mutex<()>,
 }
 
@@ -32,54 +51,96 @@ impl std::fmt::Debug for KeyRing {
 
 impl KeyRing {
     /// Loads the keys now. [`KeyRing::fresh`] reloads them once older than `max_age`;
-    /// [`KeyRing::reload_if_due`] at most once per `min_reload_interval`.
+    /// [`KeyRing::reload_if_due`] at most once per `min_reload_interval`. Without a successful
+    /// reload for [`STALE_RELOADS`] times `max_age` (at least a second) it holds no keys.
     pub async fn load(
         source: Arc<dyn KeySource>,
         max_age: Duration,
         min_reload_interval: Duration,
     ) -> Result<Self, KeySourceError> {
         let keys = source.load().await?;
-        Ok(Self {
+        Ok(Self::holding(
             source,
-            keys: RwLock::new((Arc::new(keys), Instant::now())),
+            Arc::new(keys),
             max_age,
             min_reload_interval,
+            max_age.saturating_mul(STALE_RELOADS).max(MIN_STALE),
+        ))
+    }
+
+    fn holding(
+        source: Arc<dyn KeySource>,
+        keys: Arc<KeySet>,
+        max_age: Duration,
+        min_reload_interval: Duration,
+        max_stale: Duration,
+    ) -> Self {
+        let now = Instant::now();
+        Self {
+            source,
+            held: RwLock::new(Held {
+                keys,
+                loaded_at: now,
+                tried_at: now,
+            }),
+            max_age,
+            min_reload_interval,
+            max_stale,
+            closed: AtomicBool::new(false),
             reloading: tokio::sync::Mutex::new(()),
-        })
+        }
+    }
+
+    /// The same ring, holding its keys for `max_stale` without a successful reload (instead of
+    /// [`STALE_RELOADS`] times the maximum age).
+    pub fn with_max_stale(mut self, max_stale: Duration) -> Self {
+        self.max_stale = max_stale;
+        self
     }
 
     /// A ring that always holds `keys`: for tests, and for a process whose keys cannot change.
     pub fn fixed(keys: KeySet) -> Self {
         let keys = Arc::new(keys);
-        Self {
-            source: Arc::new(Fixed(Arc::clone(&keys))),
-            keys: RwLock::new((keys, Instant::now())),
-            max_age: Duration::MAX,
-            min_reload_interval: Duration::MAX,
-            reloading: tokio::sync::Mutex::new(()),
+        Self::holding(
+            Arc::new(Fixed(Arc::clone(&keys))),
+            keys,
+            Duration::MAX,
+            Duration::MAX,
+            Duration::MAX,
+        )
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Held) -> T) -> T {
+        match self.held.read() {
+            Ok(guard) => f(&guard),
+            Err(poisoned) => f(&poisoned.into_inner()),
         }
     }
 
-    /// The keys in hand.
+    /// The keys in hand; none once no reload has succeeded for too long (fail closed).
     pub fn current(&self) -> Arc<KeySet> {
-        match self.keys.read() {
-            Ok(guard) => Arc::clone(&guard.0),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner().0),
+        let (keys, loaded_at) = self.read(|held| (Arc::clone(&held.keys), held.loaded_at));
+        if loaded_at.elapsed() <= self.max_stale {
+            return keys;
         }
+        if !self.closed.swap(true, Ordering::SeqCst) {
+            tracing::error!(
+                stale_secs = loaded_at.elapsed().as_secs(),
+                "no successful signing-key reload for too long; trusting no key until one succeeds"
+            );
+        }
+        Arc::new(KeySet::default())
     }
 
-    fn loaded_at(&self) -> Instant {
-        match self.keys.read() {
-            Ok(guard) => guard.1,
-            Err(poisoned) => poisoned.into_inner().1,
-        }
+    fn tried_at(&self) -> Instant {
+        self.read(|held| held.tried_at)
     }
 
     /// Reloads unless the last load was less than the minimum interval ago. Returns whether the
     /// key set changed.
     pub async fn reload_if_due(&self) -> bool {
         let _one_at_a_time = self.reloading.lock().await;
-        if self.loaded_at().elapsed() < self.min_reload_interval {
+        if self.tried_at().elapsed() < self.min_reload_interval {
             return false;
         }
         self.reload().await
@@ -87,9 +148,9 @@ impl KeyRing {
 
     /// The keys, reloaded first if they are older than the maximum age.
     pub async fn fresh(&self) -> Arc<KeySet> {
-        if self.loaded_at().elapsed() >= self.max_age {
+        if self.tried_at().elapsed() >= self.max_age {
             let _one_at_a_time = self.reloading.lock().await;
-            if self.loaded_at().elapsed() >= self.max_age {
+            if self.tried_at().elapsed() >= self.max_age {
                 self.reload().await;
             }
         }
@@ -100,15 +161,23 @@ impl KeyRing {
         match self.source.load().await {
             Ok(keys) => {
                 let changed = keys.kids() != self.current().kids();
-                if let Ok(mut guard) = self.keys.write() {
-                    *guard = (Arc::new(keys), Instant::now());
+                if let Ok(mut guard) = self.held.write() {
+                    let now = Instant::now();
+                    *guard = Held {
+                        keys: Arc::new(keys),
+                        loaded_at: now,
+                        tried_at: now,
+                    };
+                }
+                if self.closed.swap(false, Ordering::SeqCst) {
+                    tracing::info!("signing keys reloaded; trusting keys again");
                 }
                 changed
             }
             Err(e) => {
                 tracing::error!(error = %e, "reloading signing keys failed; keeping the keys in hand");
-                if let Ok(mut guard) = self.keys.write() {
-                    guard.1 = Instant::now();
+                if let Ok(mut guard) = self.held.write() {
+                    guard.tried_at = Instant::now();
                 }
                 false
             }
@@ -231,10 +300,34 @@ mod tests {
         let source = source();
         let ring = KeyRing::load(source.clone(), Duration::ZERO, Duration::ZERO)
             .await
-            .unwrap();
+            .unwrap()
+            .with_max_stale(Duration::from_secs(3600));
         source.fail.store(true, Ordering::SeqCst);
         assert_eq!(ring.fresh().await.kids(), vec!["v1"]);
         assert!(!ring.reload_if_due().await);
         assert_eq!(ring.current().kids(), vec!["v1"]);
+    }
+
+    #[tokio::test]
+    async fn reloads_failing_for_too_long_leave_no_key_trusted_until_one_succeeds() {
+        let source = source();
+        let max_age = Duration::from_millis(10);
+        let ring = KeyRing::load(source.clone(), max_age, Duration::ZERO)
+            .await
+            .unwrap()
+            .with_max_stale(max_age * STALE_RELOADS);
+        source.fail.store(true, Ordering::SeqCst);
+        assert_eq!(ring.fresh().await.kids(), vec!["v1"], "within the bound");
+        tokio::time::sleep(Duration::from_millis(10) * (STALE_RELOADS + 1)).await;
+        assert!(ring.fresh().await.kids().is_empty(), "failed closed");
+        assert!(ring.current().kids().is_empty());
+        assert!(ring.current().signing_key().is_none());
+        source.fail.store(false, Ordering::SeqCst);
+        ring.reload_if_due().await;
+        assert_eq!(
+            ring.current().kids(),
+            vec!["v2"],
+            "open again after a reload"
+        );
     }
 }
