@@ -184,8 +184,23 @@ pub async fn build_gateway(
     )?)
 }
 
+/// What `serve` prints before listening on `host`: a warning unless `host` is loopback, since
+/// the local gateway speaks plain HTTP (tokens and passwords in the clear) and is for development.
+pub fn host_warning(host: std::net::IpAddr) -> Option<String> {
+    (!host.is_loopback()).then(|| {
+        format!(
+            "warning: serving on {host}, beyond this machine, over plain HTTP: passwords and tokens \
+             cross the network unencrypted. authgate serve is for development; deploy with sam \
+             deploy (or put TLS in front) for anything else."
+        )
+    })
+}
+
 /// `authgate serve`.
 pub async fn serve(args: ServeArgs) -> Result<(), CommandError> {
+    if let Some(warning) = host_warning(args.host) {
+        eprintln!("{warning}");
+    }
     let env = args.settings.env();
     let store = args.backend.store().await?;
     let keys = args.backend.keys().await?;
@@ -485,4 +500,31 @@ pub async fn token(command: TokenCommand, out: &mut impl Write) -> Result<(), Co
         None => writeln!(out, "signature: not checked (no key found)")?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serving_beyond_loopback_warns_that_it_is_plain_http() {
+        for quiet in ["127.0.0.1", "::1", "127.0.0.2"] {
+            assert_eq!(
+                host_warning(
+                    quiet
+                        .parse()
+                        .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into())
+                ),
+                None,
+                "{quiet}"
+            );
+        }
+        for loud in ["0.0.0.0", "192.168.1.10", "::"] {
+            let warning = host_warning(
+                loud.parse()
+                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()),
+            );
+            assert!(warning.is_some_and(|w| w.contains("plain HTTP")), "{loud}");
+        }
+    }
 }

@@ -458,3 +458,112 @@ async fn a_header_value_that_is_not_utf8_reaches_the_function_instead_of_a_500()
         String::from_utf8_lossy(&response.body)
     );
 }
+
+/// The gateway served over HTTP on a free 127.0.0.1 port within `limits`, until the sender drops.
+async fn serving(
+    limits: authgate::server::Limits,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let gw = Arc::new(gateway(authorizer(IamPolicyEffect::Allow, "*", calls), 0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(authgate::server::run_with(gw, listener, limits, async {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+/// Everything the server sends on `stream` until it closes it (or 5 s pass: then `None`).
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let read = stream.read_to_end(&mut received);
+    match tokio::time::timeout(Duration::from_secs(5), read).await {
+        Ok(_) => Some(String::from_utf8_lossy(&received).into_owned()),
+        Err(_) => None,
+    }
+}
+
+fn quick(connections: usize) -> authgate::server::Limits {
+    authgate::server::Limits {
+        header: Duration::from_millis(300),
+        body: Duration::from_millis(300),
+        connections,
+    }
+}
+
+#[tokio::test]
+async fn a_client_slow_to_send_its_headers_or_idle_is_dropped() {
+    use tokio::io::AsyncWriteExt;
+    let (addr, _stop) = serving(quick(16)).await;
+    let mut half_open = tokio::net::TcpStream::connect(addr).await.unwrap();
+    half_open
+        .write_all(b"GET /users/me HTTP/1.1\r\nHost: local\r\n")
+        .await
+        .unwrap();
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert!(
+        read_until_closed(&mut half_open).await.is_some(),
+        "a half-sent head is dropped"
+    );
+    assert!(
+        read_until_closed(&mut idle).await.is_some(),
+        "an idle connection is dropped"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_gets_408_with_a_json_detail() {
+    use tokio::io::AsyncWriteExt;
+    let (addr, _stop) = serving(quick(16)).await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /auth/register HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"email\"",
+        )
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut stream).await.expect("answered");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.ends_with(r#"{"detail":"Request Timeout"}"#),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_get_503_with_a_json_detail_and_others_are_served_after() {
+    use tokio::io::AsyncWriteExt;
+    let limits = authgate::server::Limits {
+        header: Duration::from_millis(1500),
+        ..quick(2)
+    };
+    let (addr, _stop) = serving(limits).await;
+    let held: Vec<_> =
+        futures::future::join_all((0..2).map(|_| tokio::net::TcpStream::connect(addr))).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut over = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let answer = read_until_closed(&mut over).await.expect("answered");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.ends_with(r#"{"detail":"Too many connections"}"#));
+    drop(held);
+    let mut served = None;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /nope HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = read_until_closed(&mut stream).await.unwrap_or_default();
+        if !answer.starts_with("HTTP/1.1 503") {
+            served = Some(answer);
+            break;
+        }
+    }
+    let served = served.expect("served once the held connections closed");
+    assert!(served.starts_with("HTTP/1.1 404"), "{served}");
+    assert!(served.ends_with(r#"{"detail": "Not Found"}"#), "{served}");
+}
