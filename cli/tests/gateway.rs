@@ -511,6 +511,19 @@ async fn a_client_slow_to_send_its_headers_or_idle_is_dropped() {
         read_until_closed(&mut idle).await.is_some(),
         "an idle connection is dropped"
     );
+    let mut kept_alive = tokio::net::TcpStream::connect(addr).await.unwrap();
+    kept_alive
+        .write_all(b"GET /nope HTTP/1.1\r\nHost: local\r\n\r\n")
+        .await
+        .unwrap();
+    let answered = read_until_closed(&mut kept_alive)
+        .await
+        .expect("a kept-alive connection left idle is dropped");
+    assert!(answered.starts_with("HTTP/1.1 404"), "{answered}");
+    let mut garbage = tokio::net::TcpStream::connect(addr).await.unwrap();
+    garbage.write_all(b"NOT HTTP AT ALL\r\n\r\n").await.unwrap();
+    let answered = read_until_closed(&mut garbage).await.expect("answered");
+    assert!(answered.starts_with("HTTP/1.1 400"), "{answered}");
 }
 
 #[tokio::test]
