@@ -9,8 +9,8 @@ use std::time::Duration;
 use authgate_http::HttpHandler;
 use authgate_runtime::{Env, EventHandler, Resources};
 use authgate_users::{
-    ADMIN_ROLE, CustomClaims, Email, NewUser, Password, PasswordHasher, RoleMap, UserChanges,
-    UserId, UserStore, parse_roles,
+    ADMIN_ROLE, CustomClaims, Email, NewUser, PasswordHasher, RoleMap, UserChanges, UserId,
+    UserStore, parse_roles,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -59,6 +59,10 @@ pub struct SettingsArgs {
     /// Roles a newly registered user gets, comma-separated [default: the template's DefaultRoles].
     #[arg(long = "default-roles", env = "DEFAULT_ROLES")]
     pub default_roles: Option<String>,
+    /// Fewest characters a new password may have, 8 to 64 [default: the template's
+    /// PasswordMinLength].
+    #[arg(long = "password-min-length", env = "PASSWORD_MIN_LENGTH")]
+    pub password_min_length: Option<String>,
 }
 
 /// The issuer `serve` uses when none is given, as the template uses `urn:authgate:<stack name>`.
@@ -84,6 +88,10 @@ impl SettingsArgs {
             (authgate_config::TRUSTED_ISSUERS, &self.trusted_issuers),
             (authgate_config::ROLES, &self.roles),
             (authgate_config::DEFAULT_ROLES, &self.default_roles),
+            (
+                authgate_config::PASSWORD_MIN_LENGTH,
+                &self.password_min_length,
+            ),
         ];
         let env = Env::from_pairs(
             pairs
@@ -329,7 +337,9 @@ pub async fn user(command: UserCommand, out: &mut impl Write) -> Result<(), Comm
             backend,
         } => {
             let email = Email::parse(&email)?;
-            let password = Password::parse(read_password()?)?;
+            // The deployment's rule; PASSWORD_MIN_LENGTH as the functions read it.
+            let policy = authgate_config::PasswordSettings::from_env(&Env::process())?.policy;
+            let password = policy.check(read_password()?, &email)?;
             let store = backend.store().await?;
             let password_hash = PasswordHasher::new().hash(password).await?;
             let user = store

@@ -6,7 +6,7 @@
 
 use authgate::commands::{ServeArgs, SettingsArgs};
 use authgate::template::{ApiSpec, TEMPLATE};
-use authgate_config::{AuthzSettings, SessionSettings, TokenSettings};
+use authgate_config::{AuthzSettings, PasswordSettings, SessionSettings, TokenSettings};
 use authgate_runtime::Env;
 use clap::{CommandFactory, Parser};
 
@@ -38,6 +38,10 @@ fn the_functions_defaults_are_the_templates_parameter_defaults() {
     assert_eq!(
         AuthzSettings::from_env(&deployed).unwrap(),
         AuthzSettings::from_env(&unset).unwrap()
+    );
+    assert_eq!(
+        PasswordSettings::from_env(&deployed).unwrap(),
+        PasswordSettings::from_env(&unset).unwrap()
     );
     let spec = ApiSpec::parse(TEMPLATE).unwrap();
     assert_eq!(

@@ -29,7 +29,7 @@ async fn fixture() -> Fixture {
     let store = Arc::new(InMemoryUserStore::new());
     let hasher = PasswordHasher::new();
     let hash = hasher
-        .hash(Password::parse("correct horse battery staple").unwrap())
+        .hash(Password::for_verification("correct horse battery staple"))
         .await
         .unwrap();
     store
@@ -253,6 +253,8 @@ async fn a_refused_login_is_logged_with_its_reason_user_and_address_but_never_th
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Another test's thread may have cached "no subscriber is interested" for these callsites.
+    tracing::callsite::rebuild_interest_cache();
 
     let wrong = f.login.handle(request("login-wrong-password.json")).await;
     assert_eq!(wrong.status(), 401);

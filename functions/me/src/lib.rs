@@ -6,14 +6,15 @@
 
 use std::sync::Arc;
 
+use authgate_config::PasswordSettings;
 use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response};
 use authgate_runtime::{
     AccountStore, Backend, Env, InitError, SessionStarter, StartError, change_user,
 };
 use authgate_token::AccessClaims;
 use authgate_users::{
-    Denied, Email, EmailError, HashError, Password, PasswordError, PasswordHasher, StoreError,
-    User, UserChanges, user_may_act,
+    Denied, Email, EmailError, HashError, Password, PasswordError, PasswordHasher, PasswordPolicy,
+    StoreError, User, UserChanges, user_may_act,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
@@ -108,6 +109,7 @@ pub struct Me {
     store: Arc<dyn AccountStore>,
     hasher: PasswordHasher,
     sessions: SessionStarter,
+    passwords: PasswordPolicy,
 }
 
 /// The `/users/me` function: users in `backend`'s store; its keys sign the tokens of the new
@@ -117,6 +119,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Me, InitError> {
         store: backend.store(env)?,
         hasher: PasswordHasher::new(),
         sessions: SessionStarter::build(env, backend).await?,
+        passwords: PasswordSettings::from_env(env)?.policy,
     })
 }
 
@@ -159,12 +162,21 @@ impl Me {
         if !matches {
             return Err(MeError::WrongPassword);
         }
+        let email = patch.email.as_deref().map(Email::parse).transpose()?;
+        let password_hash = match patch.password {
+            Some(password) => {
+                let account = email.as_ref().unwrap_or(&user.email);
+                Some(
+                    self.hasher
+                        .hash(self.passwords.check(password, account)?)
+                        .await?,
+                )
+            }
+            None => None,
+        };
         let changes = UserChanges {
-            email: patch.email.as_deref().map(Email::parse).transpose()?,
-            password_hash: match patch.password {
-                Some(password) => Some(self.hasher.hash(Password::parse(password)?).await?),
-                None => None,
-            },
+            email,
+            password_hash,
             ..UserChanges::default()
         };
         let changed = change_user(self.store.as_ref(), user.id, changes).await?;

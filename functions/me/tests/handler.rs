@@ -122,7 +122,7 @@ async fn unknown_and_disabled_users_are_401() {
 async fn alice_with_password() -> (Arc<InMemoryUserStore>, User, authgate_users::Session) {
     let store = Arc::new(InMemoryUserStore::new());
     let hash = PasswordHasher::new()
-        .hash(Password::parse("correct horse battery staple").unwrap())
+        .hash(Password::for_verification("correct horse battery staple"))
         .await
         .unwrap();
     let user = store

@@ -7,12 +7,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use authgate_config::AuthzSettings;
+use authgate_config::{AuthzSettings, PasswordSettings};
 
 use authgate_http::{ApiError, Endpoint, body, json_response};
 use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_users::{
-    Email, EmailError, HashError, NewUser, Password, PasswordError, PasswordHasher, StoreError,
+    Email, EmailError, HashError, NewUser, PasswordError, PasswordHasher, PasswordPolicy,
+    StoreError,
 };
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -61,6 +62,7 @@ pub struct Register {
     hasher: PasswordHasher,
     /// Roles every new user gets.
     default_roles: BTreeSet<String>,
+    passwords: PasswordPolicy,
 }
 
 /// The registration function: users stored in `backend`'s store with the configured default
@@ -70,6 +72,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Register, InitErr
         store: backend.store(env)?,
         hasher: PasswordHasher::new(),
         default_roles: AuthzSettings::from_env(env)?.default_roles,
+        passwords: PasswordSettings::from_env(env)?.policy,
     })
 }
 
@@ -81,7 +84,7 @@ impl Endpoint for Register {
         body::require_media_type(&request, false)?;
         let input: RegisterBody = body::json(&request)?;
         let email = Email::parse(&input.email)?;
-        let password = Password::parse(input.password)?;
+        let password = self.passwords.check(input.password, &email)?;
         let password_hash = self.hasher.hash(password).await?;
         let user = self
             .store

@@ -73,6 +73,43 @@ async fn duplicate_email_in_any_case_is_409() {
 }
 
 #[tokio::test]
+async fn common_passwords_and_ones_containing_the_email_are_refused_with_the_reason() {
+    let (register, store) = handler().await;
+    for (password, why) in [
+        ("Password123", "too common"),
+        ("qwertyuiop", "too common"),
+        ("alice-in-wonderland-42", "must not contain your email"),
+    ] {
+        let body = serde_json::json!({"email": "alice@example.com", "password": password});
+        let response = register
+            .handle(with_body(request("register.json"), &body.to_string()))
+            .await;
+        assert_eq!(response.status(), 422, "{password}");
+        let detail = json_body(&response)["detail"].as_str().unwrap().to_owned();
+        assert!(
+            detail.starts_with("password:") && detail.contains(why),
+            "{detail}"
+        );
+    }
+    assert!(store.page(10, None).await.unwrap().users.is_empty());
+    let strict = register::build(
+        &Env::default().with("PASSWORD_MIN_LENGTH", "15"),
+        &on(store.clone()),
+    )
+    .await
+    .unwrap();
+    let body = serde_json::json!({"email": "bob@example.com", "password": "zq7!vk2#zq7!vk"});
+    let response = strict
+        .handle(with_body(request("register.json"), &body.to_string()))
+        .await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(
+        json_body(&response)["detail"],
+        "password: password must be at least 15 characters"
+    );
+}
+
+#[tokio::test]
 async fn look_alikes_of_a_registered_email_are_refused_and_create_no_second_account() {
     let (register, store) = handler().await;
     assert_eq!(

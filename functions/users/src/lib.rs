@@ -11,12 +11,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use authgate_config::AuthzSettings;
+use authgate_config::{AuthzSettings, PasswordSettings};
 use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response};
 use authgate_runtime::{AccountStore, Backend, Env, InitError, change_user};
 use authgate_users::{
-    AuthzError, CustomClaims, Email, EmailError, HashError, Password, PasswordError,
-    PasswordHasher, RoleMap, StoreError, USERS_WRITE, User, UserChanges, UserId, parse_roles,
+    AuthzError, CustomClaims, Email, EmailError, HashError, PasswordError, PasswordHasher,
+    PasswordPolicy, RoleMap, StoreError, USERS_WRITE, User, UserChanges, UserId, parse_roles,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
@@ -128,6 +128,7 @@ pub struct Users {
     store: Arc<dyn AccountStore>,
     hasher: PasswordHasher,
     roles: RoleMap,
+    passwords: PasswordPolicy,
 }
 
 /// The administration function: users in `backend`'s store, roles as `env` defines them. It
@@ -137,6 +138,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Users, InitError>
         store: backend.store(env)?,
         hasher: PasswordHasher::new(),
         roles: AuthzSettings::from_env(env)?.roles,
+        passwords: PasswordSettings::from_env(env)?.policy,
     })
 }
 
@@ -232,12 +234,20 @@ impl Users {
                 ));
             }
         }
+        let email = patch.email.as_deref().map(Email::parse).transpose()?;
         let password_hash = match patch.password {
-            Some(password) => Some(self.hasher.hash(Password::parse(password)?).await?),
+            Some(password) => {
+                let account = email.as_ref().unwrap_or(&user.email);
+                Some(
+                    self.hasher
+                        .hash(self.passwords.check(password, account)?)
+                        .await?,
+                )
+            }
             None => None,
         };
         let changes = UserChanges {
-            email: patch.email.as_deref().map(Email::parse).transpose()?,
+            email,
             password_hash,
             disabled: patch.disabled,
             roles,

@@ -269,6 +269,30 @@ impl AuthzSettings {
     }
 }
 
+/// Name of the variable holding the minimum password length (default 8, from 8 to 64).
+pub const PASSWORD_MIN_LENGTH: &str = "PASSWORD_MIN_LENGTH";
+
+/// What a new password must meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordSettings {
+    /// The one password rule, with the deployment's minimum length.
+    pub policy: authgate_users::PasswordPolicy,
+}
+
+impl PasswordSettings {
+    /// From `PASSWORD_MIN_LENGTH`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let min: usize = env.parsed_or(PASSWORD_MIN_LENGTH, authgate_users::MIN_PASSWORD_CHARS)?;
+        let policy = authgate_users::PasswordPolicy::with_min_chars(min).map_err(|e| {
+            ConfigError::Invalid {
+                name: PASSWORD_MIN_LENGTH,
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(Self { policy })
+    }
+}
+
 /// `error: cause: cause`, an error and its whole source chain on one line, for logs and for the
 /// messages Lambda records.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
@@ -337,6 +361,30 @@ mod tests {
             assert!(
                 matches!(err, ConfigError::Invalid { name: n, .. } if n == name),
                 "{name}={value}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_minimum_password_length_is_read_and_bounded() {
+        assert_eq!(
+            PasswordSettings::from_env(&env(&[]))
+                .unwrap()
+                .policy
+                .min_chars(),
+            8
+        );
+        assert_eq!(
+            PasswordSettings::from_env(&env(&[(PASSWORD_MIN_LENGTH, "15")]))
+                .unwrap()
+                .policy
+                .min_chars(),
+            15
+        );
+        for bad in ["7", "65", "eight"] {
+            assert!(
+                PasswordSettings::from_env(&env(&[(PASSWORD_MIN_LENGTH, bad)])).is_err(),
+                "{bad}"
             );
         }
     }

@@ -22,8 +22,9 @@ pub use authz::{
 pub use email::{Email, EmailError};
 pub use memory::InMemoryUserStore;
 pub use password::{
-    ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST, HashError, MAX_PASSWORD_CHARS,
-    MIN_PASSWORD_CHARS, Password, PasswordError, PasswordHash, PasswordHasher,
+    ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST, HashError, MAX_MIN_PASSWORD_CHARS,
+    MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Password, PasswordError, PasswordHash, PasswordHasher,
+    PasswordPolicy, PolicyError,
 };
 pub use sessions::{
     InvalidRefreshToken, RefreshError, RefreshRecord, RefreshToken, Rotated, RotationDecision,

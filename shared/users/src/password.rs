@@ -1,4 +1,11 @@
-//! Passwords and their Argon2id hashes.
+//! Passwords, the policy they must meet, and their Argon2id hashes.
+//!
+//! The policy is NIST SP 800-63B's and OWASP ASVS 5.0 §6.2's: a minimum length (a parameter,
+//! 8 by default), at most 256 characters and never truncated, no composition rules, any Unicode
+//! (normalised to NFC before anything else, so the same password typed on two keyboards is one
+//! password), and never a password from the bundled list of common and breached passwords
+//! (`data/common-passwords.txt`, see `data/COMMON-PASSWORDS.md`) or one containing the email's
+//! local part.
 //!
 //! Parameters follow OWASP's Password Storage Cheat Sheet (Argon2id, m=19456 KiB, t=2, p=1) and are
 //! written into every PHC string, so they can be raised later without breaking stored hashes.
@@ -8,9 +15,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use unicode_normalization::UnicodeNormalization;
+
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::email::Email;
 
 /// Argon2id memory cost in KiB.
 pub const ARGON2_M_COST_KIB: u32 = 19_456;
@@ -18,8 +29,11 @@ pub const ARGON2_M_COST_KIB: u32 = 19_456;
 pub const ARGON2_T_COST: u32 = 2;
 /// Argon2id lanes.
 pub const ARGON2_P_COST: u32 = 1;
-/// Shortest accepted password, in characters (NIST SP 800-63B §3.1.1.2).
+/// Shortest accepted password by default, in characters (NIST SP 800-63B §3.1.1.2); the least a
+/// deployment may choose.
 pub const MIN_PASSWORD_CHARS: usize = 8;
+/// The most a deployment may require as its minimum length.
+pub const MAX_MIN_PASSWORD_CHARS: usize = 64;
 /// Longest accepted password, in characters; longer ones are refused, never truncated.
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
@@ -31,34 +45,121 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$yJ7k0E0C8m2tq8n3hzQz8g$
 /// Why a password was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PasswordError {
-    #[error("password must be at least {MIN_PASSWORD_CHARS} characters")]
-    TooShort,
+    #[error("password must be at least {0} characters")]
+    TooShort(usize),
     #[error("password must be at most {MAX_PASSWORD_CHARS} characters")]
     TooLong,
+    #[error("password is too common: it appears in lists of breached passwords; choose another")]
+    Common,
+    #[error("password must not contain your email address")]
+    ContainsEmail,
 }
 
-/// A plaintext password whose length has been checked. Its `Debug` never shows it.
-#[derive(Clone)]
-pub struct Password(String);
+/// A minimum length outside what the policy allows.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("minimum password length must be from {MIN_PASSWORD_CHARS} to {MAX_MIN_PASSWORD_CHARS}")]
+pub struct PolicyError;
 
-impl Password {
-    /// Checks the length rule (characters, not bytes) and keeps the password as given.
-    pub fn parse(input: impl Into<String>) -> Result<Self, PasswordError> {
-        let input = input.into();
-        let chars = input.chars().count();
-        if chars < MIN_PASSWORD_CHARS {
-            return Err(PasswordError::TooShort);
+/// The bundled list of common and breached passwords: NFC, lowercase, sorted by bytes, one per
+/// line, so that it is searched where it lies in the binary (no index, no start-up cost).
+static COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
+
+/// Whether `candidate` (NFC, lowercase) is a line of [`COMMON_PASSWORDS`]: a binary search over
+/// the lines, about 18 steps.
+fn is_common(candidate: &str) -> bool {
+    let list = COMMON_PASSWORDS.as_bytes();
+    let candidate = candidate.as_bytes();
+    let (mut lo, mut hi) = (0, list.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let start = list[lo..mid]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(lo, |i| lo + i + 1);
+        let end = list[start..hi]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(hi, |i| start + i);
+        match list[start..end].cmp(candidate) {
+            std::cmp::Ordering::Equal => return true,
+            std::cmp::Ordering::Less => lo = end + 1,
+            std::cmp::Ordering::Greater => hi = start,
+        }
+    }
+    false
+}
+
+/// What a new password must be: one rule, called wherever a password is set (registration,
+/// password change, reset, an administrator, the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    min_chars: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_chars: MIN_PASSWORD_CHARS,
+        }
+    }
+}
+
+impl PasswordPolicy {
+    /// A policy requiring at least `min_chars` characters (8 to 64).
+    pub fn with_min_chars(min_chars: usize) -> Result<Self, PolicyError> {
+        if (MIN_PASSWORD_CHARS..=MAX_MIN_PASSWORD_CHARS).contains(&min_chars) {
+            Ok(Self { min_chars })
+        } else {
+            Err(PolicyError)
+        }
+    }
+
+    /// The minimum length, in characters.
+    pub fn min_chars(&self) -> usize {
+        self.min_chars
+    }
+
+    /// Checks a new password for the account `email`: length in characters after NFC, not
+    /// common or breached, not containing the email's local part (3 characters or more).
+    pub fn check(
+        &self,
+        input: impl Into<String>,
+        email: &Email,
+    ) -> Result<Password, PasswordError> {
+        let password: String = input.into().nfc().collect();
+        let chars = password.chars().count();
+        if chars < self.min_chars {
+            return Err(PasswordError::TooShort(self.min_chars));
         }
         if chars > MAX_PASSWORD_CHARS {
             return Err(PasswordError::TooLong);
         }
-        Ok(Self(input))
+        let folded = password.to_lowercase();
+        if is_common(&folded) {
+            return Err(PasswordError::Common);
+        }
+        let local = email
+            .as_str()
+            .rsplit_once('@')
+            .map_or("", |(local, _)| local);
+        if local.chars().count() >= 3 && folded.contains(local) {
+            return Err(PasswordError::ContainsEmail);
+        }
+        Ok(Password(password))
     }
+}
 
+/// A plaintext password, in NFC, that met the policy (or is only compared). Its `Debug` never
+/// shows it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
     /// A password that is only ever compared, never stored: login checks any input against the
-    /// stored hash, and a length-rule violation must look like any other wrong password.
+    /// stored hash (in NFC, as it was hashed), and a policy violation must look like any other
+    /// wrong password.
     pub fn for_verification(input: impl Into<String>) -> Self {
-        Self(input.into())
+        Self(input.into().nfc().collect())
     }
 
     fn as_bytes(&self) -> &[u8] {
@@ -186,25 +287,118 @@ impl PasswordHasher {
 mod tests {
     use super::*;
 
+    fn alice() -> Email {
+        Email::parse("alice@example.com").unwrap()
+    }
+
     #[test]
-    fn password_length_is_counted_in_characters() {
+    fn password_length_is_counted_in_characters_after_nfc() {
+        let policy = PasswordPolicy::default();
         assert_eq!(
-            Password::parse("1234567").unwrap_err(),
-            PasswordError::TooShort
+            policy.check("zq7!vk2", &alice()).unwrap_err(),
+            PasswordError::TooShort(8)
         );
-        assert!(Password::parse("12345678").is_ok());
+        assert!(policy.check("zq7!vk2#", &alice()).is_ok());
         // 8 characters, 16 bytes.
-        assert!(Password::parse("ééééééééé").is_ok());
-        assert!(Password::parse("é".repeat(256)).is_ok());
+        assert!(policy.check("éüöéüöéü", &alice()).is_ok());
+        // 4 characters once composed, 8 code points as typed.
         assert_eq!(
-            Password::parse("a".repeat(257)).unwrap_err(),
+            policy
+                .check("e\u{301}u\u{308}o\u{308}e\u{301}", &alice())
+                .unwrap_err(),
+            PasswordError::TooShort(8)
+        );
+        assert!(policy.check("é".repeat(256), &alice()).is_ok());
+        assert_eq!(
+            policy.check("a".repeat(257), &alice()).unwrap_err(),
             PasswordError::TooLong
+        );
+        let strict = PasswordPolicy::with_min_chars(15).unwrap();
+        assert_eq!(
+            strict.check("zq7!vk2#zq7!vk2", &alice()).map(|_| ()),
+            Ok(())
+        );
+        assert_eq!(
+            strict.check("zq7!vk2#zq7!vk", &alice()).unwrap_err(),
+            PasswordError::TooShort(15)
+        );
+        assert_eq!(PasswordPolicy::with_min_chars(7), Err(PolicyError));
+        assert_eq!(PasswordPolicy::with_min_chars(65), Err(PolicyError));
+    }
+
+    #[test]
+    fn the_same_password_typed_composed_or_decomposed_is_one_password() {
+        let composed = PasswordPolicy::default()
+            .check("caf\u{e9} au lait!", &alice())
+            .unwrap();
+        let decomposed = Password::for_verification("cafe\u{301} au lait!");
+        assert_eq!(composed.as_bytes(), decomposed.as_bytes());
+    }
+
+    #[test]
+    fn common_and_breached_passwords_are_refused_in_any_case() {
+        let policy = PasswordPolicy::default();
+        for common in [
+            "password",
+            "Password1",
+            "12345678",
+            "QWERTYUIOP",
+            "iloveyou",
+        ] {
+            assert_eq!(
+                policy.check(common, &alice()).unwrap_err(),
+                PasswordError::Common,
+                "{common}"
+            );
+        }
+        assert!(
+            policy
+                .check("correct horse battery staple", &alice())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_bundled_list_is_large_sorted_and_every_entry_is_found() {
+        let lines: Vec<&str> = COMMON_PASSWORDS.lines().collect();
+        assert!(lines.len() >= 100_000, "{} entries", lines.len());
+        assert!(
+            lines.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()),
+            "sorted by bytes, no duplicates: the binary search needs it"
+        );
+        for line in &lines {
+            assert!(is_common(line), "{line:?}");
+            assert_eq!(line.nfc().collect::<String>().to_lowercase(), *line);
+        }
+        for absent in [
+            "",
+            "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz~",
+            "\u{10FFFF}",
+            "correct horse battery staple",
+        ] {
+            assert!(!is_common(absent), "{absent:?}");
+        }
+    }
+
+    #[test]
+    fn a_password_containing_the_emails_local_part_is_refused() {
+        let policy = PasswordPolicy::default();
+        assert_eq!(
+            policy.check("xXAlice-4-ever-Xx", &alice()).unwrap_err(),
+            PasswordError::ContainsEmail
+        );
+        let short = Email::parse("al@example.com").unwrap();
+        assert!(
+            policy.check("xXal-4-ever-Xx", &short).is_ok(),
+            "too short to matter"
         );
     }
 
     #[test]
     fn debug_never_shows_the_password() {
-        let p = Password::parse("hunter2hunter2").unwrap();
+        let p = PasswordPolicy::default()
+            .check("hunter2hunter2", &alice())
+            .unwrap();
         assert!(!format!("{p:?}").contains("hunter2"));
     }
 
@@ -222,7 +416,7 @@ mod tests {
     #[tokio::test]
     async fn hash_is_argon2id_phc_with_explicit_owasp_parameters() {
         let hash = PasswordHasher::new()
-            .hash(Password::parse("correct horse battery").unwrap())
+            .hash(Password::for_verification("correct horse battery"))
             .await
             .unwrap();
         assert!(
@@ -237,7 +431,7 @@ mod tests {
     async fn verify_accepts_the_password_and_rejects_others() {
         let hasher = PasswordHasher::new();
         let hash = hasher
-            .hash(Password::parse("correct horse battery").unwrap())
+            .hash(Password::for_verification("correct horse battery"))
             .await
             .unwrap();
         let right = Password::for_verification("correct horse battery");
@@ -262,7 +456,7 @@ mod tests {
         let hasher = PasswordHasher::new();
         let long = "p".repeat(200);
         let hash = hasher
-            .hash(Password::parse(long.clone()).unwrap())
+            .hash(Password::for_verification(long.clone()))
             .await
             .unwrap();
         let differs_at_end = format!("{}q", &long[..199]);
