@@ -63,6 +63,33 @@ pub struct SettingsArgs {
     /// PasswordMinLength].
     #[arg(long = "password-min-length", env = "PASSWORD_MIN_LENGTH")]
     pub password_min_length: Option<String>,
+    /// Consecutive failed logins before an account's attempts must wait [default: the
+    /// template's LoginFailuresBeforeDelay].
+    #[arg(long = "login-failures-before-delay", env = "LOGIN_FREE_FAILURES")]
+    pub login_free_failures: Option<String>,
+    /// The longest wait after repeated failed logins, seconds [default: the template's
+    /// LoginMaxDelaySeconds].
+    #[arg(long = "login-max-delay", env = "LOGIN_MAX_DELAY_SECONDS")]
+    pub login_max_delay_seconds: Option<String>,
+    /// Failed logins per source address per window [default: the template's
+    /// LoginFailuresPerAddress].
+    #[arg(long = "login-failures-per-address", env = "LOGIN_ADDRESS_FAILURES")]
+    pub login_address_failures: Option<String>,
+    /// The window of --login-failures-per-address, seconds [default: the template's
+    /// LoginAddressWindowSeconds].
+    #[arg(long = "login-address-window", env = "LOGIN_ADDRESS_WINDOW_SECONDS")]
+    pub login_address_window_seconds: Option<String>,
+    /// Registrations per source address per window [default: the template's
+    /// RegistrationsPerAddress].
+    #[arg(long = "registrations-per-address", env = "REGISTER_ADDRESS_LIMIT")]
+    pub register_address_limit: Option<String>,
+    /// The window of --registrations-per-address, seconds [default: the template's
+    /// RegistrationAddressWindowSeconds].
+    #[arg(
+        long = "registration-address-window",
+        env = "REGISTER_ADDRESS_WINDOW_SECONDS"
+    )]
+    pub register_address_window_seconds: Option<String>,
 }
 
 /// The issuer `serve` uses when none is given, as the template uses `urn:authgate:<stack name>`.

@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API of template.yaml locally, authorizer included (no Docker, no AWS).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Administer users.
     #[command(subcommand)]
     User(UserCommand),
@@ -42,7 +42,7 @@ async fn main() -> std::process::ExitCode {
         .init();
     let mut out = std::io::stdout();
     let result = match Cli::parse().command {
-        Command::Serve(args) => commands::serve(args).await,
+        Command::Serve(args) => commands::serve(*args).await,
         Command::User(command) => commands::user(command, &mut out).await,
         Command::Token(command) => commands::token(command, &mut out).await,
     };

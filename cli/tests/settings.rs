@@ -6,7 +6,9 @@
 
 use authgate::commands::{ServeArgs, SettingsArgs};
 use authgate::template::{ApiSpec, TEMPLATE};
-use authgate_config::{AuthzSettings, PasswordSettings, SessionSettings, TokenSettings};
+use authgate_config::{
+    AuthzSettings, PasswordSettings, SessionSettings, ThrottleSettings, TokenSettings,
+};
 use authgate_runtime::Env;
 use clap::{CommandFactory, Parser};
 
@@ -42,6 +44,10 @@ fn the_functions_defaults_are_the_templates_parameter_defaults() {
     assert_eq!(
         PasswordSettings::from_env(&deployed).unwrap(),
         PasswordSettings::from_env(&unset).unwrap()
+    );
+    assert_eq!(
+        ThrottleSettings::from_env(&deployed).unwrap(),
+        ThrottleSettings::from_env(&unset).unwrap()
     );
     let spec = ApiSpec::parse(TEMPLATE).unwrap();
     assert_eq!(

@@ -65,3 +65,36 @@ fn the_authorizer_may_only_read_its_key_and_the_session_checks_attributes() {
         assert!(!allowed.contains(&private), "{private}");
     }
 }
+
+#[test]
+fn login_and_registration_have_their_own_stage_throttles_below_the_default() {
+    let template: Value = yaml_serde::from_str(TEMPLATE).unwrap();
+    let settings = template["Resources"]["AuthApi"]["Properties"]["MethodSettings"]
+        .as_sequence()
+        .expect("MethodSettings");
+    let default_rate = |name: &str| {
+        template["Parameters"][name]["Default"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name} has a numeric default"))
+    };
+    let stage_default = settings
+        .iter()
+        .find(|s| s["ResourcePath"].as_str() == Some("/*"))
+        .and_then(|s| s["ThrottlingRateLimit"].as_u64())
+        .unwrap();
+    for (path, parameter) in [
+        ("/~1auth~1login", "LoginRateLimit"),
+        ("/~1auth~1register", "RegisterRateLimit"),
+    ] {
+        let setting = settings
+            .iter()
+            .find(|s| s["ResourcePath"].as_str() == Some(path))
+            .unwrap_or_else(|| panic!("no throttle for {path}"));
+        assert_eq!(setting["HttpMethod"].as_str(), Some("POST"));
+        let Value::Tagged(rate) = &setting["ThrottlingRateLimit"] else {
+            panic!("{path}'s rate is a parameter")
+        };
+        assert_eq!(rate.value.as_str(), Some(parameter));
+        assert!(default_rate(parameter) < stage_default, "{parameter}");
+    }
+}

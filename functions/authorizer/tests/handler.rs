@@ -280,6 +280,35 @@ impl SessionStore for Down {
     }
 }
 
+#[async_trait::async_trait]
+impl authgate_users::ThrottleStore for Down {
+    async fn backoff(
+        &self,
+        _: &authgate_users::ThrottleKey,
+    ) -> Result<Option<authgate_users::Backoff>, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn swap_backoff(
+        &self,
+        _: &authgate_users::ThrottleKey,
+        _: Option<&authgate_users::Backoff>,
+        _: &authgate_users::Backoff,
+    ) -> Result<bool, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn clear_backoff(&self, _: &authgate_users::ThrottleKey) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn add(
+        &self,
+        _: &authgate_users::ThrottleKey,
+        _: i64,
+        _: i64,
+    ) -> Result<i64, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+}
+
 #[tokio::test]
 async fn an_unreachable_session_store_fails_closed() {
     let f = fixture().await;

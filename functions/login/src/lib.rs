@@ -5,16 +5,24 @@
 //! wrong password, disabled user) gets the same 401, and an unknown email still costs one Argon2
 //! verification, so neither the body nor the timing tells which emails exist.
 //!
+//! Guessing is throttled (see `authgate_users::LoginLimits`): after a few consecutive failures
+//! an account's attempts must wait, doubling up to a cap, and one address's failures are capped
+//! per window; a throttled attempt gets 429 with `Retry-After`, whether or not its password is
+//! right, before any password is checked.
+//!
 //! A successful login starts a session: the access token carries its id as `sid`, and the
 //! refresh token (stored only as a hash) continues it at `POST /auth/refresh`.
 
 use std::sync::Arc;
 
-use authgate_http::{ApiError, Endpoint, body, token_response};
+use authgate_config::ThrottleSettings;
+use authgate_http::{ApiError, Endpoint, body, source_ip, token_response};
 use authgate_runtime::{AccountStore, Backend, Env, InitError, SessionStarter, StartError};
-use authgate_users::{Email, HashError, Password, PasswordHasher, StoreError, user_may_act};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use authgate_users::{
+    Email, HashError, LoginLimits, Password, PasswordHasher, StoreError, ThrottleError, Throttled,
+    now_ms, user_may_act,
+};
+use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 /// The one message for every credential failure.
@@ -39,14 +47,6 @@ struct PasswordGrantForm {
     client_secret: Option<String>,
 }
 
-/// The client's address as API Gateway saw it.
-fn source_ip(request: &Request) -> Option<&str> {
-    match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.as_deref(),
-        _ => None,
-    }
-}
-
 /// Everything that can stop a login.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -54,6 +54,8 @@ pub enum LoginError {
     Request(#[from] ApiError),
     #[error("invalid credentials")]
     InvalidCredentials,
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
     #[error("password verification failed")]
     Hash(#[from] HashError),
     #[error("user store failed")]
@@ -67,6 +69,7 @@ impl From<LoginError> for ApiError {
         match err {
             LoginError::Request(api) => api,
             LoginError::InvalidCredentials => ApiError::Unauthorized(INVALID_CREDENTIALS.into()),
+            LoginError::Throttled(throttled) => throttled.into(),
             other => ApiError::internal(other),
         }
     }
@@ -77,6 +80,7 @@ pub struct Login {
     store: Arc<dyn AccountStore>,
     hasher: PasswordHasher,
     sessions: SessionStarter,
+    limits: LoginLimits,
 }
 
 /// The login function: users and sessions from `backend`'s store, tokens signed with its keys
@@ -86,6 +90,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Login, InitError>
         store: backend.store(env)?,
         hasher: PasswordHasher::new(),
         sessions: SessionStarter::build(env, backend).await?,
+        limits: ThrottleSettings::from_env(env)?.login,
     })
 }
 
@@ -123,6 +128,23 @@ impl Login {
             }
         };
 
+        let ip = source_ip(&request);
+        let attempt = match self
+            .limits
+            .begin(self.store.as_ref(), &email, ip, now_ms())
+            .await
+        {
+            Ok(attempt) => attempt,
+            Err(ThrottleError::Throttled(throttled)) => {
+                tracing::warn!(
+                    source_ip = ip.unwrap_or("unknown"),
+                    retry_after_secs = throttled.retry_after_secs(),
+                    "login throttled"
+                );
+                return Err(throttled.into());
+            }
+            Err(ThrottleError::Store(e)) => return Err(e.into()),
+        };
         let user = match Email::parse(&email) {
             Ok(email) => self.store.get_by_email(&email).await?,
             Err(_) => None,
@@ -137,7 +159,7 @@ impl Login {
             tracing::warn!(
                 reason,
                 user_id = ?user_id,
-                source_ip = source_ip(&request).unwrap_or("unknown"),
+                source_ip = ip.unwrap_or("unknown"),
                 "login refused"
             );
             LoginError::InvalidCredentials
@@ -150,6 +172,7 @@ impl Login {
             }
         };
 
+        attempt.succeeded(self.store.as_ref()).await?;
         let (issued, refresh) = self.sessions.start(&user).await?;
         Ok(token_response(&issued, refresh.as_str()))
     }

@@ -26,6 +26,11 @@ struct Fixture {
 
 /// A login handler whose store holds alice@example.com with the fixtures' password.
 async fn fixture() -> Fixture {
+    fixture_with(&[]).await
+}
+
+/// [`fixture`], with more settings.
+async fn fixture_with(settings: &[(&str, &str)]) -> Fixture {
     let store = Arc::new(InMemoryUserStore::new());
     let hasher = PasswordHasher::new();
     let hash = hasher
@@ -40,7 +45,11 @@ async fn fixture() -> Fixture {
         })
         .await
         .unwrap();
-    let env = Env::from_pairs([("TOKEN_ISSUER", ISS), ("TOKEN_AUDIENCE", AUD)]);
+    let env = Env::from_pairs(
+        [("TOKEN_ISSUER", ISS), ("TOKEN_AUDIENCE", AUD)]
+            .into_iter()
+            .chain(settings.iter().copied()),
+    );
     let ring = Arc::new(KeyRing::fixed(Arc::unwrap_or_clone(keys())));
     Fixture {
         login: login::build(&env, &Resources::new(store.clone(), ring))
@@ -293,4 +302,107 @@ async fn a_refused_login_is_logged_with_its_reason_user_and_address_but_never_th
         !logged.contains("a guessed password"),
         "a password was logged: {logged}"
     );
+}
+
+fn attempt(email: &str, password: &str) -> lambda_http::Request {
+    let body = serde_json::json!({"email": email, "password": password});
+    with_body(request("login.json"), &body.to_string())
+}
+
+#[tokio::test]
+async fn repeated_failures_make_even_the_right_password_wait_and_a_success_resets_them() {
+    let f = fixture_with(&[
+        ("LOGIN_FREE_FAILURES", "3"),
+        ("LOGIN_MAX_DELAY_SECONDS", "1"),
+    ])
+    .await;
+    for _ in 0..3 {
+        let wrong = f
+            .login
+            .handle(attempt("alice@example.com", "not her password"))
+            .await;
+        assert_eq!(wrong.status(), 401);
+    }
+    let right = f.login.handle(request("login.json")).await;
+    assert_eq!(right.status(), 429, "the right password waits too");
+    assert_eq!(right.headers()["retry-after"], "1");
+    assert_eq!(
+        json_body(&right)["detail"],
+        "Too many failed login attempts; try again later"
+    );
+    let before = f.login.password_verifications();
+    let _ = f
+        .login
+        .handle(attempt("alice@example.com", "another guess"))
+        .await;
+    assert_eq!(
+        f.login.password_verifications(),
+        before,
+        "a throttled attempt checks no password"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(f.login.handle(request("login.json")).await.status(), 200);
+    for _ in 0..3 {
+        let wrong = f
+            .login
+            .handle(attempt("alice@example.com", "not her password"))
+            .await;
+        assert_eq!(
+            wrong.status(),
+            401,
+            "the success forgot the earlier failures"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_email_is_throttled_exactly_like_a_known_one() {
+    let f = fixture_with(&[("LOGIN_FREE_FAILURES", "2")]).await;
+    let statuses = |email: &'static str| {
+        let login = &f.login;
+        async move {
+            let mut statuses = Vec::new();
+            for _ in 0..4 {
+                statuses.push(
+                    login
+                        .handle(attempt(email, "a wrong password"))
+                        .await
+                        .status(),
+                );
+            }
+            statuses
+        }
+    };
+    let known = statuses("alice@example.com").await;
+    let unknown = statuses("nobody@example.com").await;
+    assert_eq!(known, [401, 401, 429, 429]);
+    assert_eq!(unknown, known);
+}
+
+#[tokio::test]
+async fn one_address_failing_across_many_accounts_is_capped() {
+    let f = fixture_with(&[("LOGIN_ADDRESS_FAILURES", "3")]).await;
+    for i in 0..3 {
+        let email = format!("user{i}@example.com");
+        assert_eq!(
+            f.login
+                .handle(attempt(&email, "password guess 1"))
+                .await
+                .status(),
+            401
+        );
+    }
+    let capped = f.login.handle(request("login.json")).await;
+    assert_eq!(
+        capped.status(),
+        429,
+        "the fixture's address is over its cap"
+    );
+    let retry: u64 = capped.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
 }

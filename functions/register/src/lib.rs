@@ -7,13 +7,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use authgate_config::{AuthzSettings, PasswordSettings};
-
-use authgate_http::{ApiError, Endpoint, body, json_response};
+use authgate_config::{AuthzSettings, PasswordSettings, ThrottleSettings};
+use authgate_http::{ApiError, Endpoint, body, json_response, source_ip};
 use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_users::{
     Email, EmailError, HashError, NewUser, PasswordError, PasswordHasher, PasswordPolicy,
-    StoreError,
+    RegisterLimits, StoreError, ThrottleError, Throttled, now_ms,
 };
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -40,6 +39,8 @@ pub enum RegisterError {
     Hash(#[from] HashError),
     #[error("user store failed")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
 }
 
 impl From<RegisterError> for ApiError {
@@ -48,6 +49,7 @@ impl From<RegisterError> for ApiError {
             RegisterError::Request(api) => api,
             RegisterError::Email(e) => e.into(),
             RegisterError::Password(e) => e.into(),
+            RegisterError::Throttled(throttled) => throttled.into(),
             RegisterError::Store(StoreError::DuplicateEmail) => {
                 ApiError::Conflict(authgate_http::EMAIL_TAKEN.into())
             }
@@ -63,6 +65,7 @@ pub struct Register {
     /// Roles every new user gets.
     default_roles: BTreeSet<String>,
     passwords: PasswordPolicy,
+    limits: RegisterLimits,
 }
 
 /// The registration function: users stored in `backend`'s store with the configured default
@@ -73,6 +76,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Register, InitErr
         hasher: PasswordHasher::new(),
         default_roles: AuthzSettings::from_env(env)?.default_roles,
         passwords: PasswordSettings::from_env(env)?.policy,
+        limits: ThrottleSettings::from_env(env)?.register,
     })
 }
 
@@ -83,6 +87,16 @@ impl Endpoint for Register {
     async fn respond(&self, request: Request) -> Result<Response<Body>, RegisterError> {
         body::require_media_type(&request, false)?;
         let input: RegisterBody = body::json(&request)?;
+        if let Some(ip) = source_ip(&request) {
+            match self.limits.count(self.store.as_ref(), ip, now_ms()).await {
+                Ok(()) => {}
+                Err(ThrottleError::Throttled(throttled)) => {
+                    tracing::warn!(source_ip = ip, "registration throttled");
+                    return Err(throttled.into());
+                }
+                Err(ThrottleError::Store(e)) => return Err(e.into()),
+            }
+        }
         let email = Email::parse(&input.email)?;
         let password = self.passwords.check(input.password, &email)?;
         let password_hash = self.hasher.hash(password).await?;

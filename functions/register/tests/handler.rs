@@ -215,3 +215,29 @@ async fn non_json_content_type_is_415() {
         .insert("content-type", "text/plain".parse().unwrap());
     assert_eq!(register.handle(req).await.status(), 415);
 }
+
+#[tokio::test]
+async fn one_address_registering_past_its_cap_gets_429_until_the_window_ends() {
+    let store = Arc::new(InMemoryUserStore::new());
+    let register = register::build(
+        &Env::default().with("REGISTER_ADDRESS_LIMIT", "2"),
+        &on(store.clone()),
+    )
+    .await
+    .unwrap();
+    for i in 0..2 {
+        let body = serde_json::json!({"email": format!("person{i}@example.com"), "password": "another long password"});
+        let response = register
+            .handle(with_body(request("register.json"), &body.to_string()))
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+    let third = register.handle(request("register.json")).await;
+    assert_eq!(third.status(), 429);
+    assert!(third.headers().contains_key("retry-after"));
+    assert_eq!(
+        json_body(&third)["detail"],
+        "Too many registrations from this address; try again later"
+    );
+    assert_eq!(store.page(10, None).await.unwrap().users.len(), 2);
+}

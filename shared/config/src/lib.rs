@@ -293,6 +293,62 @@ impl PasswordSettings {
     }
 }
 
+/// The throttles' limits: how many failed logins an account may have before attempts must wait,
+/// the longest wait, and the caps per source address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleSettings {
+    pub login: authgate_users::LoginLimits,
+    pub register: authgate_users::RegisterLimits,
+}
+
+/// The variables of [`ThrottleSettings`], with their defaults and least values.
+pub const LOGIN_FREE_FAILURES: &str = "LOGIN_FREE_FAILURES";
+pub const LOGIN_MAX_DELAY_SECONDS: &str = "LOGIN_MAX_DELAY_SECONDS";
+pub const LOGIN_ADDRESS_FAILURES: &str = "LOGIN_ADDRESS_FAILURES";
+pub const LOGIN_ADDRESS_WINDOW_SECONDS: &str = "LOGIN_ADDRESS_WINDOW_SECONDS";
+pub const REGISTER_ADDRESS_LIMIT: &str = "REGISTER_ADDRESS_LIMIT";
+pub const REGISTER_ADDRESS_WINDOW_SECONDS: &str = "REGISTER_ADDRESS_WINDOW_SECONDS";
+
+impl ThrottleSettings {
+    /// From the `LOGIN_*` and `REGISTER_ADDRESS_*` variables.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let login = authgate_users::LoginLimits::default();
+        let register = authgate_users::RegisterLimits::default();
+        let at_least = |name: &'static str, default: i64, least: i64| -> Result<i64, ConfigError> {
+            let value: i64 = env.parsed_or(name, default)?;
+            if value < least {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("must be at least {least}"),
+                });
+            }
+            Ok(value)
+        };
+        let free = at_least(LOGIN_FREE_FAILURES, i64::from(login.free_failures), 1)?;
+        Ok(Self {
+            login: authgate_users::LoginLimits {
+                free_failures: u32::try_from(free).unwrap_or(u32::MAX),
+                max_delay_ms: at_least(LOGIN_MAX_DELAY_SECONDS, login.max_delay_ms / 1000, 1)?
+                    * 1000,
+                address_failures: at_least(LOGIN_ADDRESS_FAILURES, login.address_failures, 1)?,
+                address_window_ms: at_least(
+                    LOGIN_ADDRESS_WINDOW_SECONDS,
+                    login.address_window_ms / 1000,
+                    1,
+                )? * 1000,
+            },
+            register: authgate_users::RegisterLimits {
+                per_address: at_least(REGISTER_ADDRESS_LIMIT, register.per_address, 1)?,
+                window_ms: at_least(
+                    REGISTER_ADDRESS_WINDOW_SECONDS,
+                    register.window_ms / 1000,
+                    1,
+                )? * 1000,
+            },
+        })
+    }
+}
+
 /// `error: cause: cause`, an error and its whole source chain on one line, for logs and for the
 /// messages Lambda records.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
@@ -385,6 +441,32 @@ mod tests {
             assert!(
                 PasswordSettings::from_env(&env(&[(PASSWORD_MIN_LENGTH, bad)])).is_err(),
                 "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn throttle_limits_default_to_cognitos_and_are_read_and_checked() {
+        let settings = ThrottleSettings::from_env(&env(&[])).unwrap();
+        assert_eq!(settings.login, authgate_users::LoginLimits::default());
+        assert_eq!(settings.register, authgate_users::RegisterLimits::default());
+        let settings = ThrottleSettings::from_env(&env(&[
+            (LOGIN_FREE_FAILURES, "3"),
+            (LOGIN_MAX_DELAY_SECONDS, "60"),
+            (REGISTER_ADDRESS_LIMIT, "5"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.login.free_failures, 3);
+        assert_eq!(settings.login.max_delay_ms, 60_000);
+        assert_eq!(settings.register.per_address, 5);
+        for name in [
+            LOGIN_FREE_FAILURES,
+            LOGIN_ADDRESS_WINDOW_SECONDS,
+            REGISTER_ADDRESS_LIMIT,
+        ] {
+            assert!(
+                ThrottleSettings::from_env(&env(&[(name, "0")])).is_err(),
+                "{name}"
             );
         }
     }

@@ -29,6 +29,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 
 mod sessions;
+mod throttle;
 pub use sessions::SESSION_CHECK_ATTRIBUTES;
 
 /// The partition key attribute of the table.

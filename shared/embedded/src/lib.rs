@@ -16,6 +16,7 @@ use authgate_users::{
 };
 
 mod sessions;
+mod throttle;
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,10 @@ const REFRESH: TableDefinition<&str, &[u8]> = TableDefinition::new("refresh_toke
 const VALID_AFTER: TableDefinition<&str, i64> = TableDefinition::new("sessions_valid_after");
 /// Per session: the hash of its one live refresh token.
 const HEADS: TableDefinition<&str, &str> = TableDefinition::new("refresh_heads");
+/// Throttle backoffs: failures, locked-until and expiry, 8 bytes each, little-endian.
+const BACKOFFS: TableDefinition<&str, &[u8]> = TableDefinition::new("throttle_backoffs");
+/// Throttle counters (keys name their window, so an old window is never read again).
+const COUNTERS: TableDefinition<&str, i64> = TableDefinition::new("throttle_counters");
 
 /// The stored form of a user.
 #[derive(Serialize, Deserialize)]
@@ -136,6 +141,8 @@ impl EmbeddedUserStore {
         txn.open_table(REFRESH).map_err(backend)?;
         txn.open_table(VALID_AFTER).map_err(backend)?;
         txn.open_table(HEADS).map_err(backend)?;
+        txn.open_table(BACKOFFS).map_err(backend)?;
+        txn.open_table(COUNTERS).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(Self { db: Arc::new(db) })
     }

@@ -25,6 +25,12 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// A throttle's answer: 429 with `Retry-After` (RFC 6585 §4).
+    #[error("{detail}")]
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: u64,
+    },
     /// Anything the client did not cause. The source is logged, never sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -41,6 +47,16 @@ impl From<authgate_users::EmailError> for ApiError {
 impl From<authgate_users::PasswordError> for ApiError {
     fn from(err: authgate_users::PasswordError) -> Self {
         Self::Unprocessable(format!("password: {err}"))
+    }
+}
+
+/// A throttled request is a 429 whose `Retry-After` says when to try again.
+impl From<authgate_users::Throttled> for ApiError {
+    fn from(err: authgate_users::Throttled) -> Self {
+        Self::TooManyRequests {
+            detail: err.to_string(),
+            retry_after_secs: err.retry_after_secs(),
+        }
     }
 }
 
@@ -81,6 +97,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -89,6 +106,12 @@ impl ApiError {
     /// cause chain and answered with a fixed message.
     pub fn into_response(self) -> Response<Body> {
         let status = self.status();
+        let retry_after = match &self {
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let detail = match &self {
             Self::Internal(source) => {
                 tracing::error!(error = %authgate_config::error_chain(source.as_ref()), "request failed");
@@ -101,6 +124,11 @@ impl ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         response
     }

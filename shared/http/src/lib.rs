@@ -18,6 +18,17 @@ pub use claims::{
 };
 pub use error::{ApiError, json_response};
 pub use handler::{Endpoint, HttpHandler};
+
+/// The client's address as API Gateway saw it (`requestContext.identity.sourceIp`).
+pub fn source_ip(request: &lambda_http::Request) -> Option<&str> {
+    use lambda_http::RequestExt;
+    match request.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV1(context)) => {
+            context.identity.source_ip.as_deref()
+        }
+        _ => None,
+    }
+}
 pub use token::token_response;
 
 /// `detail` of a 401 for a request without usable credentials.

@@ -13,6 +13,7 @@ mod memory;
 mod password;
 mod sessions;
 mod store;
+mod throttle;
 
 pub use access::{Denied, user_may_act};
 pub use authz::{
@@ -34,4 +35,8 @@ pub use sessions::{
 pub use store::{
     NewUser, PublicUser, StoreError, User, UserChanges, UserId, UserPage, UserStore, decode_cursor,
     encode_cursor, page_of,
+};
+pub use throttle::{
+    Backoff, LOGIN_THROTTLED, LoginAttempt, LoginLimits, REGISTER_THROTTLED, RegisterLimits,
+    ThrottleError, ThrottleKey, ThrottleStore, Throttled,
 };

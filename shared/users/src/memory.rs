@@ -9,6 +9,7 @@ use crate::sessions::{
     SessionState, SessionStore, TokenHash, decide_rotation,
 };
 use crate::store::{NewUser, StoreError, User, UserChanges, UserId, UserPage, UserStore, page_of};
+use crate::throttle::{Backoff, ThrottleKey, ThrottleStore};
 
 #[derive(Default)]
 struct Inner {
@@ -18,6 +19,8 @@ struct Inner {
     refresh: HashMap<TokenHash, RefreshRecord>,
     sessions_valid_after_ms: HashMap<UserId, i64>,
     heads: HashMap<SessionId, TokenHash>,
+    backoffs: HashMap<ThrottleKey, Backoff>,
+    counters: HashMap<ThrottleKey, (i64, i64)>,
 }
 
 impl Inner {
@@ -210,8 +213,50 @@ impl SessionStore for InMemoryUserStore {
     }
 }
 
+#[async_trait::async_trait]
+impl ThrottleStore for InMemoryUserStore {
+    async fn backoff(&self, key: &ThrottleKey) -> Result<Option<Backoff>, StoreError> {
+        Ok(self.lock()?.backoffs.get(key).copied())
+    }
+
+    async fn swap_backoff(
+        &self,
+        key: &ThrottleKey,
+        seen: Option<&Backoff>,
+        next: &Backoff,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock()?;
+        if inner.backoffs.get(key) != seen {
+            return Ok(false);
+        }
+        inner.backoffs.insert(key.clone(), *next);
+        Ok(true)
+    }
+
+    async fn clear_backoff(&self, key: &ThrottleKey) -> Result<(), StoreError> {
+        self.lock()?.backoffs.remove(key);
+        Ok(())
+    }
+
+    async fn add(
+        &self,
+        key: &ThrottleKey,
+        delta: i64,
+        expires_at_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let mut inner = self.lock()?;
+        let counter = inner
+            .counters
+            .entry(key.clone())
+            .or_insert((0, expires_at_ms));
+        counter.0 += delta;
+        Ok(counter.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     crate::user_store_contract_tests!(async { crate::InMemoryUserStore::new() });
     crate::session_store_contract_tests!(async { crate::InMemoryUserStore::new() });
+    crate::throttle_store_contract_tests!(async { crate::InMemoryUserStore::new() });
 }

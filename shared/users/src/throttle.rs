@@ -1,0 +1,314 @@
+//! Throttling guessing and abuse: the rules, decided here once, over a narrow counter store.
+//!
+//! Per account (Cognito's scheme): after [`LoginLimits::free_failures`] consecutive failed logins
+//! each further attempt must wait, 1 second at first and twice as long after every further
+//! failure, up to [`LoginLimits::max_delay_ms`]. While the wait lasts, login answers 429 with
+//! `Retry-After`, even for the right password (otherwise the throttle would say which guess was
+//! right). A success forgets the failures; a day without attempts does too. Nothing locks an
+//! account for good, so an attacker cannot lock a victim out for longer than the cap.
+//!
+//! The account is keyed by the email as typed (normalised when it parses), known or not, so an
+//! unknown email is throttled exactly like a known one and the throttle does not tell which
+//! emails have accounts. Every attempt is counted before the password is checked (and the count
+//! taken back on success), so concurrent guesses cannot slip past the count.
+//!
+//! Per source address, fixed windows count failed logins across accounts (credential stuffing)
+//! and registrations; over the cap, 429 until the window ends.
+
+use sha2::{Digest, Sha256};
+
+use crate::email::Email;
+use crate::store::StoreError;
+
+/// A throttle key: what is counted. Account keys hold a hash of the email, never the email.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ThrottleKey(String);
+
+impl ThrottleKey {
+    /// The consecutive failed logins of the account named `email` (as typed).
+    pub fn login_account(email: &str) -> Self {
+        let normalized = match Email::parse(email) {
+            Ok(email) => email.normalized(),
+            Err(_) => email.trim().to_lowercase(),
+        };
+        let digest = Sha256::digest(normalized.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Self(format!("login#{hex}"))
+    }
+
+    /// Failed logins from `ip` in the window starting at `window_start_ms`.
+    pub fn login_address(ip: &str, window_start_ms: i64) -> Self {
+        Self(format!("login-ip#{ip}#{window_start_ms}"))
+    }
+
+    /// Registrations from `ip` in the window starting at `window_start_ms`.
+    pub fn register_address(ip: &str, window_start_ms: i64) -> Self {
+        Self(format!("register-ip#{ip}#{window_start_ms}"))
+    }
+
+    /// The key as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An account's run of failed logins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Consecutive failures (attempts counted in advance included).
+    pub failures: u32,
+    /// No attempt is taken before this time (Unix ms).
+    pub locked_until_ms: i64,
+    /// After this time the run is forgotten (the store may delete it then).
+    pub expires_at_ms: i64,
+}
+
+/// Counters that throttle abuse: every operation atomic, every counter expiring.
+#[async_trait::async_trait]
+pub trait ThrottleStore: Send + Sync {
+    /// The backoff stored under `key`, expired or not.
+    async fn backoff(&self, key: &ThrottleKey) -> Result<Option<Backoff>, StoreError>;
+    /// Stores `next` under `key` if what is stored is still `seen` (compare and set); whether it
+    /// did.
+    async fn swap_backoff(
+        &self,
+        key: &ThrottleKey,
+        seen: Option<&Backoff>,
+        next: &Backoff,
+    ) -> Result<bool, StoreError>;
+    /// Forgets the backoff under `key`.
+    async fn clear_backoff(&self, key: &ThrottleKey) -> Result<(), StoreError>;
+    /// Adds `delta` to the counter `key` (created at 0, expiring at `expires_at_ms`) and returns
+    /// the new value.
+    async fn add(
+        &self,
+        key: &ThrottleKey,
+        delta: i64,
+        expires_at_ms: i64,
+    ) -> Result<i64, StoreError>;
+}
+
+/// A request refused by a throttle: try again after the wait.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Throttled {
+    retry_after_ms: i64,
+    message: &'static str,
+}
+
+impl Throttled {
+    /// Whole seconds to wait, at least 1: the `Retry-After` value.
+    pub fn retry_after_secs(&self) -> u64 {
+        u64::try_from((self.retry_after_ms + 999) / 1000)
+            .unwrap_or(1)
+            .max(1)
+    }
+}
+
+/// `detail` of a throttled login.
+pub const LOGIN_THROTTLED: &str = "Too many failed login attempts; try again later";
+/// `detail` of a throttled registration.
+pub const REGISTER_THROTTLED: &str = "Too many registrations from this address; try again later";
+
+/// Why a throttled operation did not go ahead.
+#[derive(Debug, thiserror::Error)]
+pub enum ThrottleError {
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A run of failures is forgotten this long after its last attempt.
+const FORGET_AFTER_MS: i64 = 24 * 3600 * 1000;
+/// Attempts at a compare-and-set before contention counts as a reason to wait.
+const SWAP_ATTEMPTS: u32 = 5;
+
+/// The login limits, from the deployment's parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Consecutive failures before attempts must wait.
+    pub free_failures: u32,
+    /// The longest wait, ms.
+    pub max_delay_ms: i64,
+    /// Failed logins one address may make per window.
+    pub address_failures: i64,
+    /// The address window, ms.
+    pub address_window_ms: i64,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            free_failures: 5,
+            max_delay_ms: 15 * 60 * 1000,
+            address_failures: 100,
+            address_window_ms: 15 * 60 * 1000,
+        }
+    }
+}
+
+/// An attempt that was let through and counted as a failure in advance: say how it ended.
+#[must_use = "a successful login must clear its counts"]
+pub struct LoginAttempt {
+    account: ThrottleKey,
+    address: Option<(ThrottleKey, i64)>,
+}
+
+/// The start and end of the fixed window of `window_ms` that `now_ms` falls in.
+fn window(now_ms: i64, window_ms: i64) -> (i64, i64) {
+    let window_ms = window_ms.max(1);
+    let start = now_ms - now_ms.rem_euclid(window_ms);
+    (start, start + window_ms)
+}
+
+impl LoginLimits {
+    /// How long an attempt must wait after `failures` consecutive failures.
+    pub fn delay_ms(&self, failures: u32) -> i64 {
+        if failures < self.free_failures {
+            return 0;
+        }
+        let doublings = (failures - self.free_failures).min(40);
+        1000_i64
+            .saturating_mul(1_i64 << doublings)
+            .min(self.max_delay_ms)
+    }
+
+    /// Lets one login attempt for `email` from `ip` through, or refuses it: counted in advance
+    /// against the address window and the account's run of failures.
+    pub async fn begin(
+        &self,
+        store: &dyn ThrottleStore,
+        email: &str,
+        ip: Option<&str>,
+        now_ms: i64,
+    ) -> Result<LoginAttempt, ThrottleError> {
+        let address = match ip {
+            Some(ip) => {
+                let (start, end) = window(now_ms, self.address_window_ms);
+                let key = ThrottleKey::login_address(ip, start);
+                if store.add(&key, 1, end).await? > self.address_failures {
+                    return Err(Throttled {
+                        retry_after_ms: end - now_ms,
+                        message: LOGIN_THROTTLED,
+                    }
+                    .into());
+                }
+                Some((key, end))
+            }
+            None => None,
+        };
+        let account = ThrottleKey::login_account(email);
+        for _ in 0..SWAP_ATTEMPTS {
+            let seen = store.backoff(&account).await?;
+            let live = seen.filter(|b| b.expires_at_ms > now_ms);
+            if let Some(locked) = live.filter(|b| b.locked_until_ms > now_ms) {
+                return Err(Throttled {
+                    retry_after_ms: locked.locked_until_ms - now_ms,
+                    message: LOGIN_THROTTLED,
+                }
+                .into());
+            }
+            let failures = live.map_or(0, |b| b.failures).saturating_add(1);
+            let next = Backoff {
+                failures,
+                locked_until_ms: now_ms + self.delay_ms(failures),
+                expires_at_ms: now_ms + self.max_delay_ms + FORGET_AFTER_MS,
+            };
+            if store.swap_backoff(&account, seen.as_ref(), &next).await? {
+                return Ok(LoginAttempt { account, address });
+            }
+        }
+        Err(Throttled {
+            retry_after_ms: 1000,
+            message: LOGIN_THROTTLED,
+        }
+        .into())
+    }
+}
+
+impl LoginAttempt {
+    /// The password was right: the account's failures are forgotten and the address's count
+    /// taken back.
+    pub async fn succeeded(self, store: &dyn ThrottleStore) -> Result<(), StoreError> {
+        store.clear_backoff(&self.account).await?;
+        if let Some((key, end)) = &self.address {
+            store.add(key, -1, *end).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Registrations per source address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegisterLimits {
+    /// Registrations one address may make per window.
+    pub per_address: i64,
+    /// The window, ms.
+    pub window_ms: i64,
+}
+
+impl Default for RegisterLimits {
+    fn default() -> Self {
+        Self {
+            per_address: 30,
+            window_ms: 10 * 60 * 1000,
+        }
+    }
+}
+
+impl RegisterLimits {
+    /// Counts one registration from `ip`, or refuses it once the window's cap is reached.
+    pub async fn count(
+        &self,
+        store: &dyn ThrottleStore,
+        ip: &str,
+        now_ms: i64,
+    ) -> Result<(), ThrottleError> {
+        let (start, end) = window(now_ms, self.window_ms);
+        let key = ThrottleKey::register_address(ip, start);
+        if store.add(&key, 1, end).await? > self.per_address {
+            return Err(Throttled {
+                retry_after_ms: end - now_ms,
+                message: REGISTER_THROTTLED,
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_starts_at_a_second_after_the_free_failures_and_doubles_to_the_cap() {
+        let limits = LoginLimits::default();
+        let waits: Vec<i64> = (0..16).map(|f| limits.delay_ms(f)).collect();
+        assert_eq!(&waits[..5], &[0, 0, 0, 0, 0]);
+        assert_eq!(&waits[5..10], &[1000, 2000, 4000, 8000, 16_000]);
+        assert_eq!(waits[15], 900_000, "capped at 15 minutes");
+        assert_eq!(limits.delay_ms(u32::MAX), 900_000);
+    }
+
+    #[test]
+    fn an_account_key_is_the_email_hashed_in_its_canonical_form() {
+        let key = ThrottleKey::login_account("  Alice@Example.COM ");
+        assert_eq!(key, ThrottleKey::login_account("alice@example.com"));
+        assert!(!key.as_str().contains("alice"));
+        assert_ne!(key, ThrottleKey::login_account("bob@example.com"));
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        let throttled = |ms| Throttled {
+            retry_after_ms: ms,
+            message: LOGIN_THROTTLED,
+        };
+        assert_eq!(throttled(1).retry_after_secs(), 1);
+        assert_eq!(throttled(1000).retry_after_secs(), 1);
+        assert_eq!(throttled(1001).retry_after_secs(), 2);
+        assert_eq!(throttled(-5).retry_after_secs(), 1);
+    }
+}
