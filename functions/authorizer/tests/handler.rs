@@ -309,6 +309,23 @@ impl authgate_users::ThrottleStore for Down {
     }
 }
 
+#[async_trait::async_trait]
+impl authgate_users::ActionTokenStore for Down {
+    async fn put_action(
+        &self,
+        _: &TokenHash,
+        _: &authgate_users::ActionRecord,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn take_action(
+        &self,
+        _: &TokenHash,
+    ) -> Result<Option<authgate_users::ActionRecord>, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+}
+
 #[tokio::test]
 async fn an_unreachable_session_store_fails_closed() {
     let f = fixture().await;

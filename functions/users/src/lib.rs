@@ -250,6 +250,7 @@ impl Users {
             email,
             password_hash,
             disabled: patch.disabled,
+            email_verified: None,
             roles,
             claims: patch.claims.map(CustomClaims::parse).transpose()?,
         };

@@ -28,6 +28,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
+mod actions;
 mod sessions;
 mod throttle;
 pub use sessions::SESSION_CHECK_ATTRIBUTES;
@@ -91,6 +92,10 @@ fn user_item(user: &User) -> Item {
         ("password_hash".to_owned(), s(user.password_hash.as_phc())),
         ("created_at".to_owned(), s(user.created_at.to_rfc3339())),
         ("disabled".to_owned(), AttributeValue::Bool(user.disabled)),
+        (
+            "email_verified".to_owned(),
+            AttributeValue::Bool(user.email_verified),
+        ),
         ("roles".to_owned(), roles_value(&user.roles)),
         ("claims".to_owned(), claims_value(&user.claims)),
     ])
@@ -140,6 +145,7 @@ fn user_from_item(item: &Item) -> Result<User, StoreError> {
             .map_err(|_| corrupt("created_at is not RFC 3339"))?
             .with_timezone(&Utc),
         disabled: get_bool(item, "disabled"),
+        email_verified: get_bool(item, "email_verified"),
         roles: roles_from_item(item)?,
         claims: claims_from_item(item)?,
     })
@@ -301,6 +307,9 @@ fn assignments(changes: &UserChanges) -> Vec<(&'static str, AttributeValue)> {
     }
     if let Some(disabled) = changes.disabled {
         sets.push(("disabled", AttributeValue::Bool(disabled)));
+    }
+    if let Some(verified) = changes.email_verified {
+        sets.push(("email_verified", AttributeValue::Bool(verified)));
     }
     if let Some(roles) = &changes.roles {
         sets.push(("roles", roles_value(roles)));

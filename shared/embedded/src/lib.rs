@@ -15,6 +15,7 @@ use authgate_users::{
     UserPage, UserStore, decode_cursor, page_of,
 };
 
+mod actions;
 mod sessions;
 mod throttle;
 use chrono::{DateTime, Utc};
@@ -33,6 +34,8 @@ const HEADS: TableDefinition<&str, &str> = TableDefinition::new("refresh_heads")
 const BACKOFFS: TableDefinition<&str, &[u8]> = TableDefinition::new("throttle_backoffs");
 /// Throttle counters (keys name their window, so an old window is never read again).
 const COUNTERS: TableDefinition<&str, i64> = TableDefinition::new("throttle_counters");
+/// One-time tokens (reset, verify), by hash.
+const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("action_tokens");
 
 /// The stored form of a user.
 #[derive(Serialize, Deserialize)]
@@ -42,6 +45,8 @@ struct Record {
     password_hash: String,
     created_at: DateTime<Utc>,
     disabled: bool,
+    #[serde(default)]
+    email_verified: bool,
     #[serde(default)]
     roles: BTreeSet<String>,
     #[serde(default)]
@@ -59,6 +64,7 @@ impl Record {
             password_hash: user.password_hash.as_phc().to_owned(),
             created_at: user.created_at,
             disabled: user.disabled,
+            email_verified: user.email_verified,
             roles: user.roles.clone(),
             claims: user.claims.clone(),
             superuser: false,
@@ -77,6 +83,7 @@ impl Record {
                 .map_err(|_| StoreError::Corrupt("stored password hash is invalid".into()))?,
             created_at: self.created_at,
             disabled: self.disabled,
+            email_verified: self.email_verified,
             roles: self.roles,
             claims: self.claims,
         })
@@ -143,6 +150,7 @@ impl EmbeddedUserStore {
         txn.open_table(HEADS).map_err(backend)?;
         txn.open_table(BACKOFFS).map_err(backend)?;
         txn.open_table(COUNTERS).map_err(backend)?;
+        txn.open_table(ACTIONS).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(Self { db: Arc::new(db) })
     }

@@ -19,17 +19,17 @@ use authgate_keys::{KeyRing, KeySourceError, RingIssuer, SecretsManagerKeySource
 use authgate_oidc::OidcError;
 use authgate_token::{IssuedToken, SignError, Subject, TokenIssuer};
 use authgate_users::{
-    RefreshToken, RoleMap, Session, SessionStore, StoreError, ThrottleStore, User, UserStore,
+    ActionTokenStore, RefreshToken, RoleMap, Session, SessionStore, StoreError, ThrottleStore, User, UserStore,
     now_ms,
 };
 
 pub use authgate_config::Env;
 pub use aws_config::SdkConfig;
 
-/// A store of users, their sessions and the throttles' counters (every backend implements all
-/// three on the same data).
-pub trait AccountStore: UserStore + SessionStore + ThrottleStore {}
-impl<T: UserStore + SessionStore + ThrottleStore + ?Sized> AccountStore for T {}
+/// A store of users, their sessions, the throttles' counters and the one-time tokens (every
+/// backend implements all four on the same data).
+pub trait AccountStore: UserStore + SessionStore + ThrottleStore + ActionTokenStore {}
+impl<T: UserStore + SessionStore + ThrottleStore + ActionTokenStore + ?Sized> AccountStore for T {}
 
 /// Why a function could not be built. The init phase fails with it, so a misconfigured function
 /// never answers a request.

@@ -11,6 +11,7 @@ pub mod contract;
 mod email;
 mod memory;
 mod password;
+mod recovery;
 mod sessions;
 mod store;
 mod throttle;
@@ -26,6 +27,10 @@ pub use password::{
     ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST, HashError, MAX_MIN_PASSWORD_CHARS,
     MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Password, PasswordError, PasswordHash, PasswordHasher,
     PasswordPolicy, PolicyError,
+};
+pub use recovery::{
+    ActionRecord, ActionToken, ActionTokenStore, InvalidActionToken, TokenPurpose, binding,
+    redeemable,
 };
 pub use sessions::{
     InvalidRefreshToken, RefreshError, RefreshRecord, RefreshToken, Rotated, RotationDecision,

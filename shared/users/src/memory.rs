@@ -9,6 +9,7 @@ use crate::sessions::{
     SessionState, SessionStore, TokenHash, decide_rotation,
 };
 use crate::store::{NewUser, StoreError, User, UserChanges, UserId, UserPage, UserStore, page_of};
+use crate::recovery::{ActionRecord, ActionTokenStore};
 use crate::throttle::{Backoff, ThrottleKey, ThrottleStore};
 
 #[derive(Default)]
@@ -21,6 +22,7 @@ struct Inner {
     heads: HashMap<SessionId, TokenHash>,
     backoffs: HashMap<ThrottleKey, Backoff>,
     counters: HashMap<ThrottleKey, (i64, i64)>,
+    actions: HashMap<TokenHash, ActionRecord>,
 }
 
 impl Inner {
@@ -254,9 +256,22 @@ impl ThrottleStore for InMemoryUserStore {
     }
 }
 
+#[async_trait::async_trait]
+impl ActionTokenStore for InMemoryUserStore {
+    async fn put_action(&self, hash: &TokenHash, record: &ActionRecord) -> Result<(), StoreError> {
+        self.lock()?.actions.insert(hash.clone(), record.clone());
+        Ok(())
+    }
+
+    async fn take_action(&self, hash: &TokenHash) -> Result<Option<ActionRecord>, StoreError> {
+        Ok(self.lock()?.actions.remove(hash))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     crate::user_store_contract_tests!(async { crate::InMemoryUserStore::new() });
     crate::session_store_contract_tests!(async { crate::InMemoryUserStore::new() });
     crate::throttle_store_contract_tests!(async { crate::InMemoryUserStore::new() });
+    crate::action_token_store_contract_tests!(async { crate::InMemoryUserStore::new() });
 }

@@ -25,6 +25,9 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Disabled users cannot log in.
     pub disabled: bool,
+    /// Whether the user proved they receive mail at `email` (`POST /auth/verify`); a new email
+    /// is unverified again.
+    pub email_verified: bool,
     /// Roles, which grant permissions (`admin`: the user administration API).
     pub roles: BTreeSet<String>,
     /// Custom claims, carried at top level by the user's access tokens.
@@ -36,6 +39,7 @@ pub struct User {
 pub struct PublicUser {
     pub id: UserId,
     pub email: Email,
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -45,6 +49,7 @@ impl User {
         PublicUser {
             id: self.id,
             email: self.email.clone(),
+            email_verified: self.email_verified,
             created_at: self.created_at,
         }
     }
@@ -67,6 +72,7 @@ impl NewUser {
             password_hash: self.password_hash,
             created_at: Utc::now(),
             disabled: false,
+            email_verified: false,
             roles: self.roles,
             claims: CustomClaims::default(),
         }
@@ -120,6 +126,7 @@ pub struct UserChanges {
     pub email: Option<Email>,
     pub password_hash: Option<PasswordHash>,
     pub disabled: Option<bool>,
+    pub email_verified: Option<bool>,
     pub roles: Option<BTreeSet<String>>,
     pub claims: Option<CustomClaims>,
 }
@@ -135,6 +142,9 @@ impl UserChanges {
         }
         if let Some(disabled) = self.disabled {
             user.disabled = disabled;
+        }
+        if let Some(verified) = self.email_verified {
+            user.email_verified = verified;
         }
         if let Some(roles) = self.roles {
             user.roles = roles;

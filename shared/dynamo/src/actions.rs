@@ -1,0 +1,75 @@
+//! `ActionTokenStore` on the users table: `action#<sha256 hex>` items with the `expires_at` TTL
+//! attribute. Taking a token is one `DeleteItem` returning the old item: atomic, so a token
+//! works once however many requests race for it.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use authgate_users::{ActionRecord, ActionTokenStore, StoreError, TokenHash, TokenPurpose};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use crate::{DynamoUserStore, PARTITION_KEY, TTL_ATTRIBUTE, backend, get_s, s};
+
+fn action_key(hash: &TokenHash) -> String {
+    format!("action#{}", hash.as_str())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn dynamo(err: impl Into<aws_sdk_dynamodb::Error>) -> StoreError {
+    backend(err.into())
+}
+
+#[async_trait]
+impl ActionTokenStore for DynamoUserStore {
+    async fn put_action(&self, hash: &TokenHash, record: &ActionRecord) -> Result<(), StoreError> {
+        let item = HashMap::from([
+            (PARTITION_KEY.to_owned(), s(action_key(hash))),
+            ("kind".to_owned(), s("action")),
+            ("purpose".to_owned(), s(record.purpose.as_str())),
+            ("user_id".to_owned(), s(record.user_id.to_string())),
+            ("binding".to_owned(), s(record.binding.as_str())),
+            ("expires_at_ms".to_owned(), n(record.expires_at_ms)),
+            (TTL_ATTRIBUTE.to_owned(), n(record.expires_at_ms / 1000 + 1)),
+        ]);
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    async fn take_action(&self, hash: &TokenHash) -> Result<Option<ActionRecord>, StoreError> {
+        let output = self
+            .client()
+            .delete_item()
+            .table_name(self.table())
+            .key(PARTITION_KEY, s(action_key(hash)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        let Some(item) = output.attributes.filter(|a| !a.is_empty()) else {
+            return Ok(None);
+        };
+        let corrupt = |what: &str| StoreError::Corrupt(format!("action token {what}"));
+        Ok(Some(ActionRecord {
+            purpose: TokenPurpose::from_stored(get_s(&item, "purpose")?)
+                .ok_or_else(|| corrupt("purpose"))?,
+            user_id: get_s(&item, "user_id")?
+                .parse()
+                .map_err(|_| corrupt("user_id"))?,
+            binding: get_s(&item, "binding")?.to_owned(),
+            expires_at_ms: item
+                .get("expires_at_ms")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| corrupt("expiry"))?,
+        }))
+    }
+}
