@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use authgate_config::ThrottleSettings;
+use authgate_config::{MailSettings, ThrottleSettings};
 use authgate_http::{ApiError, Endpoint, body, source_ip, token_response};
 use authgate_runtime::{AccountStore, Backend, Env, InitError, SessionStarter, StartError};
 use authgate_users::{
@@ -24,6 +24,9 @@ use authgate_users::{
 };
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
+
+/// `detail` of a right password for an unverified address, when login requires verification.
+pub const EMAIL_NOT_VERIFIED: &str = "Email not verified";
 
 /// The one message for every credential failure.
 pub const INVALID_CREDENTIALS: &str = "Incorrect email or password";
@@ -56,6 +59,8 @@ pub enum LoginError {
     InvalidCredentials,
     #[error(transparent)]
     Throttled(#[from] Throttled),
+    #[error("email not verified")]
+    EmailNotVerified,
     #[error("password verification failed")]
     Hash(#[from] HashError),
     #[error("user store failed")]
@@ -70,6 +75,7 @@ impl From<LoginError> for ApiError {
             LoginError::Request(api) => api,
             LoginError::InvalidCredentials => ApiError::Unauthorized(INVALID_CREDENTIALS.into()),
             LoginError::Throttled(throttled) => throttled.into(),
+            LoginError::EmailNotVerified => ApiError::Forbidden(EMAIL_NOT_VERIFIED.into()),
             other => ApiError::internal(other),
         }
     }
@@ -81,6 +87,7 @@ pub struct Login {
     hasher: PasswordHasher,
     sessions: SessionStarter,
     limits: LoginLimits,
+    requires_verified_email: bool,
 }
 
 /// The login function: users and sessions from `backend`'s store, tokens signed with its keys
@@ -91,6 +98,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Login, InitError>
         hasher: PasswordHasher::new(),
         sessions: SessionStarter::build(env, backend).await?,
         limits: ThrottleSettings::from_env(env)?.login,
+        requires_verified_email: MailSettings::from_env(env)?.login_requires_verified_email,
     })
 }
 
@@ -173,6 +181,9 @@ impl Login {
         };
 
         attempt.succeeded(self.store.as_ref()).await?;
+        if self.requires_verified_email && !user.email_verified {
+            return Err(LoginError::EmailNotVerified);
+        }
         let (issued, refresh) = self.sessions.start(&user).await?;
         Ok(token_response(&issued, refresh.as_str()))
     }

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use authgate_config::PasswordSettings;
 use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response};
 use authgate_runtime::{
-    AccountStore, Backend, Env, InitError, SessionStarter, StartError, change_user,
+    AccountMail, AccountStore, Backend, Env, InitError, SessionStarter, StartError, change_user,
 };
 use authgate_token::AccessClaims;
 use authgate_users::{
     Denied, Email, EmailError, HashError, Password, PasswordError, PasswordHasher, PasswordPolicy,
-    StoreError, User, UserChanges, user_may_act,
+    StoreError, TokenPurpose, User, UserChanges, user_may_act,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 struct MeResponse {
     id: String,
     email: String,
+    email_verified: bool,
     created_at: DateTime<Utc>,
     claims: AccessClaims,
 }
@@ -45,6 +46,7 @@ struct Patch {
 struct Patched {
     id: String,
     email: String,
+    email_verified: bool,
     created_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     access_token: Option<String>,
@@ -110,6 +112,7 @@ pub struct Me {
     hasher: PasswordHasher,
     sessions: SessionStarter,
     passwords: PasswordPolicy,
+    mail: AccountMail,
 }
 
 /// The `/users/me` function: users in `backend`'s store; its keys sign the tokens of the new
@@ -120,6 +123,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Me, InitError> {
         hasher: PasswordHasher::new(),
         sessions: SessionStarter::build(env, backend).await?,
         passwords: PasswordSettings::from_env(env)?.policy,
+        mail: AccountMail::build(env, backend)?,
     })
 }
 
@@ -139,6 +143,7 @@ impl Endpoint for Me {
             &MeResponse {
                 id: user.id.to_string(),
                 email: user.email.to_string(),
+                email_verified: user.email_verified,
                 created_at: user.created_at,
                 claims,
             },
@@ -180,6 +185,11 @@ impl Me {
             ..UserChanges::default()
         };
         let changed = change_user(self.store.as_ref(), user.id, changes).await?;
+        if changed.email_changed {
+            self.mail
+                .send(TokenPurpose::VerifyEmail, &changed.user)
+                .await?;
+        }
         let updated = changed.user;
         let tokens = match changed.sessions_ended_at_ms {
             Some(cut_off) => Some(self.sessions.start_after(&updated, cut_off).await?),
@@ -193,6 +203,7 @@ impl Me {
             &Patched {
                 id: updated.id.to_string(),
                 email: updated.email.to_string(),
+                email_verified: updated.email_verified,
                 created_at: updated.created_at,
                 expires_in: issued.as_ref().map(|i| i.expires_in),
                 access_token: issued.map(|i| i.token),

@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use authgate_config::{AuthzSettings, PasswordSettings};
 use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response};
-use authgate_runtime::{AccountStore, Backend, Env, InitError, change_user};
+use authgate_runtime::{AccountMail, AccountStore, Backend, Env, InitError, change_user};
 use authgate_users::{
     AuthzError, CustomClaims, Email, EmailError, HashError, PasswordError, PasswordHasher,
-    PasswordPolicy, RoleMap, StoreError, USERS_WRITE, User, UserChanges, UserId, parse_roles,
+    PasswordPolicy, RoleMap, StoreError, TokenPurpose, USERS_WRITE, User, UserChanges, UserId, parse_roles,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
@@ -36,6 +36,7 @@ struct AdminView {
     email: String,
     created_at: DateTime<Utc>,
     disabled: bool,
+    email_verified: bool,
     roles: BTreeSet<String>,
     claims: CustomClaims,
 }
@@ -47,6 +48,7 @@ impl From<User> for AdminView {
             email: user.email.as_str().to_owned(),
             created_at: user.created_at,
             disabled: user.disabled,
+            email_verified: user.email_verified,
             roles: user.roles,
             claims: user.claims,
         }
@@ -129,6 +131,7 @@ pub struct Users {
     hasher: PasswordHasher,
     roles: RoleMap,
     passwords: PasswordPolicy,
+    mail: AccountMail,
 }
 
 /// The administration function: users in `backend`'s store, roles as `env` defines them. It
@@ -139,6 +142,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Users, InitError>
         hasher: PasswordHasher::new(),
         roles: AuthzSettings::from_env(env)?.roles,
         passwords: PasswordSettings::from_env(env)?.policy,
+        mail: AccountMail::build(env, backend)?,
     })
 }
 
@@ -255,6 +259,11 @@ impl Users {
             claims: patch.claims.map(CustomClaims::parse).transpose()?,
         };
         let changed = change_user(self.store.as_ref(), user.id, changes).await?;
+        if changed.email_changed {
+            self.mail
+                .send(TokenPurpose::VerifyEmail, &changed.user)
+                .await?;
+        }
         let ended_sessions = changed.sessions_ended_at_ms.is_some();
         tracing::info!(user_id = %user.id, ended_sessions, "user updated by an administrator");
         Ok(json_response(

@@ -349,6 +349,83 @@ impl ThrottleSettings {
     }
 }
 
+/// Variables of [`MailSettings`].
+pub const MAIL_FROM: &str = "MAIL_FROM";
+pub const RESET_PASSWORD_URL: &str = "RESET_PASSWORD_URL";
+pub const VERIFY_EMAIL_URL: &str = "VERIFY_EMAIL_URL";
+pub const RESET_TOKEN_TTL_SECONDS: &str = "RESET_TOKEN_TTL_SECONDS";
+pub const VERIFY_TOKEN_TTL_SECONDS: &str = "VERIFY_TOKEN_TTL_SECONDS";
+pub const MAILS_PER_ADDRESS: &str = "MAILS_PER_ADDRESS";
+pub const MAIL_ADDRESS_WINDOW_SECONDS: &str = "MAIL_ADDRESS_WINDOW_SECONDS";
+pub const LOGIN_REQUIRES_VERIFIED_EMAIL: &str = "LOGIN_REQUIRES_VERIFIED_EMAIL";
+/// Where a link's token goes in [`RESET_PASSWORD_URL`] and [`VERIFY_EMAIL_URL`].
+pub const TOKEN_PLACEHOLDER: &str = "{token}";
+/// The links when none are configured: a page of the app that takes the token.
+pub const DEFAULT_RESET_PASSWORD_URL: &str = "http://localhost:3000/reset-password?token={token}";
+pub const DEFAULT_VERIFY_EMAIL_URL: &str = "http://localhost:3000/verify?token={token}";
+
+/// Account mail: who sends it, the links it carries, how long their tokens live, how often one
+/// address may be sent one, and whether login needs a verified address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// The SES sender identity (none: mail is not sent, and each attempt is logged).
+    pub from: Option<String>,
+    pub reset_url: String,
+    pub verify_url: String,
+    pub reset_ttl: Duration,
+    pub verify_ttl: Duration,
+    /// Mails per address per window, for each purpose.
+    pub per_address: i64,
+    pub address_window: Duration,
+    pub login_requires_verified_email: bool,
+}
+
+impl MailSettings {
+    /// From `MAIL_FROM`, the URL and TTL variables and `LOGIN_REQUIRES_VERIFIED_EMAIL`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let url = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            let url = env
+                .optional(name)
+                .filter(|u| !u.trim().is_empty())
+                .unwrap_or_else(|| default.to_owned());
+            if !url.contains(TOKEN_PLACEHOLDER) {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("must contain {TOKEN_PLACEHOLDER}, where the token goes"),
+                });
+            }
+            Ok(url)
+        };
+        let secs = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            let value: u64 = env.parsed_or(name, default)?;
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be at least 1".into(),
+                });
+            }
+            Ok(Duration::from_secs(value))
+        };
+        let per_address: i64 = env.parsed_or(MAILS_PER_ADDRESS, 5)?;
+        if per_address < 1 {
+            return Err(ConfigError::Invalid {
+                name: MAILS_PER_ADDRESS,
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(Self {
+            from: env.optional(MAIL_FROM).filter(|f| !f.trim().is_empty()),
+            reset_url: url(RESET_PASSWORD_URL, DEFAULT_RESET_PASSWORD_URL)?,
+            verify_url: url(VERIFY_EMAIL_URL, DEFAULT_VERIFY_EMAIL_URL)?,
+            reset_ttl: secs(RESET_TOKEN_TTL_SECONDS, 3600)?,
+            verify_ttl: secs(VERIFY_TOKEN_TTL_SECONDS, 86_400)?,
+            per_address,
+            address_window: secs(MAIL_ADDRESS_WINDOW_SECONDS, 3600)?,
+            login_requires_verified_email: env.parsed_or(LOGIN_REQUIRES_VERIFIED_EMAIL, false)?,
+        })
+    }
+}
+
 /// `error: cause: cause`, an error and its whole source chain on one line, for logs and for the
 /// messages Lambda records.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
@@ -468,6 +545,30 @@ mod tests {
                 ThrottleSettings::from_env(&env(&[(name, "0")])).is_err(),
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn mail_settings_default_to_an_hour_and_a_day_and_links_need_the_placeholder() {
+        let settings = MailSettings::from_env(&env(&[])).unwrap();
+        assert_eq!(settings.reset_ttl, Duration::from_secs(3600));
+        assert_eq!(settings.verify_ttl, Duration::from_secs(86_400));
+        assert_eq!(settings.from, None);
+        assert!(!settings.login_requires_verified_email);
+        let settings = MailSettings::from_env(&env(&[
+            (MAIL_FROM, "no-reply@example.com"),
+            (RESET_PASSWORD_URL, "https://app.example.com/reset?token={token}"),
+            (LOGIN_REQUIRES_VERIFIED_EMAIL, "true"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.from.as_deref(), Some("no-reply@example.com"));
+        assert!(settings.login_requires_verified_email);
+        for (name, value) in [
+            (RESET_PASSWORD_URL, "https://app.example.com/reset"),
+            (VERIFY_TOKEN_TTL_SECONDS, "0"),
+            (LOGIN_REQUIRES_VERIFIED_EMAIL, "yes please"),
+        ] {
+            assert!(MailSettings::from_env(&env(&[(name, value)])).is_err(), "{name}");
         }
     }
 

@@ -16,6 +16,10 @@ use authgate_config::{
 use authgate_dynamo::DynamoUserStore;
 use authgate_http::HttpHandler;
 use authgate_keys::{KeyRing, KeySourceError, RingIssuer, SecretsManagerKeySource};
+pub use authgate_mail::{Mail, MailError, Mailer, RecordingMailer, SesMailer};
+
+mod mail;
+pub use mail::{AccountMail, RedeemError};
 use authgate_oidc::OidcError;
 use authgate_token::{IssuedToken, SignError, Subject, TokenIssuer};
 use authgate_users::{
@@ -53,6 +57,8 @@ pub trait Backend: Send + Sync {
     fn store(&self, env: &Env) -> Result<Arc<dyn AccountStore>, InitError>;
     /// The signing and verification keys, loaded now and reloaded as they age.
     async fn keys(&self, env: &Env) -> Result<Arc<KeyRing>, InitError>;
+    /// Where account mail goes.
+    fn mailer(&self, env: &Env) -> Result<Arc<dyn Mailer>, InitError>;
 }
 
 /// The deployed backend: the table named by `USERS_TABLE`, the secret named by
@@ -62,6 +68,7 @@ pub trait Backend: Send + Sync {
 pub struct AwsBackend {
     dynamodb: SdkConfig,
     secrets_manager: SdkConfig,
+    ses: SdkConfig,
 }
 
 impl AwsBackend {
@@ -80,8 +87,15 @@ impl AwsBackend {
     pub fn per_service(dynamodb: SdkConfig, secrets_manager: SdkConfig) -> Self {
         Self {
             dynamodb,
+            ses: secrets_manager.clone(),
             secrets_manager,
         }
+    }
+
+    /// The same backend, sending mail through SES with a configuration of its own.
+    pub fn with_ses(mut self, ses: SdkConfig) -> Self {
+        self.ses = ses;
+        self
     }
 
     /// The SDK configuration, for functions that talk to Secrets Manager beyond loading keys.
@@ -109,6 +123,14 @@ impl Backend for AwsBackend {
         let ring = KeyRing::load(Arc::new(source), KEYS_MAX_AGE, KEY_RELOAD_MIN_INTERVAL).await?;
         Ok(Arc::new(ring))
     }
+
+    /// Amazon SES (API v2) from the `MAIL_FROM` identity.
+    fn mailer(&self, env: &Env) -> Result<Arc<dyn Mailer>, InitError> {
+        Ok(Arc::new(SesMailer::new(
+            aws_sdk_sesv2::Client::new(&self.ses),
+            env.optional(authgate_config::MAIL_FROM),
+        )))
+    }
 }
 
 /// A store and keys already opened: what `authgate serve` and the tests build functions on.
@@ -118,12 +140,24 @@ pub struct Resources {
     pub store: Arc<dyn AccountStore>,
     /// Signing and verification keys.
     pub keys: Arc<KeyRing>,
+    /// Account mail (a [`RecordingMailer`] unless [`Resources::with_mailer`] says otherwise).
+    pub mailer: Arc<dyn Mailer>,
 }
 
 impl Resources {
-    /// Functions built on these share `store` and `keys`.
+    /// Functions built on these share `store` and `keys`; mail is recorded, not sent.
     pub fn new(store: Arc<dyn AccountStore>, keys: Arc<KeyRing>) -> Self {
-        Self { store, keys }
+        Self {
+            store,
+            keys,
+            mailer: Arc::new(RecordingMailer::new()),
+        }
+    }
+
+    /// The same resources, sending account mail through `mailer`.
+    pub fn with_mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = mailer;
+        self
     }
 }
 
@@ -135,6 +169,10 @@ impl Backend for Resources {
 
     async fn keys(&self, _: &Env) -> Result<Arc<KeyRing>, InitError> {
         Ok(Arc::clone(&self.keys))
+    }
+
+    fn mailer(&self, _: &Env) -> Result<Arc<dyn Mailer>, InitError> {
+        Ok(Arc::clone(&self.mailer))
     }
 }
 
@@ -170,8 +208,7 @@ impl UserTokens {
         self.issuer.current().await?.issue(&Subject {
             id: &id,
             email: user.email.as_str(),
-            // authgate cannot verify an email address yet: no token may claim one is verified.
-            email_verified: false,
+            email_verified: user.email_verified,
             session: &sid,
             roles: user.roles.iter().cloned().collect(),
             permissions: self.roles.permissions(&user.roles).into_iter().collect(),
@@ -184,18 +221,29 @@ impl UserTokens {
 #[derive(Debug)]
 pub struct Changed {
     pub user: User,
+    /// Whether the address changed (it is unverified now, and wants a verification mail).
+    pub email_changed: bool,
     /// The logout-all cut-off the change set: sessions created at or before it are ended.
     pub sessions_ended_at_ms: Option<i64>,
 }
 
-/// Applies `changes` to a user, the one way the admin API, `PATCH /users/me` and the command line
-/// change users: a user who is disabled or given a new password loses every session.
+/// Applies `changes` to a user, the one way the admin API, `PATCH /users/me`, a password reset and
+/// the command line change users: a user who is disabled or given a new password loses every
+/// session, and a new address is unverified until verified.
 pub async fn change_user(
     store: &dyn AccountStore,
     id: authgate_users::UserId,
-    changes: authgate_users::UserChanges,
+    mut changes: authgate_users::UserChanges,
 ) -> Result<Changed, StoreError> {
     let ends_sessions = changes.disabled == Some(true) || changes.password_hash.is_some();
+    let mut email_changed = false;
+    if let Some(email) = &changes.email {
+        let current = store.get_by_id(id).await?.ok_or(StoreError::NotFound)?;
+        if current.email != *email {
+            email_changed = true;
+            changes.email_verified = Some(false);
+        }
+    }
     let user = store.update(id, changes).await?;
     let sessions_ended_at_ms = if ends_sessions {
         let cut_off = now_ms();
@@ -206,6 +254,7 @@ pub async fn change_user(
     };
     Ok(Changed {
         user,
+        email_changed,
         sessions_ended_at_ms,
     })
 }

@@ -46,6 +46,12 @@ impl ThrottleKey {
         Self(format!("register-ip#{ip}#{window_start_ms}"))
     }
 
+    /// Mails of `purpose` to the address whose SHA-256 is `address_hash`, in the window
+    /// starting at `window_start_ms`.
+    pub fn mail_address(purpose: &str, address_hash: &str, window_start_ms: i64) -> Self {
+        Self(format!("mail#{purpose}#{address_hash}#{window_start_ms}"))
+    }
+
     /// The key as stored.
     pub fn as_str(&self) -> &str {
         &self.0
