@@ -90,6 +90,33 @@ pub struct SettingsArgs {
         env = "REGISTER_ADDRESS_WINDOW_SECONDS"
     )]
     pub register_address_window_seconds: Option<String>,
+    /// Sender of account mail [default: authgate@localhost locally; the template's MailFromAddress].
+    #[arg(long = "mail-from", env = "MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Link of a reset mail, {token} where the token goes [default: the template's ResetPasswordUrl].
+    #[arg(long = "reset-password-url", env = "RESET_PASSWORD_URL")]
+    pub reset_password_url: Option<String>,
+    /// Link of a verification mail, {token} where the token goes [default: the template's VerifyEmailUrl].
+    #[arg(long = "verify-email-url", env = "VERIFY_EMAIL_URL")]
+    pub verify_email_url: Option<String>,
+    /// Lifetime of a reset token, seconds [default: the template's ResetTokenTtlSeconds].
+    #[arg(long = "reset-token-ttl", env = "RESET_TOKEN_TTL_SECONDS")]
+    pub reset_token_ttl_seconds: Option<String>,
+    /// Lifetime of a verification token, seconds [default: the template's VerifyTokenTtlSeconds].
+    #[arg(long = "verify-token-ttl", env = "VERIFY_TOKEN_TTL_SECONDS")]
+    pub verify_token_ttl_seconds: Option<String>,
+    /// Mails of each kind one address may get per window [default: the template's MailsPerAddress].
+    #[arg(long = "mails-per-address", env = "MAILS_PER_ADDRESS")]
+    pub mails_per_address: Option<String>,
+    /// The window of --mails-per-address, seconds [default: the template's MailAddressWindowSeconds].
+    #[arg(long = "mail-address-window", env = "MAIL_ADDRESS_WINDOW_SECONDS")]
+    pub mail_address_window_seconds: Option<String>,
+    /// Whether login needs a verified address, true or false [default: the template's LoginRequiresVerifiedEmail].
+    #[arg(
+        long = "login-requires-verified-email",
+        env = "LOGIN_REQUIRES_VERIFIED_EMAIL"
+    )]
+    pub login_requires_verified_email: Option<String>,
 }
 
 /// The issuer `serve` uses when none is given, as the template uses `urn:authgate:<stack name>`.
@@ -118,6 +145,53 @@ impl SettingsArgs {
             (
                 authgate_config::PASSWORD_MIN_LENGTH,
                 &self.password_min_length,
+            ),
+            (
+                authgate_config::LOGIN_FREE_FAILURES,
+                &self.login_free_failures,
+            ),
+            (
+                authgate_config::LOGIN_MAX_DELAY_SECONDS,
+                &self.login_max_delay_seconds,
+            ),
+            (
+                authgate_config::LOGIN_ADDRESS_FAILURES,
+                &self.login_address_failures,
+            ),
+            (
+                authgate_config::LOGIN_ADDRESS_WINDOW_SECONDS,
+                &self.login_address_window_seconds,
+            ),
+            (
+                authgate_config::REGISTER_ADDRESS_LIMIT,
+                &self.register_address_limit,
+            ),
+            (
+                authgate_config::REGISTER_ADDRESS_WINDOW_SECONDS,
+                &self.register_address_window_seconds,
+            ),
+            (authgate_config::MAIL_FROM, &self.mail_from),
+            (
+                authgate_config::RESET_PASSWORD_URL,
+                &self.reset_password_url,
+            ),
+            (authgate_config::VERIFY_EMAIL_URL, &self.verify_email_url),
+            (
+                authgate_config::RESET_TOKEN_TTL_SECONDS,
+                &self.reset_token_ttl_seconds,
+            ),
+            (
+                authgate_config::VERIFY_TOKEN_TTL_SECONDS,
+                &self.verify_token_ttl_seconds,
+            ),
+            (authgate_config::MAILS_PER_ADDRESS, &self.mails_per_address),
+            (
+                authgate_config::MAIL_ADDRESS_WINDOW_SECONDS,
+                &self.mail_address_window_seconds,
+            ),
+            (
+                authgate_config::LOGIN_REQUIRES_VERIFIED_EMAIL,
+                &self.login_requires_verified_email,
             ),
         ];
         let env = Env::from_pairs(
@@ -193,6 +267,10 @@ pub async fn build_gateway(
             "UsersFunction".into(),
             http(users::build(env, resources).await?),
         ),
+        (
+            "RecoveryFunction".into(),
+            http(recovery::build(env, resources).await?),
+        ),
     ]);
     // The authorizer's own variables in the template (its route rules) apply locally too.
     let mut authorizer_env = env.clone();
@@ -239,7 +317,13 @@ pub async fn serve(args: ServeArgs) -> Result<(), CommandError> {
     let env = args.settings.env();
     let store = args.backend.store().await?;
     let keys = args.backend.keys().await?;
-    let resources = Resources::new(store.store, keys.ring);
+    // Account mail never leaves the machine: each message is a file under <data dir>/mail.
+    let mail_dir = args.backend.data_dir.join("mail");
+    let from = env
+        .optional(authgate_config::MAIL_FROM)
+        .unwrap_or_else(|| "authgate@localhost".to_owned());
+    let resources = Resources::new(store.store, keys.ring)
+        .with_mailer(Arc::new(authgate_mail::FileMailer::new(&mail_dir, from)));
     let gateway = build_gateway(
         &resources,
         &env,
@@ -261,8 +345,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), CommandError> {
         ));
     }
     banner.push_str(&format!(
-        "users: {}\nsigning key: {}\n",
-        store.description, keys.description
+        "users: {}\nsigning key: {}\nmail: written to {}\n",
+        store.description,
+        keys.description,
+        mail_dir.display()
     ));
     if let Some(ttl) = gateway.authorizer_cache_ttl() {
         banner.push_str(&format!("authorizer cache TTL: {}s\n", ttl.as_secs()));

@@ -166,3 +166,32 @@ fn a_rule_for_an_undeclared_route_and_a_route_without_a_rule_are_both_caught() {
     assert_eq!(undeclared, ["GET /admin/reports"]);
     assert_eq!(unruled, ["GET /users/me"]);
 }
+
+#[derive(Parser)]
+struct Settings {
+    #[command(flatten)]
+    args: SettingsArgs,
+}
+
+#[test]
+fn every_setting_flag_reaches_the_functions_under_its_variable() {
+    let command = Settings::command();
+    let flags: Vec<(String, String)> = command
+        .get_arguments()
+        .filter_map(|arg| {
+            let env = arg.get_env()?.to_string_lossy().into_owned();
+            Some((arg.get_long()?.to_owned(), env))
+        })
+        .collect();
+    assert!(flags.len() > 20, "{flags:?}");
+    for (flag, variable) in flags {
+        let value = "7";
+        let settings = Settings::try_parse_from(["serve", &format!("--{flag}"), value]).unwrap();
+        let env = settings.args.env();
+        assert_eq!(
+            env.optional(&variable).as_deref(),
+            Some(value),
+            "--{flag} must set {variable}"
+        );
+    }
+}

@@ -19,8 +19,7 @@ use authgate_runtime::{
     AccountMail, AccountStore, Backend, Env, InitError, RedeemError, change_user,
 };
 use authgate_users::{
-    HashError, PasswordError, PasswordHasher, PasswordPolicy, StoreError, TokenPurpose,
-    UserChanges,
+    HashError, PasswordError, PasswordHasher, PasswordPolicy, StoreError, TokenPurpose, UserChanges,
 };
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
@@ -142,7 +141,10 @@ impl Endpoint for Recovery {
             }
             Some("/auth/verify") => {
                 let input: VerifyBody = body::json(&request)?;
-                let (user, _) = self.mail.redeem(TokenPurpose::VerifyEmail, &input.token).await?;
+                let (user, _) = self
+                    .mail
+                    .redeem(TokenPurpose::VerifyEmail, &input.token)
+                    .await?;
                 let changes = UserChanges {
                     email_verified: Some(true),
                     ..UserChanges::default()

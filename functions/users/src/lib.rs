@@ -16,7 +16,8 @@ use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, jso
 use authgate_runtime::{AccountMail, AccountStore, Backend, Env, InitError, change_user};
 use authgate_users::{
     AuthzError, CustomClaims, Email, EmailError, HashError, PasswordError, PasswordHasher,
-    PasswordPolicy, RoleMap, StoreError, TokenPurpose, USERS_WRITE, User, UserChanges, UserId, parse_roles,
+    PasswordPolicy, RoleMap, StoreError, TokenPurpose, USERS_WRITE, User, UserChanges, UserId,
+    parse_roles,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};

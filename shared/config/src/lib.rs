@@ -557,7 +557,10 @@ mod tests {
         assert!(!settings.login_requires_verified_email);
         let settings = MailSettings::from_env(&env(&[
             (MAIL_FROM, "no-reply@example.com"),
-            (RESET_PASSWORD_URL, "https://app.example.com/reset?token={token}"),
+            (
+                RESET_PASSWORD_URL,
+                "https://app.example.com/reset?token={token}",
+            ),
             (LOGIN_REQUIRES_VERIFIED_EMAIL, "true"),
         ]))
         .unwrap();
@@ -568,7 +571,10 @@ mod tests {
             (VERIFY_TOKEN_TTL_SECONDS, "0"),
             (LOGIN_REQUIRES_VERIFIED_EMAIL, "yes please"),
         ] {
-            assert!(MailSettings::from_env(&env(&[(name, value)])).is_err(), "{name}");
+            assert!(
+                MailSettings::from_env(&env(&[(name, value)])).is_err(),
+                "{name}"
+            );
         }
     }
 

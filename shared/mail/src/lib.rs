@@ -223,12 +223,22 @@ mod tests {
         assert_eq!(files.len(), 1);
         let text = std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        for name in ["From: authgate@localhost", "To: alice@example.com", "Subject: Reset your password", "Date: ", "Message-ID: <", "MIME-Version: 1.0"] {
+        for name in [
+            "From: authgate@localhost",
+            "To: alice@example.com",
+            "Subject: Reset your password",
+            "Date: ",
+            "Message-ID: <",
+            "MIME-Version: 1.0",
+        ] {
             assert!(head.contains(name), "{name} in {head}");
         }
         assert!(body.contains("https://app.example.com/reset?token=abc\r\nIt works once."));
         assert!(body.contains("text/html"));
-        assert!(!text.replace("\r\n", "").contains('\n'), "CRLF line ends only");
+        assert!(
+            !text.replace("\r\n", "").contains('\n'),
+            "CRLF line ends only"
+        );
     }
 
     #[test]

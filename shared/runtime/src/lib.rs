@@ -19,13 +19,13 @@ use authgate_keys::{KeyRing, KeySourceError, RingIssuer, SecretsManagerKeySource
 pub use authgate_mail::{Mail, MailError, Mailer, RecordingMailer, SesMailer};
 
 mod mail;
-pub use mail::{AccountMail, RedeemError};
 use authgate_oidc::OidcError;
 use authgate_token::{IssuedToken, SignError, Subject, TokenIssuer};
 use authgate_users::{
-    ActionTokenStore, RefreshToken, RoleMap, Session, SessionStore, StoreError, ThrottleStore, User, UserStore,
-    now_ms,
+    ActionTokenStore, RefreshToken, RoleMap, Session, SessionStore, StoreError, ThrottleStore,
+    User, UserStore, now_ms,
 };
+pub use mail::{AccountMail, RedeemError};
 
 pub use authgate_config::Env;
 pub use aws_config::SdkConfig;

@@ -116,7 +116,9 @@ impl AccountMail {
         let link = url.replace(authgate_config::TOKEN_PLACEHOLDER, token.as_str());
         let mail = compose(purpose, user.email.as_str(), &link, ttl.as_secs());
         match self.mailer.send(&mail).await {
-            Ok(()) => tracing::info!(user_id = %user.id, purpose = purpose.as_str(), "account mail sent"),
+            Ok(()) => {
+                tracing::info!(user_id = %user.id, purpose = purpose.as_str(), "account mail sent")
+            }
             Err(e) => tracing::error!(
                 user_id = %user.id,
                 purpose = purpose.as_str(),
@@ -203,7 +205,10 @@ mod tests {
             3600,
         );
         assert_eq!(mail.subject, "Reset your password");
-        assert!(mail.text.contains("https://app.example.com/reset?token=abc&x=<y>"));
+        assert!(
+            mail.text
+                .contains("https://app.example.com/reset?token=abc&x=<y>")
+        );
         assert!(mail.html.contains("token=abc&amp;x=&lt;y&gt;"));
         assert!(mail.text.contains("one hour"));
         let verify = compose(TokenPurpose::VerifyEmail, "a@b.co", "l", 86_400);

@@ -1126,14 +1126,21 @@ pub async fn an_action_token_is_taken_once_and_only_by_one_of_concurrent_takers<
         .filter_map(|r| r.expect("task").expect("take"))
         .collect();
     assert_eq!(taken, vec![record], "exactly one taker gets it, intact");
-    assert_eq!(store.take_action(&token.hash()).await.unwrap(), None, "used");
+    assert_eq!(
+        store.take_action(&token.hash()).await.unwrap(),
+        None,
+        "used"
+    );
     let verify = crate::ActionRecord {
         purpose: crate::TokenPurpose::VerifyEmail,
         ..taken[0].clone()
     };
     let other = crate::ActionToken::generate();
     store.put_action(&other.hash(), &verify).await.unwrap();
-    assert_eq!(store.take_action(&other.hash()).await.unwrap(), Some(verify));
+    assert_eq!(
+        store.take_action(&other.hash()).await.unwrap(),
+        Some(verify)
+    );
 }
 
 /// Expands to one test per action-token-store rule.

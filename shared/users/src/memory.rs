@@ -4,12 +4,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::email::Email;
+use crate::recovery::{ActionRecord, ActionTokenStore};
 use crate::sessions::{
     RefreshError, RefreshRecord, Rotated, RotationDecision, RotationPolicy, Session, SessionId,
     SessionState, SessionStore, TokenHash, decide_rotation,
 };
 use crate::store::{NewUser, StoreError, User, UserChanges, UserId, UserPage, UserStore, page_of};
-use crate::recovery::{ActionRecord, ActionTokenStore};
 use crate::throttle::{Backoff, ThrottleKey, ThrottleStore};
 
 #[derive(Default)]

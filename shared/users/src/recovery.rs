@@ -89,7 +89,12 @@ impl ActionToken {
     /// What is stored and looked up.
     pub fn hash(&self) -> TokenHash {
         let digest = Sha256::digest(self.0.as_bytes());
-        TokenHash::from_stored(digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        TokenHash::from_stored(
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+        )
     }
 }
 
@@ -214,7 +219,12 @@ mod tests {
         assert_eq!(ActionToken::parse(a.as_str()), Ok(a.clone()));
         assert_eq!(a.hash().as_str().len(), 64);
         assert!(!format!("{a:?}").contains(a.as_str()));
-        for bad in ["", "short", &"a".repeat(44), "not a token at all but it is 43 chars lo"] {
+        for bad in [
+            "",
+            "short",
+            &"a".repeat(44),
+            "not a token at all but it is 43 chars lo",
+        ] {
             assert_eq!(ActionToken::parse(bad), Err(InvalidActionToken), "{bad:?}");
         }
     }
