@@ -516,11 +516,20 @@ mod tests {
                 ("GET", "/users/{id}", "UsersFunction", true),
                 ("PATCH", "/users/me", "MeFunction", true),
                 ("PATCH", "/users/{id}", "UsersFunction", true),
+                ("POST", "/auth/forgot-password", "RecoveryFunction", false),
                 ("POST", "/auth/login", "LoginFunction", false),
                 ("POST", "/auth/logout", "LogoutFunction", true),
                 ("POST", "/auth/logout-all", "LogoutFunction", true),
                 ("POST", "/auth/refresh", "RefreshFunction", false),
                 ("POST", "/auth/register", "RegisterFunction", false),
+                (
+                    "POST",
+                    "/auth/request-verify-token",
+                    "RecoveryFunction",
+                    false
+                ),
+                ("POST", "/auth/reset-password", "RecoveryFunction", false),
+                ("POST", "/auth/verify", "RecoveryFunction", false),
             ]
         );
         let authorizer = spec.authorizer.unwrap();

@@ -62,6 +62,7 @@ fn all_functions() -> HashMap<String, HttpFunction> {
         "DiscoveryFunction",
         "MeFunction",
         "UsersFunction",
+        "RecoveryFunction",
     ]
     .into_iter()
     .map(|f| (f.to_owned(), echo()))

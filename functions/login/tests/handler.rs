@@ -406,3 +406,43 @@ async fn one_address_failing_across_many_accounts_is_capped() {
         .unwrap();
     assert!((1..=900).contains(&retry), "{retry}");
 }
+
+#[tokio::test]
+async fn with_verification_required_an_unverified_address_gets_403_only_after_the_right_password() {
+    let f = fixture_with(&[("LOGIN_REQUIRES_VERIFIED_EMAIL", "true")]).await;
+    let wrong = f
+        .login
+        .handle(attempt("alice@example.com", "not her password"))
+        .await;
+    assert_eq!(
+        wrong.status(),
+        401,
+        "a wrong password learns nothing about verification"
+    );
+    let right = f.login.handle(request("login.json")).await;
+    assert_eq!(right.status(), 403);
+    assert_eq!(json_body(&right)["detail"], "Email not verified");
+    let alice = f
+        .store
+        .get_by_email(&Email::parse("alice@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    f.store
+        .update(
+            alice.id,
+            authgate_users::UserChanges {
+                email_verified: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let verified = f.login.handle(request("login.json")).await;
+    assert_eq!(verified.status(), 200);
+    let claims = verify(json_body(&verified)["access_token"].as_str().unwrap());
+    assert!(
+        claims.email_verified,
+        "the token says the address is verified"
+    );
+}

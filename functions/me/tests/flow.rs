@@ -33,6 +33,7 @@ struct Deployment {
     authorizer: Authorizer,
     me: Me,
     users: users::Users,
+    recovery: recovery::Recovery,
     /// The table, as an operator (or the admin API) reaches it.
     store: DynamoUserStore,
 }
@@ -67,7 +68,18 @@ async fn deploy_with(settings: &[(&str, &str)]) -> Deployment {
         .await
         .unwrap();
 
+    let sender = format!("no-reply-{}@example.com", uuid::Uuid::new_v4().simple());
+    authgate_testkit::moto_sender_identity(&sender).await;
     let mut env = Env::from_pairs([
+        ("MAIL_FROM", sender.as_str()),
+        (
+            "RESET_PASSWORD_URL",
+            "https://app.example.com/reset?token={token}",
+        ),
+        (
+            "VERIFY_EMAIL_URL",
+            "https://app.example.com/verify?token={token}",
+        ),
         ("USERS_TABLE", table.as_str()),
         ("SIGNING_KEY_SECRET_ID", secret.as_str()),
         ("TOKEN_ISSUER", ISS),
@@ -88,6 +100,7 @@ async fn deploy_with(settings: &[(&str, &str)]) -> Deployment {
         authorizer: authorizer::build(&env, &aws).await.unwrap(),
         me: me::build(&env, &aws).await.unwrap(),
         users: users::build(&env, &aws).await.unwrap(),
+        recovery: recovery::build(&env, &aws).await.unwrap(),
         store: DynamoUserStore::new(dynamodb, table),
     }
 }
@@ -462,4 +475,105 @@ async fn an_administrator_pages_patches_and_deletes_users_on_dynamodb() {
         .handle(admin("users-get.json", Some(&ids[1]), None))
         .await;
     assert_eq!(gone.status(), 404);
+}
+
+/// The token in the last mail moto's SES accepted for `to`.
+fn token_mailed_to(to: &str) -> String {
+    let mail = authgate_testkit::moto_sent_mail()
+        .into_iter()
+        .filter(|m| m["destinations"]["ToAddresses"][0] == to)
+        .next_back()
+        .unwrap_or_else(|| panic!("no mail to {to}"));
+    let body = mail["body"].as_str().unwrap();
+    let start = body.find("token=").expect("a link") + "token=".len();
+    body[start..start + 43].to_owned()
+}
+
+fn post(event: &str, body: Value) -> Request {
+    authgate_testkit::with_body(request(event), &body.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_and_reset_through_ses_on_dynamodb_end_the_old_sessions_and_show_in_tokens() {
+    let app = deploy().await;
+    let email = format!("flow-{}@example.com", uuid::Uuid::new_v4().simple());
+    let registered = app
+        .register
+        .handle(post(
+            "register.json",
+            serde_json::json!({"email": email, "password": "correct horse battery staple"}),
+        ))
+        .await;
+    assert_eq!(registered.status(), 201);
+    let login = |password: &'static str| {
+        let (login, email) = (&app.login, email.clone());
+        async move {
+            login
+                .handle(post(
+                    "login.json",
+                    serde_json::json!({"email": email, "password": password}),
+                ))
+                .await
+        }
+    };
+    let first = json_body(&login("correct horse battery staple").await);
+
+    let asked = app
+        .recovery
+        .handle(post(
+            "request-verify-token.json",
+            serde_json::json!({"email": email}),
+        ))
+        .await;
+    assert_eq!(asked.status(), 202);
+    let verified = app
+        .recovery
+        .handle(post(
+            "verify.json",
+            serde_json::json!({"token": token_mailed_to(&email)}),
+        ))
+        .await;
+    assert_eq!(verified.status(), 200);
+    assert_eq!(json_body(&verified)["email_verified"], true);
+    let second = json_body(&login("correct horse battery staple").await);
+    let context = serde_json::to_value(
+        app.authorizer
+            .handle(authorizer_event(second["access_token"].as_str().unwrap()))
+            .await
+            .expect("allowed"),
+    )
+    .unwrap()["context"]
+        .clone();
+    let claims: Value = serde_json::from_str(context["claims"].as_str().unwrap()).unwrap();
+    assert_eq!(claims["email_verified"], true, "the next token says so");
+
+    let forgot = app
+        .recovery
+        .handle(post(
+            "forgot-password.json",
+            serde_json::json!({"email": email}),
+        ))
+        .await;
+    assert_eq!(forgot.status(), 202);
+    let reset = app
+        .recovery
+        .handle(post(
+            "reset-password.json",
+            serde_json::json!({"token": token_mailed_to(&email), "password": "a brand new passphrase"}),
+        ))
+        .await;
+    assert_eq!(reset.status(), 200);
+    assert_eq!(login("correct horse battery staple").await.status(), 401);
+    assert_eq!(login("a brand new passphrase").await.status(), 200);
+    for old in [&first, &second] {
+        let refreshed = app
+            .refresh
+            .handle(refresh_event(old["refresh_token"].as_str().unwrap()))
+            .await;
+        assert_eq!(
+            refreshed.status(),
+            401,
+            "the reset ended every older session"
+        );
+    }
 }

@@ -253,3 +253,43 @@ async fn changes_need_the_current_password_and_a_free_email() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn a_new_email_is_unverified_and_gets_a_verification_mail() {
+    let (store, user, _) = alice_with_password().await;
+    store
+        .update(
+            user.id,
+            authgate_users::UserChanges {
+                email_verified: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mailer = authgate_runtime::RecordingMailer::new();
+    let env = Env::from_pairs([("TOKEN_ISSUER", "urn:t"), ("TOKEN_AUDIENCE", "aud")]);
+    let resources = Resources::new(store.clone(), Arc::new(KeyRing::fixed(keys())))
+        .with_mailer(Arc::new(mailer.clone()));
+    let me = me::build(&env, &resources).await.unwrap();
+    let response = me
+        .handle(patch_for(
+            &user,
+            serde_json::json!({"email": "alice@new.example", "current_password": "correct horse battery staple"}),
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json_body(&response)["email_verified"], false);
+    assert!(
+        !store
+            .get_by_id(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified
+    );
+    let sent = mailer.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, "alice@new.example");
+    assert_eq!(sent[0].subject, "Verify your email address");
+}

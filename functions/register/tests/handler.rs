@@ -36,7 +36,12 @@ async fn register_event_creates_user_and_returns_201_without_secrets() {
     assert!(body["id"].as_str().unwrap().parse::<uuid::Uuid>().is_ok());
     assert!(body["created_at"].as_str().unwrap().contains('T'));
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 3, "only id, email, created_at: {keys:?}");
+    assert_eq!(
+        keys,
+        ["created_at", "email", "email_verified", "id"],
+        "only these, never a hash"
+    );
+    assert_eq!(body["email_verified"], false);
 
     let stored = store
         .get_by_email(&Email::parse("alice@example.com").unwrap())

@@ -257,3 +257,36 @@ pub fn outside_claims(sub: &str, scopes: &[&str]) -> authgate_token::outside::Ou
         },
     }
 }
+
+/// Every message moto's SES has accepted so far (its `/moto-api/data.json`), as
+/// `{"destinations": {"ToAddresses": [...]}, "subject", "body", "source"}` objects.
+pub fn moto_sent_mail() -> Vec<serde_json::Value> {
+    use std::io::{Read, Write};
+    let endpoint = &moto().endpoint;
+    let host = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).expect("moto answers");
+    write!(
+        stream,
+        "GET /moto-api/data.json HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request sent");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response read");
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let data: serde_json::Value = serde_json::from_str(body).expect("moto's data is JSON");
+    data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Registers `address` as a sender identity in moto's SES, as an operator verifies it in SES.
+pub async fn moto_sender_identity(address: &str) {
+    let config = sdk_config(&moto().endpoint).await;
+    aws_sdk_sesv2::Client::new(&config)
+        .create_email_identity()
+        .email_identity(address)
+        .send()
+        .await
+        .expect("identity created");
+}
