@@ -633,3 +633,81 @@ fn the_admin_api_over_http_admin_and_plain_users_and_a_deleted_user() {
     let (status, _) = post_json(&base, "/auth/register", alice);
     assert_eq!(status, 201, "the email registers again");
 }
+
+/// The token in the newest message under `<data>/mail` whose subject is `subject`.
+fn mailed_token(data: &Path, subject: &str) -> String {
+    let mut messages: Vec<_> = std::fs::read_dir(data.join("mail"))
+        .expect("serve writes mail under <data dir>/mail")
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    messages.sort();
+    let text = messages
+        .iter()
+        .rev()
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .find(|text| text.contains(&format!("\r\nSubject: {subject}\r\n")))
+        .unwrap_or_else(|| panic!("no message {subject:?} in {messages:?}"));
+    let start = text.find("token=").expect("a link") + "token=".len();
+    text[start..start + 43].to_owned()
+}
+
+#[test]
+fn forgot_reset_and_verify_over_http_with_the_mail_read_from_the_mail_folder() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let base = server.base.clone();
+    let alice = json!({"email": "alice@example.com", "password": PASSWORD});
+    assert_eq!(post_json(&base, "/auth/register", alice.clone()).0, 201);
+    let (_, first) = post_json(&base, "/auth/login", alice.clone());
+
+    for path in ["/auth/forgot-password", "/auth/request-verify-token"] {
+        for email in ["alice@example.com", "nobody@example.com"] {
+            let (status, body) = post_json(&base, path, json!({"email": email}));
+            assert_eq!((status, body), (202, Value::Null), "{path} {email}");
+        }
+    }
+    let files = std::fs::read_dir(data.path().join("mail")).unwrap().count();
+    assert_eq!(
+        files, 2,
+        "one reset and one verification mail, both to alice"
+    );
+
+    let verify = mailed_token(data.path(), "Verify your email address");
+    let (status, user) = post_json(&base, "/auth/verify", json!({"token": verify}));
+    assert_eq!((status, user["email_verified"].clone()), (200, json!(true)));
+    let (status, again) = post_json(&base, "/auth/verify", json!({"token": verify}));
+    assert_eq!(
+        (status, again),
+        (400, json!({"detail": "Invalid, used or expired token"}))
+    );
+
+    let reset = mailed_token(data.path(), "Reset your password");
+    let (status, _) = post_json(
+        &base,
+        "/auth/reset-password",
+        json!({"token": reset, "password": "a brand new passphrase"}),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        post_json(&base, "/auth/login", alice).0,
+        401,
+        "the old password"
+    );
+    let (status, tokens) = post_json(
+        &base,
+        "/auth/login",
+        json!({"email": "alice@example.com", "password": "a brand new passphrase"}),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        payload(tokens["access_token"].as_str().unwrap())["email_verified"],
+        true
+    );
+    let (status, _) = post_json(
+        &base,
+        "/auth/refresh",
+        json!({"refresh_token": first["refresh_token"]}),
+    );
+    assert_eq!(status, 401, "the reset ended the session from before it");
+    drop(server);
+}
