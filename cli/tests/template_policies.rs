@@ -98,3 +98,30 @@ fn login_and_registration_have_their_own_stage_throttles_below_the_default() {
         assert!(default_rate(parameter) < stage_default, "{parameter}");
     }
 }
+
+#[test]
+fn the_optional_web_acl_is_off_by_default_and_blocks_an_address_with_a_json_429() {
+    let template: Value = yaml_serde::from_str(TEMPLATE).unwrap();
+    assert_eq!(
+        template["Parameters"]["WafRequestsPerIpPer5Minutes"]["Default"].as_u64(),
+        Some(0)
+    );
+    let acl = &template["Resources"]["WebAcl"];
+    let association = &template["Resources"]["WebAclAssociation"];
+    for resource in [acl, association] {
+        assert_eq!(resource["Condition"].as_str(), Some("HasWaf"));
+    }
+    let rule = &acl["Properties"]["Rules"][0];
+    assert_eq!(
+        rule["Statement"]["RateBasedStatement"]["AggregateKeyType"].as_str(),
+        Some("IP")
+    );
+    let block = &rule["Action"]["Block"]["CustomResponse"];
+    assert_eq!(block["ResponseCode"].as_u64(), Some(429));
+    let key = block["CustomResponseBodyKey"].as_str().unwrap();
+    let body = acl["Properties"]["CustomResponseBodies"][key]["Content"]
+        .as_str()
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert!(body["detail"].is_string());
+}
