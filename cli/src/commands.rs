@@ -117,6 +117,13 @@ pub struct SettingsArgs {
         env = "LOGIN_REQUIRES_VERIFIED_EMAIL"
     )]
     pub login_requires_verified_email: Option<String>,
+    /// Also check new passwords against the Pwned Passwords range API, true or false [default:
+    /// the template's PasswordBreachCheck].
+    #[arg(long = "password-breach-check", env = "PASSWORD_BREACH_CHECK")]
+    pub password_breach_check: Option<String>,
+    /// The range API's base URL, the SHA-1 prefix appended [default: Have I Been Pwned's].
+    #[arg(long = "password-breach-api-url", env = "PASSWORD_BREACH_API_URL")]
+    pub password_breach_api_url: Option<String>,
 }
 
 /// The issuer `serve` uses when none is given, as the template uses `urn:authgate:<stack name>`.
@@ -192,6 +199,14 @@ impl SettingsArgs {
             (
                 authgate_config::LOGIN_REQUIRES_VERIFIED_EMAIL,
                 &self.login_requires_verified_email,
+            ),
+            (
+                authgate_config::PASSWORD_BREACH_CHECK,
+                &self.password_breach_check,
+            ),
+            (
+                authgate_config::PASSWORD_BREACH_API_URL,
+                &self.password_breach_api_url,
             ),
         ];
         let env = Env::from_pairs(
@@ -451,8 +466,8 @@ pub async fn user(command: UserCommand, out: &mut impl Write) -> Result<(), Comm
         } => {
             let email = Email::parse(&email)?;
             // The deployment's rule; PASSWORD_MIN_LENGTH as the functions read it.
-            let policy = authgate_config::PasswordSettings::from_env(&Env::process())?.policy;
-            let password = policy.check(read_password()?, &email)?;
+            let passwords = authgate_runtime::NewPasswords::build(&Env::process())?;
+            let password = passwords.check(read_password()?, &email).await?;
             let store = backend.store().await?;
             let password_hash = PasswordHasher::new().hash(password).await?;
             let user = store

@@ -6,15 +6,15 @@
 
 use std::sync::Arc;
 
-use authgate_config::PasswordSettings;
 use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response};
 use authgate_runtime::{
-    AccountMail, AccountStore, Backend, Env, InitError, SessionStarter, StartError, change_user,
+    AccountMail, AccountStore, Backend, Env, InitError, NewPasswords, SessionStarter, StartError,
+    change_user,
 };
 use authgate_token::AccessClaims;
 use authgate_users::{
-    Denied, Email, EmailError, HashError, Password, PasswordError, PasswordHasher, PasswordPolicy,
-    StoreError, TokenPurpose, User, UserChanges, user_may_act,
+    Denied, Email, EmailError, HashError, Password, PasswordError, PasswordHasher, StoreError,
+    TokenPurpose, User, UserChanges, user_may_act,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
@@ -111,7 +111,7 @@ pub struct Me {
     store: Arc<dyn AccountStore>,
     hasher: PasswordHasher,
     sessions: SessionStarter,
-    passwords: PasswordPolicy,
+    passwords: NewPasswords,
     mail: AccountMail,
 }
 
@@ -122,7 +122,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Me, InitError> {
         store: backend.store(env)?,
         hasher: PasswordHasher::new(),
         sessions: SessionStarter::build(env, backend).await?,
-        passwords: PasswordSettings::from_env(env)?.policy,
+        passwords: NewPasswords::build(env)?,
         mail: AccountMail::build(env, backend)?,
     })
 }
@@ -173,7 +173,7 @@ impl Me {
                 let account = email.as_ref().unwrap_or(&user.email);
                 Some(
                     self.hasher
-                        .hash(self.passwords.check(password, account)?)
+                        .hash(self.passwords.check(password, account).await?)
                         .await?,
                 )
             }

@@ -481,8 +481,7 @@ async fn an_administrator_pages_patches_and_deletes_users_on_dynamodb() {
 fn token_mailed_to(to: &str) -> String {
     let mail = authgate_testkit::moto_sent_mail()
         .into_iter()
-        .filter(|m| m["destinations"]["ToAddresses"][0] == to)
-        .next_back()
+        .rfind(|m| m["destinations"]["ToAddresses"][0] == to)
         .unwrap_or_else(|| panic!("no mail to {to}"));
     let body = mail["body"].as_str().unwrap();
     let start = body.find("token=").expect("a link") + "token=".len();

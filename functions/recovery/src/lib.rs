@@ -13,13 +13,12 @@
 
 use std::sync::Arc;
 
-use authgate_config::PasswordSettings;
 use authgate_http::{ApiError, Endpoint, body, json_response};
 use authgate_runtime::{
-    AccountMail, AccountStore, Backend, Env, InitError, RedeemError, change_user,
+    AccountMail, AccountStore, Backend, Env, InitError, NewPasswords, RedeemError, change_user,
 };
 use authgate_users::{
-    HashError, PasswordError, PasswordHasher, PasswordPolicy, StoreError, TokenPurpose, UserChanges,
+    HashError, PasswordError, PasswordHasher, StoreError, TokenPurpose, UserChanges,
 };
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
@@ -88,7 +87,7 @@ pub struct Recovery {
     store: Arc<dyn AccountStore>,
     mail: AccountMail,
     hasher: PasswordHasher,
-    passwords: PasswordPolicy,
+    passwords: NewPasswords,
 }
 
 /// The recovery function: users and tokens in `backend`'s store, mail through its mailer, as
@@ -98,7 +97,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Recovery, InitErr
         store: backend.store(env)?,
         mail: AccountMail::build(env, backend)?,
         hasher: PasswordHasher::new(),
-        passwords: PasswordSettings::from_env(env)?.policy,
+        passwords: NewPasswords::build(env)?,
     })
 }
 
@@ -164,7 +163,7 @@ impl Recovery {
             .mail
             .redeem(TokenPurpose::ResetPassword, &input.token)
             .await?;
-        let password = match self.passwords.check(input.password, &user.email) {
+        let password = match self.passwords.check(input.password, &user.email).await {
             Ok(password) => password,
             Err(e) => {
                 self.mail.restore(&input.token, &record).await?;

@@ -7,12 +7,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use authgate_config::{AuthzSettings, PasswordSettings, ThrottleSettings};
+use authgate_config::{AuthzSettings, ThrottleSettings};
 use authgate_http::{ApiError, Endpoint, body, json_response, source_ip};
-use authgate_runtime::{AccountStore, Backend, Env, InitError};
+use authgate_runtime::{AccountStore, Backend, Env, InitError, NewPasswords};
 use authgate_users::{
-    Email, EmailError, HashError, NewUser, PasswordError, PasswordHasher, PasswordPolicy,
-    RegisterLimits, StoreError, ThrottleError, Throttled, now_ms,
+    Email, EmailError, HashError, NewUser, PasswordError, PasswordHasher, RegisterLimits,
+    StoreError, ThrottleError, Throttled, now_ms,
 };
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -64,7 +64,7 @@ pub struct Register {
     hasher: PasswordHasher,
     /// Roles every new user gets.
     default_roles: BTreeSet<String>,
-    passwords: PasswordPolicy,
+    passwords: NewPasswords,
     limits: RegisterLimits,
 }
 
@@ -75,7 +75,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Register, InitErr
         store: backend.store(env)?,
         hasher: PasswordHasher::new(),
         default_roles: AuthzSettings::from_env(env)?.default_roles,
-        passwords: PasswordSettings::from_env(env)?.policy,
+        passwords: NewPasswords::build(env)?,
         limits: ThrottleSettings::from_env(env)?.register,
     })
 }
@@ -98,7 +98,7 @@ impl Endpoint for Register {
             }
         }
         let email = Email::parse(&input.email)?;
-        let password = self.passwords.check(input.password, &email)?;
+        let password = self.passwords.check(input.password, &email).await?;
         let password_hash = self.hasher.hash(password).await?;
         let user = self
             .store

@@ -246,3 +246,46 @@ async fn one_address_registering_past_its_cap_gets_429_until_the_window_ends() {
     );
     assert_eq!(store.page(10, None).await.unwrap().users.len(), 2);
 }
+
+#[tokio::test]
+async fn with_the_breach_check_on_a_breached_password_is_422_and_a_silent_api_fails_open() {
+    let breached = "a perfectly long breached passphrase";
+    let api = authgate_testkit::start_range_api(&[breached], std::time::Duration::ZERO).await;
+    let store = Arc::new(InMemoryUserStore::new());
+    let env = Env::default()
+        .with("PASSWORD_BREACH_CHECK", "true")
+        .with("PASSWORD_BREACH_API_URL", &api);
+    let register = register::build(&env, &on(store.clone())).await.unwrap();
+    let body = serde_json::json!({"email": "alice@example.com", "password": breached});
+    let response = register
+        .handle(with_body(request("register.json"), &body.to_string()))
+        .await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(
+        json_body(&response)["detail"],
+        "password: password appears in a known data breach; choose another"
+    );
+    assert_eq!(
+        register.handle(request("register.json")).await.status(),
+        201,
+        "not listed"
+    );
+
+    let hanging =
+        authgate_testkit::start_range_api(&[breached], std::time::Duration::from_secs(30)).await;
+    let env = Env::default()
+        .with("PASSWORD_BREACH_CHECK", "true")
+        .with("PASSWORD_BREACH_API_URL", &hanging);
+    let register = register::build(&env, &on(Arc::new(InMemoryUserStore::new())))
+        .await
+        .unwrap();
+    let body = serde_json::json!({"email": "bob@example.com", "password": breached});
+    let response = register
+        .handle(with_body(request("register.json"), &body.to_string()))
+        .await;
+    assert_eq!(
+        response.status(),
+        201,
+        "the check fails open when the API does not answer"
+    );
+}

@@ -11,13 +11,14 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use authgate_config::{AuthzSettings, PasswordSettings};
+use authgate_config::AuthzSettings;
 use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response};
-use authgate_runtime::{AccountMail, AccountStore, Backend, Env, InitError, change_user};
+use authgate_runtime::{
+    AccountMail, AccountStore, Backend, Env, InitError, NewPasswords, change_user,
+};
 use authgate_users::{
-    AuthzError, CustomClaims, Email, EmailError, HashError, PasswordError, PasswordHasher,
-    PasswordPolicy, RoleMap, StoreError, TokenPurpose, USERS_WRITE, User, UserChanges, UserId,
-    parse_roles,
+    AuthzError, CustomClaims, Email, EmailError, HashError, PasswordError, PasswordHasher, RoleMap,
+    StoreError, TokenPurpose, USERS_WRITE, User, UserChanges, UserId, parse_roles,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
@@ -131,7 +132,7 @@ pub struct Users {
     store: Arc<dyn AccountStore>,
     hasher: PasswordHasher,
     roles: RoleMap,
-    passwords: PasswordPolicy,
+    passwords: NewPasswords,
     mail: AccountMail,
 }
 
@@ -142,7 +143,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Users, InitError>
         store: backend.store(env)?,
         hasher: PasswordHasher::new(),
         roles: AuthzSettings::from_env(env)?.roles,
-        passwords: PasswordSettings::from_env(env)?.policy,
+        passwords: NewPasswords::build(env)?,
         mail: AccountMail::build(env, backend)?,
     })
 }
@@ -245,7 +246,7 @@ impl Users {
                 let account = email.as_ref().unwrap_or(&user.email);
                 Some(
                     self.hasher
-                        .hash(self.passwords.check(password, account)?)
+                        .hash(self.passwords.check(password, account).await?)
                         .await?,
                 )
             }

@@ -272,11 +272,20 @@ impl AuthzSettings {
 /// Name of the variable holding the minimum password length (default 8, from 8 to 64).
 pub const PASSWORD_MIN_LENGTH: &str = "PASSWORD_MIN_LENGTH";
 
+/// Whether new passwords are also looked up in Have I Been Pwned's range API (k-anonymity).
+pub const PASSWORD_BREACH_CHECK: &str = "PASSWORD_BREACH_CHECK";
+/// The range API's base URL; the 5-character SHA-1 prefix is appended.
+pub const PASSWORD_BREACH_API_URL: &str = "PASSWORD_BREACH_API_URL";
+/// Have I Been Pwned's Pwned Passwords range API.
+pub const DEFAULT_PASSWORD_BREACH_API_URL: &str = "https://api.pwnedpasswords.com/range/";
+
 /// What a new password must meet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordSettings {
     /// The one password rule, with the deployment's minimum length.
     pub policy: authgate_users::PasswordPolicy,
+    /// The range API to check new passwords against, when the check is on.
+    pub breach_api: Option<String>,
 }
 
 impl PasswordSettings {
@@ -289,7 +298,12 @@ impl PasswordSettings {
                 reason: e.to_string(),
             }
         })?;
-        Ok(Self { policy })
+        let breach_api = env.parsed_or(PASSWORD_BREACH_CHECK, false)?.then(|| {
+            env.optional(PASSWORD_BREACH_API_URL)
+                .filter(|u| !u.trim().is_empty())
+                .unwrap_or_else(|| DEFAULT_PASSWORD_BREACH_API_URL.to_owned())
+        });
+        Ok(Self { policy, breach_api })
     }
 }
 

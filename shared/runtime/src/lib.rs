@@ -19,6 +19,7 @@ use authgate_keys::{KeyRing, KeySourceError, RingIssuer, SecretsManagerKeySource
 pub use authgate_mail::{Mail, MailError, Mailer, RecordingMailer, SesMailer};
 
 mod mail;
+mod passwords;
 use authgate_oidc::OidcError;
 use authgate_token::{IssuedToken, SignError, Subject, TokenIssuer};
 use authgate_users::{
@@ -26,6 +27,7 @@ use authgate_users::{
     User, UserStore, now_ms,
 };
 pub use mail::{AccountMail, RedeemError};
+pub use passwords::NewPasswords;
 
 pub use authgate_config::Env;
 pub use aws_config::SdkConfig;

@@ -290,3 +290,42 @@ pub async fn moto_sender_identity(address: &str) {
         .await
         .expect("identity created");
 }
+
+/// A Pwned Passwords range API on a free 127.0.0.1 port, listing `breached` (each seen 3 times)
+/// and answering after `delay`; serving until the test's runtime ends. Its base URL, for
+/// `PASSWORD_BREACH_API_URL`.
+pub async fn start_range_api(breached: &[&str], delay: std::time::Duration) -> String {
+    use sha1::Digest;
+    let hashes: Vec<String> = breached
+        .iter()
+        .map(|p| {
+            sha1::Sha1::digest(p.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect()
+        })
+        .collect();
+    let app = axum::Router::new().route(
+        "/range/{prefix}",
+        axum::routing::get(
+            move |axum::extract::Path(prefix): axum::extract::Path<String>| {
+                let hashes = hashes.clone();
+                async move {
+                    tokio::time::sleep(delay).await;
+                    let mut lines: Vec<String> = hashes
+                        .iter()
+                        .filter(|h| h.starts_with(&prefix))
+                        .map(|h| format!("{}:3", &h[5..]))
+                        .collect();
+                    // Padding entries, as the real API adds with Add-Padding: true.
+                    lines.push(format!("{}:0", "0".repeat(35)));
+                    lines.join("\r\n")
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/range/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}

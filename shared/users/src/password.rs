@@ -53,6 +53,8 @@ pub enum PasswordError {
     Common,
     #[error("password must not contain your email address")]
     ContainsEmail,
+    #[error("password appears in a known data breach; choose another")]
+    Breached,
 }
 
 /// A minimum length outside what the policy allows.
@@ -164,6 +166,12 @@ impl Password {
 
     fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
+    }
+
+    /// The password in NFC, for a breach check that sends a prefix of its SHA-1 (never the
+    /// password) to a k-anonymity range API.
+    pub fn expose_for_breach_check(&self) -> &str {
+        &self.0
     }
 }
 
