@@ -711,3 +711,54 @@ fn forgot_reset_and_verify_over_http_with_the_mail_read_from_the_mail_folder() {
     assert_eq!(status, 401, "the reset ended the session from before it");
     drop(server);
 }
+
+#[test]
+fn guessing_is_throttled_and_common_passwords_refused_over_http() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--login-failures-before-delay", "2"]);
+    let base = server.base.clone();
+    let (status, body) = post_json(
+        &base,
+        "/auth/register",
+        json!({"email": "alice@example.com", "password": "password123"}),
+    );
+    assert_eq!(status, 422);
+    assert!(
+        body["detail"].as_str().unwrap().contains("too common"),
+        "{body}"
+    );
+    let alice = json!({"email": "alice@example.com", "password": PASSWORD});
+    assert_eq!(post_json(&base, "/auth/register", alice.clone()).0, 201);
+    for _ in 0..2 {
+        let wrong = json!({"email": "alice@example.com", "password": "not the password"});
+        assert_eq!(post_json(&base, "/auth/login", wrong).0, 401);
+    }
+    let response = agent()
+        .post(format!("{base}/auth/login"))
+        .send_json(alice.clone())
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        429,
+        "even the right password waits"
+    );
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(retry_after, 1);
+    let (_, body) = read(response);
+    assert_eq!(
+        body["detail"],
+        "Too many failed login attempts; try again later"
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let (status, tokens) = post_json(&base, "/auth/login", alice);
+    assert_eq!(status, 200);
+    assert_eq!(
+        payload(tokens["access_token"].as_str().unwrap())["email_verified"],
+        false
+    );
+    drop(server);
+}

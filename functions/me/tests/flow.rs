@@ -576,3 +576,32 @@ async fn verify_and_reset_through_ses_on_dynamodb_end_the_old_sessions_and_show_
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_on_dynamodb_make_even_the_right_password_wait() {
+    let app = deploy_with(&[("LOGIN_FREE_FAILURES", "2")]).await;
+    let email = format!("guess-{}@example.com", uuid::Uuid::new_v4().simple());
+    let account = serde_json::json!({"email": email, "password": "correct horse battery staple"});
+    assert_eq!(
+        app.register
+            .handle(post("register.json", account.clone()))
+            .await
+            .status(),
+        201
+    );
+    for _ in 0..2 {
+        let wrong = serde_json::json!({"email": email, "password": "not the password"});
+        assert_eq!(
+            app.login.handle(post("login.json", wrong)).await.status(),
+            401
+        );
+    }
+    let waiting = app.login.handle(post("login.json", account.clone())).await;
+    assert_eq!(waiting.status(), 429);
+    assert_eq!(waiting.headers()["retry-after"], "1");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        app.login.handle(post("login.json", account)).await.status(),
+        200
+    );
+}
