@@ -20,6 +20,7 @@ const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWF
 
 struct Fixture {
     users: users::Users,
+    mailer: authgate_runtime::RecordingMailer,
     store: Arc<InMemoryUserStore>,
     admin: User,
     alice: User,
@@ -48,9 +49,12 @@ async fn fixture() -> Fixture {
     let admin = create("root@example.com", true).await;
     let alice = create("alice@example.com", false).await;
     let env = Env::default().with("ROLES", r#"{"editor": ["items:write"]}"#);
-    let resources = Resources::new(store.clone(), Arc::new(KeyRing::fixed(KeySet::default())));
+    let mailer = authgate_runtime::RecordingMailer::new();
+    let resources = Resources::new(store.clone(), Arc::new(KeyRing::fixed(KeySet::default())))
+        .with_mailer(Arc::new(mailer.clone()));
     Fixture {
         users: users::build(&env, &resources).await.unwrap(),
+        mailer,
         store,
         admin,
         alice,
@@ -309,5 +313,37 @@ async fn a_deleted_user_is_gone_and_their_email_can_register_again() {
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+#[tokio::test]
+async fn an_administrator_changing_an_email_leaves_it_unverified_and_mails_the_new_address() {
+    let f = fixture().await;
+    let response = f
+        .users
+        .handle(patch(
+            &f.admin,
+            &f.alice,
+            json!({"email": "alice@moved.example"}),
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json_body(&response)["email_verified"], false);
+    let sent = f.mailer.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, "alice@moved.example");
+    let unchanged = f
+        .users
+        .handle(patch(
+            &f.admin,
+            &f.alice,
+            json!({"email": "alice@moved.example"}),
+        ))
+        .await;
+    assert_eq!(unchanged.status(), 200);
+    assert_eq!(
+        f.mailer.sent().len(),
+        1,
+        "the same address again sends nothing"
     );
 }
