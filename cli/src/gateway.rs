@@ -17,7 +17,6 @@ use authorizer::Unauthorized;
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerResponse, ApiGatewayProxyRequest,
 };
-use aws_lambda_events::iam::IamPolicyEffect;
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use regex::Regex;
@@ -111,42 +110,7 @@ pub struct Gateway {
     authorizer: Option<LocalAuthorizer>,
 }
 
-/// `*` and `?` wildcards, as IAM matches policy resources.
-fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-/// IAM evaluation of an authorizer policy for one method ARN: an explicit Deny wins, then an Allow.
-fn policy_allows(response: &ApiGatewayCustomAuthorizerResponse, method_arn: &str) -> bool {
-    let matching = |effect: IamPolicyEffect| {
-        response.policy_document.statement.iter().any(|s| {
-            s.effect == effect
-                && s.action
-                    .iter()
-                    .any(|a| wildcard_match(a, "execute-api:Invoke"))
-                && s.resource.iter().any(|r| wildcard_match(r, method_arn))
-        })
-    };
-    !matching(IamPolicyEffect::Deny) && matching(IamPolicyEffect::Allow)
-}
+use authorizer::policy_allows;
 
 impl LocalAuthorizer {
     async fn decide(&self, headers: &HeaderMap, method_arn: &str) -> Decision {
@@ -536,26 +500,5 @@ impl Gateway {
             serde_json::from_value(event).map_err(|e| e.to_string())?;
         let wire = serde_json::to_string(&typed).map_err(|e| e.to_string())?;
         lambda_http::request::from_str(&wire).map_err(|e| e.to_string())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcards_match_like_iam() {
-        assert!(wildcard_match(
-            "arn:x:api/Prod/*/*",
-            "arn:x:api/Prod/GET/users/me"
-        ));
-        assert!(wildcard_match("execute-api:*", "execute-api:Invoke"));
-        assert!(wildcard_match("a?c", "abc"));
-        assert!(!wildcard_match(
-            "arn:x:api/Prod/GET/*",
-            "arn:x:api/Prod/POST/users"
-        ));
-        assert!(!wildcard_match("arn:x:api/Dev/*", "arn:x:api/Prod/GET/x"));
-        assert!(wildcard_match("*", ""));
     }
 }

@@ -1,4 +1,12 @@
-//! The API Gateway TOKEN authorizer: a valid access token becomes an Allow policy.
+//! The API Gateway Lambda authorizer: a valid access token becomes an Allow.
+//!
+//! One decision for every event kind API Gateway sends, recognised from the event itself: a REST
+//! API's `TOKEN` event (the token in `authorizationToken`) and `REQUEST` event (the token in the
+//! `Authorization` header), and an HTTP API's payload format 1.0 and 2.0 (`identitySource`, or
+//! the `Authorization` header). REST and 1.0 events are answered with an IAM policy; 2.0 events
+//! with a simple response `{"isAuthorized", "context"}` (the HTTP API's `EnableSimpleResponses`),
+//! or with an IAM policy when `HTTP_API_SIMPLE_RESPONSES` is `false`. An event of any other shape
+//! is refused.
 //!
 //! The signature and claims are checked in memory with the key set loaded at init. Then one read
 //! asks whether the token's session is still alive (not logged out, not past logout-all, user not
@@ -34,6 +42,9 @@ pub use routes::{RouteRule, RouteRules, RouteRulesError};
 
 /// Name of the variable holding the route rules (see [`RouteRules`]).
 pub const ROUTE_PERMISSIONS: &str = "ROUTE_PERMISSIONS";
+/// Name of the variable saying how HTTP API payload 2.0 events are answered: `true` (default)
+/// for simple responses, `false` for IAM policies.
+pub const HTTP_API_SIMPLE_RESPONSES: &str = "HTTP_API_SIMPLE_RESPONSES";
 
 /// The exact error message API Gateway turns into a 401 (any other error becomes a 500).
 pub const UNAUTHORIZED: &str = "Unauthorized";
@@ -71,6 +82,8 @@ pub enum Refusal {
     SessionCheck(String),
     #[error("outside token rejected: {0}")]
     Outside(String),
+    #[error("the event is none of the authorizer events API Gateway sends")]
+    UnknownEvent,
 }
 
 impl From<OidcError> for Refusal {
@@ -92,6 +105,7 @@ pub struct Authorizer {
     ring: Arc<KeyRing>,
     outside: OutsideIssuers,
     routes: RouteRules,
+    simple_responses: bool,
 }
 
 /// The authorizer: authgate's own tokens verified with `backend`'s keys (reloaded as they age,
@@ -109,6 +123,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Authorizer, InitE
                 reason: e.to_string(),
             }
         })?;
+    let simple_responses = env.parsed_or(HTTP_API_SIMPLE_RESPONSES, true)?;
     let sessions = backend.store(env)?;
     let ring = backend.keys(env).await?;
     Ok(Authorizer {
@@ -117,6 +132,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Authorizer, InitE
         ring,
         outside,
         routes,
+        simple_responses,
     })
 }
 
@@ -128,6 +144,122 @@ fn bearer_token(header: &str) -> Result<&str, Refusal> {
         return Err(Refusal::NotBearer);
     }
     Ok(token)
+}
+
+/// `*` and `?` wildcards, as IAM matches policy resources.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// IAM's evaluation of an authorizer policy for one method or route ARN: an explicit Deny wins,
+/// then an Allow; nothing allowed is denied.
+pub fn policy_allows(response: &ApiGatewayCustomAuthorizerResponse, arn: &str) -> bool {
+    let matching = |effect: IamPolicyEffect| {
+        response.policy_document.statement.iter().any(|s| {
+            s.effect == effect
+                && s.action
+                    .iter()
+                    .any(|a| wildcard_match(a, "execute-api:Invoke"))
+                && s.resource.iter().any(|r| wildcard_match(r, arn))
+        })
+    };
+    !matching(IamPolicyEffect::Deny) && matching(IamPolicyEffect::Allow)
+}
+
+/// The kinds of event API Gateway sends a Lambda authorizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// REST API, `TOKEN` authorizer.
+    RestToken,
+    /// REST API, `REQUEST` authorizer.
+    RestRequest,
+    /// HTTP API, payload format 1.0.
+    HttpV1,
+    /// HTTP API, payload format 2.0.
+    HttpV2,
+}
+
+/// What an event asks: its kind, the `Authorization` value, and the method or route ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizerEvent {
+    pub kind: EventKind,
+    pub authorization: Option<String>,
+    pub arn: String,
+}
+
+/// The header `name` of an event's `headers` object, case-insensitively.
+fn header(event: &serde_json::Value, name: &str) -> Option<String> {
+    event
+        .get("headers")?
+        .as_object()?
+        .iter()
+        .find_map(|(key, value)| {
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.as_str().map(str::to_owned))
+                .flatten()
+        })
+}
+
+impl AuthorizerEvent {
+    /// Recognises `event` by its shape; anything else is [`Refusal::UnknownEvent`].
+    pub fn read(event: &serde_json::Value) -> Result<Self, Refusal> {
+        let text = |name: &str| event.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        let (kind, authorization, arn) = match (text("version").as_deref(), text("type").as_deref())
+        {
+            (Some("2.0"), Some("REQUEST")) => {
+                let from_source = event
+                    .get("identitySource")
+                    .and_then(|v| v.as_array())
+                    .and_then(|sources| sources.first())
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned);
+                (
+                    EventKind::HttpV2,
+                    from_source.or_else(|| header(event, "authorization")),
+                    text("routeArn"),
+                )
+            }
+            (Some("1.0"), Some("REQUEST")) => (
+                EventKind::HttpV1,
+                header(event, "authorization").or_else(|| text("identitySource")),
+                text("methodArn"),
+            ),
+            (None, Some("TOKEN")) => (
+                EventKind::RestToken,
+                text("authorizationToken"),
+                text("methodArn"),
+            ),
+            (None, Some("REQUEST")) => (
+                EventKind::RestRequest,
+                header(event, "authorization"),
+                text("methodArn"),
+            ),
+            _ => return Err(Refusal::UnknownEvent),
+        };
+        Ok(Self {
+            kind,
+            authorization,
+            arn: arn.ok_or(Refusal::UnknownEvent)?,
+        })
+    }
 }
 
 /// `arn:aws:execute-api:region:account:api/stage/METHOD/path` → `arn:...:api/stage`.
@@ -193,17 +325,48 @@ impl Authorizer {
         }
     }
 
-    /// Decides one request, with the reason when refused.
+    /// Decides one REST `TOKEN` request, with the reason when refused.
     pub async fn decide(
         &self,
         event: &ApiGatewayCustomAuthorizerRequest,
     ) -> Result<ApiGatewayCustomAuthorizerResponse, Refusal> {
-        let header = event
-            .authorization_token
-            .as_deref()
-            .ok_or(Refusal::MissingToken)?;
+        self.policy_for(
+            event.authorization_token.as_deref(),
+            event.method_arn.as_deref().unwrap_or(""),
+        )
+        .await
+    }
+
+    /// Decides an event of any kind and answers it in that kind's shape: the one decision path.
+    pub async fn decide_any(
+        &self,
+        event: &serde_json::Value,
+    ) -> Result<serde_json::Value, Refusal> {
+        let event = AuthorizerEvent::read(event)?;
+        let response = self
+            .policy_for(event.authorization.as_deref(), &event.arn)
+            .await?;
+        if event.kind == EventKind::HttpV2 && self.simple_responses {
+            // A simple response says yes or no for this route only: with caching on, the HTTP
+            // API's identity sources must include the route ($context.routeKey) when route rules
+            // differ between routes.
+            return Ok(serde_json::json!({
+                "isAuthorized": policy_allows(&response, &event.arn),
+                "context": response.context,
+            }));
+        }
+        serde_json::to_value(&response).map_err(|_| Refusal::UnknownEvent)
+    }
+
+    /// The policy for the bearer token in `authorization`, covering the stage of `arn`.
+    async fn policy_for(
+        &self,
+        authorization: Option<&str>,
+        arn: &str,
+    ) -> Result<ApiGatewayCustomAuthorizerResponse, Refusal> {
+        let header = authorization.ok_or(Refusal::MissingToken)?;
         let token = bearer_token(header)?;
-        let stage = stage_arn(event.method_arn.as_deref().unwrap_or(""))?;
+        let stage = stage_arn(arn)?;
         // Outside issuers' sessions are their business: no authgate session check applies.
         if let Some(iss) = unverified_issuer(token)
             && self.outside.trusts(&iss)
@@ -235,6 +398,44 @@ impl Authorizer {
     }
 }
 
+/// Logs a decision and turns a refusal into `Unauthorized`.
+fn answer<T>(
+    decided: Result<T, Refusal>,
+    principal: impl Fn(&T) -> Option<String>,
+) -> Result<T, Unauthorized> {
+    match decided {
+        Ok(response) => {
+            tracing::info!(sub = ?principal(&response), "allowed");
+            Ok(response)
+        }
+        Err(Refusal::SessionCheck(cause)) => {
+            tracing::error!(error = %cause, "refused: the session could not be checked");
+            Err(Unauthorized)
+        }
+        Err(refusal) => {
+            tracing::info!(reason = %refusal, "refused");
+            Err(Unauthorized)
+        }
+    }
+}
+
+/// Any event kind, as the Lambda receives it (`main.rs`).
+#[async_trait::async_trait]
+impl EventHandler<serde_json::Value> for Authorizer {
+    type Output = serde_json::Value;
+    type Error = Unauthorized;
+
+    async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, Unauthorized> {
+        answer(self.decide_any(&event).await, |response| {
+            response
+                .pointer("/principalId")
+                .or_else(|| response.pointer("/context/sub"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl EventHandler<ApiGatewayCustomAuthorizerRequest> for Authorizer {
     type Output = ApiGatewayCustomAuthorizerResponse;
@@ -245,20 +446,9 @@ impl EventHandler<ApiGatewayCustomAuthorizerRequest> for Authorizer {
         &self,
         event: ApiGatewayCustomAuthorizerRequest,
     ) -> Result<ApiGatewayCustomAuthorizerResponse, Unauthorized> {
-        match self.decide(&event).await {
-            Ok(response) => {
-                tracing::info!(sub = ?response.principal_id, "allowed");
-                Ok(response)
-            }
-            Err(Refusal::SessionCheck(cause)) => {
-                tracing::error!(error = %cause, "refused: the session could not be checked");
-                Err(Unauthorized)
-            }
-            Err(refusal) => {
-                tracing::info!(reason = %refusal, "refused");
-                Err(Unauthorized)
-            }
-        }
+        answer(self.decide(&event).await, |response| {
+            response.principal_id.clone()
+        })
     }
 }
 
@@ -299,6 +489,22 @@ mod tests {
         ] {
             assert_eq!(stage_arn(bad), Err(Refusal::BadMethodArn), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn wildcards_match_like_iam() {
+        assert!(wildcard_match(
+            "arn:x:api/Prod/*/*",
+            "arn:x:api/Prod/GET/users/me"
+        ));
+        assert!(wildcard_match("execute-api:*", "execute-api:Invoke"));
+        assert!(wildcard_match("a?c", "abc"));
+        assert!(!wildcard_match(
+            "arn:x:api/Prod/GET/*",
+            "arn:x:api/Prod/POST/users"
+        ));
+        assert!(!wildcard_match("arn:x:api/Dev/*", "arn:x:api/Prod/GET/x"));
+        assert!(wildcard_match("*", ""));
     }
 
     #[test]

@@ -1,6 +1,9 @@
-//! Lambda entry point of the TOKEN authorizer: wiring only.
+//! Lambda entry point of the authorizer (REST TOKEN and REQUEST, HTTP API 1.0 and 2.0): wiring only.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    authgate_runtime::event_function(async |env, aws| authorizer::build(env, aws).await).await
+    authgate_runtime::event_function::<serde_json::Value, _, _>(async |env, aws| {
+        authorizer::build(env, aws).await
+    })
+    .await
 }
