@@ -324,8 +324,13 @@ pub async fn start_range_api(breached: &[&str], delay: std::time::Duration) -> S
             },
         ),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/range/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let base = format!(
+        "http://{}/range/",
+        listener.local_addr().expect("a bound address")
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("range API serves") });
     base
 }
