@@ -1,0 +1,159 @@
+//! The authorizer binary as Lambda runs it: started fresh against a Lambda Runtime API on
+//! 127.0.0.1 (a stand-in serving one event), with its key in moto's Secrets Manager and the
+//! session in DynamoDB Local, found through the standard `AWS_ENDPOINT_URL_*` variables. It must
+//! answer an HTTP API payload 2.0 event with a simple response.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use authgate_dynamo::{DynamoUserStore, create_table};
+use authgate_keys::{KeySource, SecretsManagerKeySource};
+use authgate_token::{Subject, TokenIssuer};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde_json::Value;
+
+#[derive(Default)]
+struct RuntimeApi {
+    event: Mutex<Option<Value>>,
+    response: Mutex<Option<Value>>,
+    served: tokio::sync::Notify,
+}
+
+/// `GET /next`: the one event, then nothing (as Lambda keeps an idle instance waiting).
+async fn next(State(api): State<Arc<RuntimeApi>>) -> (HeaderMap, String) {
+    let event = api.event.lock().unwrap().take();
+    let Some(event) = event else {
+        std::future::pending::<()>().await;
+        unreachable!()
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert("lambda-runtime-aws-request-id", "req-1".parse().unwrap());
+    let deadline = authgate_token::now_unix() * 1000 + 30_000;
+    headers.insert(
+        "lambda-runtime-deadline-ms",
+        deadline.to_string().parse().unwrap(),
+    );
+    headers.insert(
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:us-east-1:123456789012:function:authorizer"
+            .parse()
+            .unwrap(),
+    );
+    headers.insert(
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000".parse().unwrap(),
+    );
+    (headers, event.to_string())
+}
+
+async fn respond(State(api): State<Arc<RuntimeApi>>, body: String) -> &'static str {
+    *api.response.lock().unwrap() = serde_json::from_str(&body).ok();
+    api.served.notify_one();
+    "{}"
+}
+
+async fn error(State(api): State<Arc<RuntimeApi>>, body: String) -> &'static str {
+    *api.response.lock().unwrap() = Some(serde_json::json!({"error": body}));
+    api.served.notify_one();
+    "{}"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_answers_an_http_api_2_0_event_through_the_runtime_api() {
+    // What sam deploy creates: the table with a session, the secret.
+    let dynamodb = authgate_testkit::dynamodb_client().await;
+    let table = authgate_testkit::unique_name("users");
+    create_table(&dynamodb, &table).await.unwrap();
+    let store = DynamoUserStore::new(dynamodb, &table);
+    let (user, session, _) =
+        authgate_users::contract::user_with_session(&store, authgate_users::now_ms()).await;
+    let secrets = authgate_testkit::secrets_client().await;
+    let secret = authgate_testkit::unique_name("signing-key");
+    secrets
+        .create_secret()
+        .name(&secret)
+        .secret_string(serde_json::json!({"alg": "HS256", "k": "k".repeat(64)}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let keys = SecretsManagerKeySource::new(secrets, &secret)
+        .load()
+        .await
+        .unwrap();
+    let (id, sid) = (user.id.to_string(), session.id.to_string());
+    let token = TokenIssuer::new(
+        Arc::new(keys),
+        "urn:authgate:runtime",
+        "authgate-api",
+        Duration::from_secs(900),
+    )
+    .unwrap()
+    .issue(&Subject {
+        id: &id,
+        email: user.email.as_str(),
+        session: &sid,
+        ..Default::default()
+    })
+    .unwrap()
+    .token;
+
+    let event = authgate_testkit::event("authorizer-http-v2.json")
+        .replace("REPLACE_WITH_AN_ACCESS_TOKEN", &token);
+    let api = Arc::new(RuntimeApi::default());
+    *api.event.lock().unwrap() = Some(serde_json::from_str(&event).unwrap());
+    let app = axum::Router::new()
+        .route(
+            "/2018-06-01/runtime/invocation/next",
+            axum::routing::get(next),
+        )
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            axum::routing::post(respond),
+        )
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/error",
+            axum::routing::post(error),
+        )
+        .route("/2018-06-01/runtime/init/error", axum::routing::post(error))
+        .with_state(Arc::clone(&api));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let runtime_api = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_authorizer"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "authorizer")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "local")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env(
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            &authgate_testkit::dynamodb_local().endpoint,
+        )
+        .env(
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            &authgate_testkit::moto().endpoint,
+        )
+        .env("USERS_TABLE", &table)
+        .env("SIGNING_KEY_SECRET_ID", &secret)
+        .env("TOKEN_ISSUER", "urn:authgate:runtime")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(60), api.served.notified())
+        .await
+        .expect("the binary answered");
+    child.kill().await.unwrap();
+    let response = api.response.lock().unwrap().clone().unwrap();
+    assert_eq!(response["isAuthorized"], true, "{response}");
+    assert_eq!(response["context"]["sub"], user.id.to_string());
+    assert_eq!(response["context"]["verified_by"], "authgate");
+}
