@@ -125,3 +125,31 @@ fn the_optional_web_acl_is_off_by_default_and_blocks_an_address_with_a_json_429(
     let body: serde_json::Value = serde_json::from_str(body).unwrap();
     assert!(body["detail"].is_string());
 }
+
+#[test]
+fn the_stack_exports_what_another_stack_needs_and_lets_its_apis_call_the_authorizer() {
+    let template: Value = yaml_serde::from_str(TEMPLATE).unwrap();
+    for output in ["AuthorizerFunctionArn", "Issuer", "Audience", "JwksUrl"] {
+        assert!(
+            matches!(
+                template["Outputs"][output]["Export"]["Name"],
+                Value::Tagged(_) | Value::String(_)
+            ),
+            "{output} is exported"
+        );
+    }
+    let permission = &template["Resources"]["AuthorizerInvokePermission"]["Properties"];
+    assert_eq!(
+        permission["Principal"].as_str(),
+        Some("apigateway.amazonaws.com")
+    );
+    assert_eq!(permission["Action"].as_str(), Some("lambda:InvokeFunction"));
+    let Value::Tagged(source) = &permission["SourceArn"] else {
+        panic!("SourceArn is a !Sub")
+    };
+    let source = source.value.as_str().unwrap();
+    assert!(
+        source.contains("${AWS::AccountId}:${AuthorizerCallerApis}/authorizers/*"),
+        "scoped to this account and the parameter: {source}"
+    );
+}
