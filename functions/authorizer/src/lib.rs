@@ -42,6 +42,9 @@ pub use routes::{RouteRule, RouteRules, RouteRulesError};
 
 /// Name of the variable holding the route rules (see [`RouteRules`]).
 pub const ROUTE_PERMISSIONS: &str = "ROUTE_PERMISSIONS";
+/// Name of the variable holding the rules of routes outside authgate's template (APIs in other
+/// stacks that use this authorizer), in the same form; merged with [`ROUTE_PERMISSIONS`].
+pub const EXTRA_ROUTE_PERMISSIONS: &str = "EXTRA_ROUTE_PERMISSIONS";
 /// Name of the variable saying how HTTP API payload 2.0 events are answered: `true` (default)
 /// for simple responses, `false` for IAM policies.
 pub const HTTP_API_SIMPLE_RESPONSES: &str = "HTTP_API_SIMPLE_RESPONSES";
@@ -116,12 +119,19 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Authorizer, InitE
     let trusted = parse_trusted_issuers(&env.optional(TRUSTED_ISSUERS).unwrap_or_default())?;
     check_not_own(&trusted, &tokens.issuer)?;
     let outside = OutsideIssuers::new(trusted, FetchPolicy::default(), tokens.leeway_secs)?;
-    let routes =
-        RouteRules::parse(&env.optional(ROUTE_PERMISSIONS).unwrap_or_default()).map_err(|e| {
+    let rules = |name: &'static str| {
+        RouteRules::parse(&env.optional(name).unwrap_or_default()).map_err(|e| {
             ConfigError::Invalid {
-                name: ROUTE_PERMISSIONS,
+                name,
                 reason: e.to_string(),
             }
+        })
+    };
+    let routes = rules(ROUTE_PERMISSIONS)?
+        .merged(rules(EXTRA_ROUTE_PERMISSIONS)?)
+        .map_err(|e| ConfigError::Invalid {
+            name: EXTRA_ROUTE_PERMISSIONS,
+            reason: e.to_string(),
         })?;
     let simple_responses = env.parsed_or(HTTP_API_SIMPLE_RESPONSES, true)?;
     let sessions = backend.store(env)?;

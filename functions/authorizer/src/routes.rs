@@ -18,6 +18,8 @@ pub enum RouteRulesError {
     Format(String),
     #[error("ROUTE_PERMISSIONS names {0:?}, which is not \"METHOD /path\"")]
     BadRoute(String),
+    #[error("the route {0:?} has rules in both ROUTE_PERMISSIONS and EXTRA_ROUTE_PERMISSIONS")]
+    Twice(String),
 }
 
 /// One protected route and what it needs.
@@ -80,6 +82,21 @@ impl RouteRules {
             });
         }
         Ok(Self(rules))
+    }
+
+    /// These rules and `extra`'s, which must name other routes.
+    pub fn merged(mut self, extra: RouteRules) -> Result<Self, RouteRulesError> {
+        for rule in extra.0 {
+            if self
+                .0
+                .iter()
+                .any(|r| r.method == rule.method && r.path == rule.path)
+            {
+                return Err(RouteRulesError::Twice(format!("{} {}", rule.method, rule.path)));
+            }
+            self.0.push(rule);
+        }
+        Ok(self)
     }
 
     /// The rules, for checking them against the template.
@@ -180,5 +197,21 @@ mod tests {
         let size = policy.to_string().len();
         println!("policy for 50 routes: {size} bytes");
         assert!(size < 8 * 1024, "{size} bytes");
+    }
+
+    #[test]
+    fn extra_rules_add_other_apis_routes_and_may_not_restate_one() {
+        let merged = rules()
+            .merged(RouteRules::parse(r#"{"GET /items": ["items:read"]}"#).unwrap())
+            .unwrap();
+        let granted = BTreeSet::from(["items:read"]);
+        let allowed = merged.allowed(STAGE, &granted);
+        assert!(allowed.contains(&format!("{STAGE}/GET/items")), "{allowed:?}");
+        assert!(allowed.contains(&format!("{STAGE}/GET/users/me")));
+        let twice = rules().merged(RouteRules::parse(r#"{"get /users/me": []}"#).unwrap());
+        assert_eq!(
+            twice.err(),
+            Some(RouteRulesError::Twice("GET /users/me".into()))
+        );
     }
 }
