@@ -92,7 +92,10 @@ impl RouteRules {
                 .iter()
                 .any(|r| r.method == rule.method && r.path == rule.path)
             {
-                return Err(RouteRulesError::Twice(format!("{} {}", rule.method, rule.path)));
+                return Err(RouteRulesError::Twice(format!(
+                    "{} {}",
+                    rule.method, rule.path
+                )));
             }
             self.0.push(rule);
         }
@@ -206,7 +209,10 @@ mod tests {
             .unwrap();
         let granted = BTreeSet::from(["items:read"]);
         let allowed = merged.allowed(STAGE, &granted);
-        assert!(allowed.contains(&format!("{STAGE}/GET/items")), "{allowed:?}");
+        assert!(
+            allowed.contains(&format!("{STAGE}/GET/items")),
+            "{allowed:?}"
+        );
         assert!(allowed.contains(&format!("{STAGE}/GET/users/me")));
         let twice = rules().merged(RouteRules::parse(r#"{"get /users/me": []}"#).unwrap());
         assert_eq!(
