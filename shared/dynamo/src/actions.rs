@@ -1,6 +1,6 @@
 //! `ActionTokenStore` on the users table: `action#<sha256 hex>` items with the `expires_at` TTL
-//! attribute. Taking a token is one `DeleteItem` returning the old item: atomic, so a token
-//! works once however many requests race for it.
+//! attribute. Taking a token is one `DeleteItem` conditioned on the item existing and returning
+//! the old item: atomic, so a token works once however many requests race for it.
 
 use std::collections::HashMap;
 
@@ -45,15 +45,29 @@ impl ActionTokenStore for DynamoUserStore {
     }
 
     async fn take_action(&self, hash: &TokenHash) -> Result<Option<ActionRecord>, StoreError> {
-        let output = self
+        // Conditioned on the item existing: of concurrent takes, only the one whose delete
+        // removed it gets the old item; the others fail the condition.
+        let output = match self
             .client()
             .delete_item()
             .table_name(self.table())
             .key(PARTITION_KEY, s(action_key(hash)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
             .return_values(ReturnValue::AllOld)
             .send()
             .await
-            .map_err(dynamo)?;
+        {
+            Ok(output) => output,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => return Err(dynamo(err)),
+        };
         let Some(item) = output.attributes.filter(|a| !a.is_empty()) else {
             return Ok(None);
         };
