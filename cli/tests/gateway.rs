@@ -564,7 +564,7 @@ async fn connections_over_the_limit_get_503_with_a_json_detail_and_others_are_se
     assert!(answer.ends_with(r#"{"detail":"Too many connections"}"#));
     drop(held);
     let mut served = None;
-    for _ in 0..40 {
+    for _ in 0..200 {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         stream
