@@ -11,8 +11,12 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 fn verify(c: &mut Criterion) {
     let mut group = c.benchmark_group("verify");
-    for alg in ["HS256", "EdDSA", "ES256"] {
-        let material = format!("{alg}-bench-material-of-sixty-four-characters-or-so-0123456789");
+    for alg in ["HS256", "EdDSA", "ES256", "RS256"] {
+        let material = if alg == "RS256" {
+            authgate_token::generate_rs256_material().unwrap()
+        } else {
+            format!("{alg}-bench-material-of-sixty-four-characters-or-so-0123456789")
+        };
         let key = Key::from_secret_material("k", alg, material.as_bytes()).unwrap();
         let keys = Arc::new(KeySet::signing("k", [key]).unwrap());
         let token = TokenIssuer::new(keys.clone(), "iss", "aud", Duration::from_secs(900))

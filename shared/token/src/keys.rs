@@ -76,8 +76,9 @@ impl Key {
         })
     }
 
-    /// A signing key for `alg` from a secret's random material `k`: the HMAC key itself, or the
-    /// seed of an Ed25519 (EdDSA) or P-256 (ES256) private key.
+    /// A signing key for `alg` from a secret's random material `k`: the HMAC key itself, the
+    /// seed of an Ed25519 (EdDSA) or P-256 (ES256) private key, or (RS256) a random RSA private
+    /// key itself, as [`crate::generate_rs256_material`] makes it.
     pub fn from_secret_material(
         kid: impl Into<String>,
         alg: &str,
@@ -129,6 +130,24 @@ impl Key {
                     alg,
                     decoding,
                     encoding: Some(encoding),
+                    public_jwk: Some(jwk),
+                    low_s_only: true,
+                })
+            }
+            "RS256" => {
+                let material = crate::rsa::from_material(&kid, k)?;
+                let b64 = |bytes: &[u8]| {
+                    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+                };
+                let jwk = serde_json::json!({
+                    "kty": "RSA", "n": b64(&material.n), "e": b64(&material.e),
+                    "kid": kid.clone(), "alg": "RS256", "use": "sig",
+                });
+                Ok(Self {
+                    kid,
+                    alg: Algorithm::RS256,
+                    decoding: DecodingKey::from_rsa_der(&material.public_pkcs1),
+                    encoding: Some(EncodingKey::from_rsa_der(&material.private_pkcs1)),
                     public_jwk: Some(jwk),
                     low_s_only: true,
                 })

@@ -14,6 +14,7 @@ pub mod jws;
 mod keys;
 mod low_s;
 pub mod outside;
+mod rsa;
 pub mod strict_json;
 mod validation;
 mod verify;
@@ -27,6 +28,7 @@ pub use issue::{IssuedToken, Subject, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::Jwk;
 pub use keys::{ASYMMETRIC_ALGORITHMS, Key, KeySet, MIN_HMAC_SECRET_BYTES, SIGNING_ALGORITHMS};
+pub use rsa::{MIN_RSA_BITS, generate_rs256_material};
 pub use validation::{DEFAULT_LEEWAY_SECS, Validation};
 pub use verify::{MAX_TOKEN_BYTES, TokenVerifier};
 
