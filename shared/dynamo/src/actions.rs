@@ -6,20 +6,12 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use authgate_users::{ActionRecord, ActionTokenStore, StoreError, TokenHash, TokenPurpose};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::ReturnValue;
 
-use crate::{DynamoUserStore, PARTITION_KEY, TTL_ATTRIBUTE, backend, get_s, s};
+use crate::{DynamoUserStore, PARTITION_KEY, TTL_ATTRIBUTE, dynamo, get_id, get_n, get_s, n, s};
 
 fn action_key(hash: &TokenHash) -> String {
     format!("action#{}", hash.as_str())
-}
-
-fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn dynamo(err: impl Into<aws_sdk_dynamodb::Error>) -> StoreError {
-    backend(err.into())
 }
 
 #[async_trait]
@@ -71,19 +63,12 @@ impl ActionTokenStore for DynamoUserStore {
         let Some(item) = output.attributes.filter(|a| !a.is_empty()) else {
             return Ok(None);
         };
-        let corrupt = |what: &str| StoreError::Corrupt(format!("action token {what}"));
         Ok(Some(ActionRecord {
             purpose: TokenPurpose::from_stored(get_s(&item, "purpose")?)
-                .ok_or_else(|| corrupt("purpose"))?,
-            user_id: get_s(&item, "user_id")?
-                .parse()
-                .map_err(|_| corrupt("user_id"))?,
+                .ok_or_else(|| StoreError::Corrupt("action token purpose".into()))?,
+            user_id: get_id(&item, "user_id")?,
             binding: get_s(&item, "binding")?.to_owned(),
-            expires_at_ms: item
-                .get("expires_at_ms")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| corrupt("expiry"))?,
+            expires_at_ms: get_n(&item, "expires_at_ms")?,
         }))
     }
 }

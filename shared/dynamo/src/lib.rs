@@ -64,6 +64,31 @@ pub(crate) fn backend<E: std::error::Error + Send + Sync + 'static>(err: E) -> S
     StoreError::Backend(Box::new(err))
 }
 
+/// A DynamoDB number.
+pub(crate) fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// The number attribute `name`.
+pub(crate) fn get_n(item: &Item, name: &str) -> Result<i64, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a number")))
+}
+
+/// The UUID attribute `name`.
+pub(crate) fn get_id(item: &Item, name: &str) -> Result<uuid::Uuid, StoreError> {
+    get_s(item, name)?
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("attribute {name} is not a UUID")))
+}
+
+/// An SDK error of any operation, kept as the source.
+pub(crate) fn dynamo(err: impl Into<aws_sdk_dynamodb::Error>) -> StoreError {
+    backend(err.into())
+}
+
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }

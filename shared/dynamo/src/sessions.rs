@@ -23,7 +23,10 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update,
 };
 
-use crate::{DynamoUserStore, PARTITION_KEY, TTL_ATTRIBUTE, backend, get_bool, get_s, s, user_key};
+use crate::{
+    DynamoUserStore, PARTITION_KEY, TTL_ATTRIBUTE, backend, dynamo, get_bool, get_id, get_n, get_s,
+    n, s, user_key,
+};
 
 /// Every attribute the session check reads, from the session and the user item. The authorizer's
 /// IAM policy in `template.yaml` allows reading exactly these (`dynamodb:Attributes`), which
@@ -54,27 +57,6 @@ fn session_key(id: SessionId) -> String {
 
 fn refresh_key(hash: &TokenHash) -> String {
     format!("refresh#{}", hash.as_str())
-}
-
-fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn get_n(item: &Item, name: &str) -> Result<i64, StoreError> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a number")))
-}
-
-fn get_id(item: &Item, name: &str) -> Result<uuid::Uuid, StoreError> {
-    get_s(item, name)?
-        .parse()
-        .map_err(|_| StoreError::Corrupt(format!("attribute {name} is not a UUID")))
-}
-
-fn dynamo(err: impl Into<aws_sdk_dynamodb::Error>) -> StoreError {
-    backend(err.into())
 }
 
 fn session_from_item(item: &Item) -> Result<Session, StoreError> {

@@ -7,29 +7,12 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use authgate_users::{Backoff, StoreError, ThrottleKey, ThrottleStore};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::ReturnValue;
 
-use crate::{DynamoUserStore, PARTITION_KEY, TTL_ATTRIBUTE, backend, s};
-
-type Item = HashMap<String, AttributeValue>;
+use crate::{DynamoUserStore, PARTITION_KEY, TTL_ATTRIBUTE, dynamo, get_n, n, s};
 
 fn throttle_key(key: &ThrottleKey) -> String {
     format!("throttle#{}", key.as_str())
-}
-
-fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn number(item: &Item, name: &str) -> Result<i64, StoreError> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| StoreError::Corrupt(format!("throttle attribute {name} is not a number")))
-}
-
-fn dynamo(err: impl Into<aws_sdk_dynamodb::Error>) -> StoreError {
-    backend(err.into())
 }
 
 #[async_trait]
@@ -48,10 +31,10 @@ impl ThrottleStore for DynamoUserStore {
             return Ok(None);
         };
         Ok(Some(Backoff {
-            failures: u32::try_from(number(&item, "failures")?)
+            failures: u32::try_from(get_n(&item, "failures")?)
                 .map_err(|_| StoreError::Corrupt("throttle failures out of range".into()))?,
-            locked_until_ms: number(&item, "locked_until_ms")?,
-            expires_at_ms: number(&item, "expires_at_ms")?,
+            locked_until_ms: get_n(&item, "locked_until_ms")?,
+            expires_at_ms: get_n(&item, "expires_at_ms")?,
         }))
     }
 
@@ -136,6 +119,6 @@ impl ThrottleStore for DynamoUserStore {
             .send()
             .await
             .map_err(dynamo)?;
-        number(&output.attributes.unwrap_or_default(), "count")
+        get_n(&output.attributes.unwrap_or_default(), "count")
     }
 }

@@ -12,9 +12,8 @@ use std::sync::Arc;
 use authgate_config::MailSettings;
 use authgate_users::{
     ActionRecord, ActionToken, Email, InvalidActionToken, StoreError, ThrottleKey, TokenPurpose,
-    User, binding, now_ms, redeemable,
+    User, WindowCap, binding, now_ms, redeemable, sha256_hex,
 };
-use sha2::{Digest, Sha256};
 
 use crate::{AccountStore, Backend, Env, InitError, Mail, Mailer};
 
@@ -60,14 +59,19 @@ impl AccountMail {
 
     /// Whether the address's window still allows a mail of `purpose`; counts this one.
     async fn address_allows(&self, purpose: TokenPurpose, email: &str) -> Result<bool, StoreError> {
-        let window_ms = i64::try_from(self.settings.address_window.as_millis()).unwrap_or(i64::MAX);
-        let now = now_ms();
-        let start = now - now.rem_euclid(window_ms.max(1));
-        let digest = Sha256::digest(email.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        let key = ThrottleKey::mail_address(purpose.as_str(), &hex, start);
-        let sent = self.store.add(&key, 1, start + window_ms).await?;
-        Ok(sent <= self.settings.per_address)
+        let cap = WindowCap {
+            limit: self.settings.per_address,
+            window_ms: i64::try_from(self.settings.address_window.as_millis()).unwrap_or(i64::MAX),
+        };
+        let address = sha256_hex(email.as_bytes());
+        let counted = cap
+            .count(
+                self.store.as_ref(),
+                |start| ThrottleKey::mail_address(purpose.as_str(), &address, start),
+                now_ms(),
+            )
+            .await?;
+        Ok(counted.within)
     }
 
     /// A mail of `purpose` for the account `email` names, when it has one that may receive it:

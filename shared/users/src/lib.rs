@@ -35,13 +35,13 @@ pub use recovery::{
 pub use sessions::{
     InvalidRefreshToken, RefreshError, RefreshRecord, RefreshToken, Rotated, RotationDecision,
     RotationPolicy, Session, SessionId, SessionState, SessionStore, TokenHash, decide_rotation,
-    now_ms,
+    now_ms, sha256_hex,
 };
 pub use store::{
     NewUser, PublicUser, StoreError, User, UserChanges, UserId, UserPage, UserStore, decode_cursor,
     encode_cursor, page_of,
 };
 pub use throttle::{
-    Backoff, LOGIN_THROTTLED, LoginAttempt, LoginLimits, REGISTER_THROTTLED, RegisterLimits,
-    ThrottleError, ThrottleKey, ThrottleStore, Throttled,
+    Backoff, Counted, LOGIN_THROTTLED, LoginAttempt, LoginLimits, REGISTER_THROTTLED,
+    RegisterLimits, ThrottleError, ThrottleKey, ThrottleStore, Throttled, WindowCap,
 };

@@ -10,12 +10,7 @@
 //! token can fail (unknown, used, expired, malformed, for another purpose or a changed account)
 //! is one error, [`InvalidActionToken`], and one response.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
-
-use crate::sessions::TokenHash;
+use crate::sessions::{TokenHash, generate_opaque, is_opaque, sha256_hex};
 use crate::store::{StoreError, User, UserId};
 
 /// What a token may do.
@@ -56,25 +51,15 @@ impl std::fmt::Debug for ActionToken {
     }
 }
 
-/// Characters of an encoded token: 32 bytes in unpadded base64url.
-const TOKEN_CHARS: usize = 43;
-
 impl ActionToken {
-    /// A fresh token from the OS random number generator.
+    /// A fresh token: 256 random bits, as refresh tokens are.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Self(URL_SAFE_NO_PAD.encode(bytes))
+        Self(generate_opaque())
     }
 
     /// A presented token, if it has the shape of one.
     pub fn parse(input: &str) -> Result<Self, InvalidActionToken> {
-        let ok = input.len() == TOKEN_CHARS
-            && input
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            && URL_SAFE_NO_PAD.decode(input).is_ok();
-        if ok {
+        if is_opaque(input) {
             Ok(Self(input.to_owned()))
         } else {
             Err(InvalidActionToken)
@@ -88,13 +73,7 @@ impl ActionToken {
 
     /// What is stored and looked up.
     pub fn hash(&self) -> TokenHash {
-        let digest = Sha256::digest(self.0.as_bytes());
-        TokenHash::from_stored(
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>(),
-        )
+        TokenHash::from_stored(sha256_hex(self.0.as_bytes()))
     }
 }
 
@@ -120,8 +99,7 @@ pub fn binding(purpose: TokenPurpose, user: &User) -> String {
         TokenPurpose::ResetPassword => user.password_hash.as_phc().to_owned(),
         TokenPurpose::VerifyEmail => user.email.normalized(),
     };
-    let digest = Sha256::digest(bound.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex(bound.as_bytes())
 }
 
 /// Whether a taken `record` lets `user` (its owner, as now stored) do `purpose` at `now_ms`: the

@@ -24,8 +24,34 @@ use crate::store::{StoreError, UserId};
 /// A session's id: the `sid` claim of its access tokens.
 pub type SessionId = uuid::Uuid;
 
-/// Characters of an encoded refresh token: 32 bytes in unpadded base64url.
-const REFRESH_TOKEN_CHARS: usize = 43;
+/// Characters of an encoded opaque token: 32 bytes in unpadded base64url.
+const OPAQUE_TOKEN_CHARS: usize = 43;
+
+/// 256 random bits from the OS, in unpadded base64url: what refresh, reset and verification
+/// tokens are.
+pub(crate) fn generate_opaque() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Whether `input` has the shape [`generate_opaque`] gives (cheap, before any lookup).
+pub(crate) fn is_opaque(input: &str) -> bool {
+    input.len() == OPAQUE_TOKEN_CHARS
+        && input
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && URL_SAFE_NO_PAD.decode(input).is_ok()
+}
+
+/// SHA-256 of `bytes` in lowercase hex: the stored form of every token, and the key of
+/// anything personal a counter is kept for.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// A refresh token as the client holds it. Its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -39,19 +65,12 @@ pub struct InvalidRefreshToken;
 impl RefreshToken {
     /// A fresh token from the OS random number generator.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Self(URL_SAFE_NO_PAD.encode(bytes))
+        Self(generate_opaque())
     }
 
     /// Checks the shape of a presented token (cheap, before any lookup).
     pub fn parse(input: &str) -> Result<Self, InvalidRefreshToken> {
-        let ok = input.len() == REFRESH_TOKEN_CHARS
-            && input
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            && URL_SAFE_NO_PAD.decode(input).is_ok();
-        if ok {
+        if is_opaque(input) {
             Ok(Self(input.to_owned()))
         } else {
             Err(InvalidRefreshToken)
@@ -65,8 +84,7 @@ impl RefreshToken {
 
     /// What is stored and looked up.
     pub fn hash(&self) -> TokenHash {
-        let digest = Sha256::digest(self.0.as_bytes());
-        TokenHash(digest.iter().map(|b| format!("{b:02x}")).collect())
+        TokenHash(sha256_hex(self.0.as_bytes()))
     }
 }
 

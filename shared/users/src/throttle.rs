@@ -15,9 +15,8 @@
 //! Per source address, fixed windows count failed logins across accounts (credential stuffing)
 //! and registrations; over the cap, 429 until the window ends.
 
-use sha2::{Digest, Sha256};
-
 use crate::email::Email;
+use crate::sessions::sha256_hex;
 use crate::store::StoreError;
 
 /// A throttle key: what is counted. Account keys hold a hash of the email, never the email.
@@ -31,9 +30,7 @@ impl ThrottleKey {
             Ok(email) => email.normalized(),
             Err(_) => email.trim().to_lowercase(),
         };
-        let digest = Sha256::digest(normalized.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        Self(format!("login#{hex}"))
+        Self(format!("login#{}", sha256_hex(normalized.as_bytes())))
     }
 
     /// Failed logins from `ip` in the window starting at `window_start_ms`.
@@ -158,14 +155,47 @@ impl Default for LoginLimits {
 #[must_use = "a successful login must clear its counts"]
 pub struct LoginAttempt {
     account: ThrottleKey,
-    address: Option<(ThrottleKey, i64)>,
+    address: Option<Counted>,
 }
 
-/// The start and end of the fixed window of `window_ms` that `now_ms` falls in.
-fn window(now_ms: i64, window_ms: i64) -> (i64, i64) {
-    let window_ms = window_ms.max(1);
-    let start = now_ms - now_ms.rem_euclid(window_ms);
-    (start, start + window_ms)
+/// At most `limit` occurrences per fixed window of `window_ms`: the one rule behind every cap
+/// per source address and per email address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowCap {
+    pub limit: i64,
+    pub window_ms: i64,
+}
+
+/// One occurrence counted by a [`WindowCap`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    /// The counter it went to, to take it back.
+    pub key: ThrottleKey,
+    /// When the window ends.
+    pub window_end_ms: i64,
+    /// Whether it was within the cap.
+    pub within: bool,
+}
+
+impl WindowCap {
+    /// Counts one occurrence at `now_ms` under `key_for(window start)`, atomically.
+    pub async fn count(
+        &self,
+        store: &dyn ThrottleStore,
+        key_for: impl FnOnce(i64) -> ThrottleKey,
+        now_ms: i64,
+    ) -> Result<Counted, StoreError> {
+        let window_ms = self.window_ms.max(1);
+        let start = now_ms - now_ms.rem_euclid(window_ms);
+        let key = key_for(start);
+        let end = start + window_ms;
+        let count = store.add(&key, 1, end).await?;
+        Ok(Counted {
+            key,
+            window_end_ms: end,
+            within: count <= self.limit,
+        })
+    }
 }
 
 impl LoginLimits {
@@ -191,16 +221,21 @@ impl LoginLimits {
     ) -> Result<LoginAttempt, ThrottleError> {
         let address = match ip {
             Some(ip) => {
-                let (start, end) = window(now_ms, self.address_window_ms);
-                let key = ThrottleKey::login_address(ip, start);
-                if store.add(&key, 1, end).await? > self.address_failures {
+                let cap = WindowCap {
+                    limit: self.address_failures,
+                    window_ms: self.address_window_ms,
+                };
+                let counted = cap
+                    .count(store, |start| ThrottleKey::login_address(ip, start), now_ms)
+                    .await?;
+                if !counted.within {
                     return Err(Throttled {
-                        retry_after_ms: end - now_ms,
+                        retry_after_ms: counted.window_end_ms - now_ms,
                         message: LOGIN_THROTTLED,
                     }
                     .into());
                 }
-                Some((key, end))
+                Some(counted)
             }
             None => None,
         };
@@ -238,8 +273,8 @@ impl LoginAttempt {
     /// taken back.
     pub async fn succeeded(self, store: &dyn ThrottleStore) -> Result<(), StoreError> {
         store.clear_backoff(&self.account).await?;
-        if let Some((key, end)) = &self.address {
-            store.add(key, -1, *end).await?;
+        if let Some(counted) = &self.address {
+            store.add(&counted.key, -1, counted.window_end_ms).await?;
         }
         Ok(())
     }
@@ -271,11 +306,20 @@ impl RegisterLimits {
         ip: &str,
         now_ms: i64,
     ) -> Result<(), ThrottleError> {
-        let (start, end) = window(now_ms, self.window_ms);
-        let key = ThrottleKey::register_address(ip, start);
-        if store.add(&key, 1, end).await? > self.per_address {
+        let cap = WindowCap {
+            limit: self.per_address,
+            window_ms: self.window_ms,
+        };
+        let counted = cap
+            .count(
+                store,
+                |start| ThrottleKey::register_address(ip, start),
+                now_ms,
+            )
+            .await?;
+        if !counted.within {
             return Err(Throttled {
-                retry_after_ms: end - now_ms,
+                retry_after_ms: counted.window_end_ms - now_ms,
                 message: REGISTER_THROTTLED,
             }
             .into());
