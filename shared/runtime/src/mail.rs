@@ -52,11 +52,6 @@ impl AccountMail {
         })
     }
 
-    /// The settings this was built with.
-    pub fn settings(&self) -> &MailSettings {
-        &self.settings
-    }
-
     /// Whether the address's window still allows a mail of `purpose`; counts this one.
     async fn address_allows(&self, purpose: TokenPurpose, email: &str) -> Result<bool, StoreError> {
         let cap = WindowCap {
