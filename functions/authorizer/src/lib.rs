@@ -135,7 +135,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Authorizer, InitE
         })?;
     let simple_responses = env.parsed_or(HTTP_API_SIMPLE_RESPONSES, true)?;
     let sessions = backend.store(env)?;
-    let ring = backend.keys(env).await?;
+    let ring = backend.verifying_keys(env).await?;
     Ok(Authorizer {
         verifier: TokenVerifier::new(ring.current(), tokens.validation()),
         sessions,

@@ -65,7 +65,7 @@ fn algorithms(keys: &KeySet) -> Vec<String> {
 /// It needs no store.
 pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Discovery, InitError> {
     Ok(Discovery {
-        keys: backend.keys(env).await?,
+        keys: backend.verifying_keys(env).await?,
         issuer: TokenSettings::from_env(env)?.issuer,
     })
 }

@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response};
 use authgate_runtime::{
-    AccountMail, AccountStore, Backend, Env, InitError, NewPasswords, SessionStarter, StartError,
-    change_user,
+    AccountMail, AccountStore, Backend, Env, InitError, NewPasswords, Sessions, change_user,
 };
 use authgate_token::AccessClaims;
 use authgate_users::{
@@ -41,19 +40,14 @@ struct Patch {
 }
 
 /// The answer to `PATCH /users/me`: the user and, after a password change (which ended every
-/// session), the tokens of a new session for this client.
+/// session), the refresh token of a new session for this client, which `/auth/refresh` turns
+/// into an access token (this function holds no signing key).
 #[derive(Serialize)]
 struct Patched {
     id: String,
     email: String,
     email_verified: bool,
     created_at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    access_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token_type: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_in: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
 }
@@ -82,8 +76,6 @@ pub enum MeError {
     Hash(#[from] HashError),
     #[error("user store failed")]
     Store(#[from] StoreError),
-    #[error("the new session could not be started")]
-    Start(#[from] StartError),
 }
 
 impl From<MeError> for ApiError {
@@ -110,18 +102,18 @@ impl From<MeError> for ApiError {
 pub struct Me {
     store: Arc<dyn AccountStore>,
     hasher: PasswordHasher,
-    sessions: SessionStarter,
+    sessions: Sessions,
     passwords: NewPasswords,
     mail: AccountMail,
 }
 
-/// The `/users/me` function: users in `backend`'s store; its keys sign the tokens of the new
-/// session a password change starts.
+/// The `/users/me` function: users and sessions in `backend`'s store. It needs no keys: it
+/// trusts the authorizer's claims and signs nothing.
 pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Me, InitError> {
     Ok(Me {
         store: backend.store(env)?,
         hasher: PasswordHasher::new(),
-        sessions: SessionStarter::build(env, backend).await?,
+        sessions: Sessions::build(env, backend)?,
         passwords: NewPasswords::build(env)?,
         mail: AccountMail::build(env, backend)?,
     })
@@ -153,7 +145,7 @@ impl Endpoint for Me {
 
 impl Me {
     /// A new email or password for the caller. A new password ends every session of the user,
-    /// and this client continues in a new one whose tokens the response carries.
+    /// and this client continues in a new one whose refresh token the response carries.
     async fn patch(&self, request: &Request, user: User) -> Result<Response<Body>, MeError> {
         body::require_media_type(request, false)?;
         let patch: Patch = body::json(request)?;
@@ -191,13 +183,12 @@ impl Me {
                 .await?;
         }
         let updated = changed.user;
-        let tokens = match changed.sessions_ended_at_ms {
-            Some(cut_off) => Some(self.sessions.start_after(&updated, cut_off).await?),
+        let refresh = match changed.sessions_ended_at_ms {
+            Some(cut_off) => Some(self.sessions.open_after(&updated, cut_off).await?.1),
             None => None,
         };
-        let new_password = tokens.is_some();
+        let new_password = refresh.is_some();
         tracing::info!(user_id = %user.id, new_password, "user updated their account");
-        let (issued, refresh) = tokens.unzip();
         Ok(json_response(
             StatusCode::OK,
             &Patched {
@@ -205,9 +196,6 @@ impl Me {
                 email: updated.email.to_string(),
                 email_verified: updated.email_verified,
                 created_at: updated.created_at,
-                expires_in: issued.as_ref().map(|i| i.expires_in),
-                access_token: issued.map(|i| i.token),
-                token_type: refresh.as_ref().map(|_| "bearer"),
                 refresh_token: refresh.map(|r| r.as_str().to_owned()),
             },
         ))

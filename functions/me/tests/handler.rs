@@ -160,7 +160,8 @@ fn patch_for(user: &User, body: serde_json::Value) -> Request {
 }
 
 #[tokio::test]
-async fn a_new_password_ends_every_session_and_this_client_continues_in_a_new_one() {
+async fn a_new_password_ends_every_session_and_this_client_continues_in_a_new_one_through_refresh()
+{
     let (store, user, old) = alice_with_password().await;
     let me = me_on(store.clone()).await;
     let response = me.handle(patch_for(&user, serde_json::json!({
@@ -169,11 +170,35 @@ async fn a_new_password_ends_every_session_and_this_client_continues_in_a_new_on
     assert_eq!(response.status(), 200);
     let body = json_body(&response);
     assert!(body.get("password_hash").is_none());
-    let access = body["access_token"]
+    assert!(
+        body.get("access_token").is_none(),
+        "me signs nothing: it holds no key"
+    );
+    let refresh_token = body["refresh_token"]
         .as_str()
-        .expect("a new session's tokens");
+        .expect("the new session's refresh token");
+    let env = Env::from_pairs([("TOKEN_ISSUER", "urn:t"), ("TOKEN_AUDIENCE", "aud")]);
+    let refresh = refresh::build(
+        &env,
+        &Resources::new(store.clone(), Arc::new(KeyRing::fixed(keys()))),
+    )
+    .await
+    .unwrap();
+    let body = serde_json::json!({"refresh_token": refresh_token}).to_string();
+    let refreshed = refresh
+        .handle(authgate_testkit::with_body(request("refresh.json"), &body))
+        .await;
+    assert_eq!(
+        refreshed.status(),
+        200,
+        "/auth/refresh turns it into tokens"
+    );
+    let access = json_body(&refreshed)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let claims = TokenVerifier::new(Arc::new(keys()), Validation::own("urn:t", "aud", 30))
-        .verify(access)
+        .verify(&access)
         .unwrap();
     assert_ne!(claims.sid, old.id.to_string());
     let state = store.state(old.id, user.id).await.unwrap();
@@ -241,7 +266,7 @@ async fn changes_need_the_current_password_and_a_free_email() {
     let body = json_body(&response);
     assert_eq!(body["email"], "alice.new@example.com");
     assert!(
-        body.get("access_token").is_none(),
+        body.get("refresh_token").is_none(),
         "an email change keeps the session"
     );
     assert!(

@@ -16,6 +16,9 @@ use authgate_users::{RoleMap, RotationPolicy, parse_roles};
 pub const USERS_TABLE: &str = "USERS_TABLE";
 /// Name of the variable holding the signing secret's name or ARN.
 pub const SIGNING_KEY_SECRET_ID: &str = "SIGNING_KEY_SECRET_ID";
+/// Name of the variable holding the name or ARN of the secret the rotation function publishes
+/// the public keys in (a JWK Set): what verifiers of asymmetric tokens read instead.
+pub const PUBLIC_KEYS_SECRET_ID: &str = "PUBLIC_KEYS_SECRET_ID";
 /// Default access-token lifetime: 15 minutes.
 pub const DEFAULT_ACCESS_TOKEN_TTL_SECS: u64 = 900;
 /// Largest accepted clock-skew leeway.

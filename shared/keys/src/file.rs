@@ -9,7 +9,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use authgate_token::{Key, KeySet, SIGNING_ALGORITHMS};
+use authgate_token::{Key, KeySet, SIGNING_ALGORITHMS, new_secret_material};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +39,8 @@ impl KeyFile {
         }
     }
 
-    /// Creates new keys for `algorithm` (HS256, EdDSA or ES256); an existing file keeps its own.
+    /// Creates new keys for `algorithm` (HS256, EdDSA, ES256 or RS256); an existing file keeps its
+    /// own.
     pub fn with_algorithm(mut self, algorithm: impl Into<String>) -> Self {
         self.algorithm = algorithm.into();
         self
@@ -66,12 +67,14 @@ impl KeyFile {
 
     /// Writes a new random key unless the file exists. Returns whether it created one.
     pub fn create_if_missing(&self) -> Result<bool, KeySourceError> {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let k = new_secret_material(&self.algorithm).map_err(|source| KeySourceError::Key {
+            secret_id: self.path.display().to_string(),
+            source,
+        })?;
         let key = FileKey {
             kid: format!("local-{}", random_id()),
             alg: self.algorithm.clone(),
-            k: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            k,
         };
         let json = serde_json::to_vec_pretty(&key).map_err(|e| self.io(e.into()))?;
         let created = std::fs::OpenOptions::new()
@@ -175,6 +178,19 @@ mod tests {
                 .filter(|i| i % 2 == 0)
                 .any(|i| id.contains(&stored.k[i..i + 8]));
             assert!(!shared, "kid {} repeats bytes of the key", stored.kid);
+        }
+    }
+
+    #[test]
+    fn creates_a_key_of_each_algorithm_that_signs() {
+        for alg in ["HS256", "EdDSA", "ES256", "RS256"] {
+            let dir = tempfile::tempdir().unwrap();
+            let file = KeyFile::new(dir.path().join("k.json")).with_algorithm(alg);
+            let keys = file.load_or_create().unwrap();
+            assert_eq!(
+                format!("{:?}", keys.signing_key().unwrap().algorithm()),
+                alg
+            );
         }
     }
 

@@ -1,10 +1,16 @@
 //! Signing keys from Secrets Manager, fetched once at init and kept in memory.
 //!
-//! The secret is a JSON object `{"alg": "HS256" | "EdDSA" | "ES256", "k": "<at least 32 random
-//! bytes>"}`; the template's `GenerateSecretString` creates it and the rotation function renews it.
-//! For EdDSA and ES256, `k` seeds the private key (see the token crate). Each Secrets Manager version is one key and its `VersionId`
+//! The signing secret is a JSON object `{"alg": "HS256" | "EdDSA" | "ES256" | "RS256", "k": ...}`:
+//! for HS256 `k` is the key, for EdDSA and ES256 it seeds the private key, for RS256 it is a
+//! random RSA private key (see the token crate). The template's `GenerateSecretString` creates
+//! the first version (for RS256 only a placeholder the rotation function replaces at deploy) and
+//! the rotation function renews it. Each Secrets Manager version is one key and its `VersionId`
 //! is the key's `kid`, so a token names the exact version that signed it. `AWSCURRENT` signs;
 //! `AWSPREVIOUS`, when present, still verifies, so tokens survive a rotation.
+//!
+//! Verifiers of asymmetric tokens never read that secret: the rotation function publishes the
+//! public keys as a JWK Set in a second secret ([`PublishedKeySource`]), which is all the
+//! authorizer and the discovery function may read.
 
 use async_trait::async_trait;
 use authgate_token::{Key, KeyError, KeySet, SIGNING_ALGORITHMS};
@@ -172,6 +178,57 @@ impl KeySource for SecretsManagerKeySource {
             source,
         })?;
         tracing::info!(kids = ?set.kids(), signing = %current.id, "signing keys loaded");
+        Ok(set)
+    }
+}
+
+/// The public keys the rotation function published: a JWK Set (`{"keys": [...]}`) in the
+/// `AWSCURRENT` version of a secret of its own, so a verifier's role needs no access to the
+/// signing secret. Every key in it must be one authgate could have made.
+#[derive(Debug, Clone)]
+pub struct PublishedKeySource {
+    client: Client,
+    secret_id: String,
+}
+
+impl PublishedKeySource {
+    /// Public keys from `secret_id` (a name or ARN).
+    pub fn new(client: Client, secret_id: impl Into<String>) -> Self {
+        Self {
+            client,
+            secret_id: secret_id.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl KeySource for PublishedKeySource {
+    async fn load(&self) -> Result<KeySet, KeySourceError> {
+        let output = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .version_stage(STAGE_CURRENT)
+            .send()
+            .await
+            .map_err(|err| KeySourceError::Backend {
+                secret_id: self.secret_id.clone(),
+                source: Box::new(aws_sdk_secretsmanager::Error::from(err)),
+            })?;
+        let version = output.version_id.unwrap_or_default();
+        let jwks: serde_json::Value = output
+            .secret_string
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .ok_or_else(|| KeySourceError::Format {
+                secret_id: self.secret_id.clone(),
+                version,
+            })?;
+        let set = KeySet::from_public_jwks(&jwks).map_err(|source| KeySourceError::Key {
+            secret_id: self.secret_id.clone(),
+            source,
+        })?;
+        tracing::info!(kids = ?set.kids(), "published public keys loaded");
         Ok(set)
     }
 }

@@ -110,6 +110,21 @@ impl KeyRing {
         )
     }
 
+    /// A ring of this one's keys without their signing halves, following it as it reloads: for
+    /// a verifier that runs beside signers in one process (`authgate serve`, tests), so it holds
+    /// what a deployed verifier holds.
+    pub async fn public_halves(self: &Arc<Self>) -> Result<Self, KeySourceError> {
+        let source = Arc::new(PublicHalves(Arc::clone(self)));
+        let keys = source.load().await?;
+        Ok(Self::holding(
+            source,
+            Arc::new(keys),
+            self.max_age,
+            self.min_reload_interval,
+            self.max_stale,
+        ))
+    }
+
     fn read<T>(&self, f: impl FnOnce(&Held) -> T) -> T {
         match self.held.read() {
             Ok(guard) => f(&guard),
@@ -192,6 +207,18 @@ struct Fixed(Arc<KeySet>);
 impl KeySource for Fixed {
     async fn load(&self) -> Result<KeySet, KeySourceError> {
         Ok(self.0.as_ref().clone())
+    }
+}
+
+/// The key source of [`KeyRing::public_halves`]: the other ring's keys as it reloads them (on
+/// age, or on a `kid` this ring does not know), without signing halves.
+struct PublicHalves(Arc<KeyRing>);
+
+#[async_trait::async_trait]
+impl KeySource for PublicHalves {
+    async fn load(&self) -> Result<KeySet, KeySourceError> {
+        self.0.reload_if_due().await;
+        Ok(self.0.fresh().await.public_only())
     }
 }
 
@@ -293,6 +320,35 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ring.fresh().await.kids(), vec!["v3"]);
+    }
+
+    #[tokio::test]
+    async fn public_halves_follow_the_signing_ring_and_sign_nothing() {
+        let k = authgate_token::new_secret_material("EdDSA").unwrap();
+        let signer = Arc::new(KeyRing::fixed(
+            KeySet::signing(
+                "e1",
+                [Key::from_secret_material("e1", "EdDSA", k.as_bytes()).unwrap()],
+            )
+            .unwrap(),
+        ));
+        let halves = signer.public_halves().await.unwrap();
+        assert_eq!(halves.current().kids(), vec!["e1"]);
+        assert!(halves.current().signing_key().is_none());
+        assert!(!halves.current().get("e1").unwrap().can_sign());
+
+        let source = source();
+        let signer = Arc::new(
+            KeyRing::load(source.clone(), Duration::from_secs(3600), Duration::ZERO)
+                .await
+                .unwrap(),
+        );
+        let halves = signer.public_halves().await.unwrap();
+        assert!(
+            halves.reload_if_due().await,
+            "an unknown kid reloads the ring beneath"
+        );
+        assert_eq!(halves.current().kids(), signer.current().kids());
     }
 
     #[tokio::test]

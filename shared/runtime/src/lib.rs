@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use authgate_config::{
-    AuthzSettings, ConfigError, KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE, SIGNING_KEY_SECRET_ID,
-    SessionSettings, TokenSettings, USERS_TABLE,
+    AuthzSettings, ConfigError, KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE, PUBLIC_KEYS_SECRET_ID,
+    SIGNING_KEY_SECRET_ID, SessionSettings, TokenSettings, USERS_TABLE,
 };
 use authgate_dynamo::DynamoUserStore;
 use authgate_http::HttpHandler;
-use authgate_keys::{KeyRing, KeySourceError, RingIssuer, SecretsManagerKeySource};
+use authgate_keys::{
+    KeyRing, KeySource, KeySourceError, PublishedKeySource, RingIssuer, SecretsManagerKeySource,
+};
 pub use authgate_mail::{Mail, MailError, Mailer, RecordingMailer, SesMailer};
 
 mod mail;
@@ -57,15 +59,20 @@ pub enum InitError {
 pub trait Backend: Send + Sync {
     /// The user and session store.
     fn store(&self, env: &Env) -> Result<Arc<dyn AccountStore>, InitError>;
-    /// The signing and verification keys, loaded now and reloaded as they age.
+    /// The signing and verification keys, loaded now and reloaded as they age: for the
+    /// functions that sign (login, refresh).
     async fn keys(&self, env: &Env) -> Result<Arc<KeyRing>, InitError>;
+    /// The keys a function that only verifies may hold: the public halves of asymmetric keys,
+    /// or the key itself when tokens are signed with a symmetric (HMAC) key.
+    async fn verifying_keys(&self, env: &Env) -> Result<Arc<KeyRing>, InitError>;
     /// Where account mail goes.
     fn mailer(&self, env: &Env) -> Result<Arc<dyn Mailer>, InitError>;
 }
 
-/// The deployed backend: the table named by `USERS_TABLE`, the secret named by
-/// `SIGNING_KEY_SECRET_ID`, through the AWS SDK (whose standard variables, such as
-/// `AWS_ENDPOINT_URL_DYNAMODB`, can point it at an emulator).
+/// The deployed backend: the table named by `USERS_TABLE`, the signing secret named by
+/// `SIGNING_KEY_SECRET_ID` and the published public keys named by `PUBLIC_KEYS_SECRET_ID`,
+/// through the AWS SDK (whose standard variables, such as `AWS_ENDPOINT_URL_DYNAMODB`, can point
+/// it at an emulator).
 #[derive(Debug, Clone)]
 pub struct AwsBackend {
     dynamodb: SdkConfig,
@@ -117,13 +124,22 @@ impl Backend for AwsBackend {
     }
 
     async fn keys(&self, env: &Env) -> Result<Arc<KeyRing>, InitError> {
-        let secret = env.required(SIGNING_KEY_SECRET_ID)?;
         let source = SecretsManagerKeySource::new(
             aws_sdk_secretsmanager::Client::new(&self.secrets_manager),
-            secret,
+            env.required(SIGNING_KEY_SECRET_ID)?,
         );
-        let ring = KeyRing::load(Arc::new(source), KEYS_MAX_AGE, KEY_RELOAD_MIN_INTERVAL).await?;
-        Ok(Arc::new(ring))
+        ring(source).await
+    }
+
+    /// The published public keys when `PUBLIC_KEYS_SECRET_ID` is set (the template sets it for
+    /// asymmetric algorithms, and grants no access to the signing secret then); otherwise the
+    /// signing secret, which an HS256 verifier must read.
+    async fn verifying_keys(&self, env: &Env) -> Result<Arc<KeyRing>, InitError> {
+        let client = aws_sdk_secretsmanager::Client::new(&self.secrets_manager);
+        match env.optional(PUBLIC_KEYS_SECRET_ID) {
+            Some(public) => ring(PublishedKeySource::new(client, public)).await,
+            None => self.keys(env).await,
+        }
     }
 
     /// Amazon SES (API v2) from the `MAIL_FROM` identity.
@@ -133,6 +149,11 @@ impl Backend for AwsBackend {
             env.optional(authgate_config::MAIL_FROM),
         )))
     }
+}
+
+async fn ring(source: impl KeySource + 'static) -> Result<Arc<KeyRing>, InitError> {
+    let ring = KeyRing::load(Arc::new(source), KEYS_MAX_AGE, KEY_RELOAD_MIN_INTERVAL).await?;
+    Ok(Arc::new(ring))
 }
 
 /// A store and keys already opened: what `authgate serve` and the tests build functions on.
@@ -171,6 +192,11 @@ impl Backend for Resources {
 
     async fn keys(&self, _: &Env) -> Result<Arc<KeyRing>, InitError> {
         Ok(Arc::clone(&self.keys))
+    }
+
+    /// The public halves of `keys`, as a deployed verifier holds them.
+    async fn verifying_keys(&self, _: &Env) -> Result<Arc<KeyRing>, InitError> {
+        Ok(Arc::new(self.keys.public_halves().await?))
     }
 
     fn mailer(&self, _: &Env) -> Result<Arc<dyn Mailer>, InitError> {
@@ -261,45 +287,31 @@ pub async fn change_user(
     })
 }
 
-/// Starting a session, the one way login and a password change do it: a new session of the
-/// configured lifetime, its first refresh token (stored only as a hash), and an access token.
-pub struct SessionStarter {
+/// Opening a session, the one way login and a password change do it: a new session of the
+/// configured lifetime and its first refresh token (stored only as a hash). It holds no keys:
+/// a password change opens a session whose first access token comes from `/auth/refresh`, so
+/// only login and refresh hold signing material.
+pub struct Sessions {
     store: Arc<dyn AccountStore>,
-    tokens: UserTokens,
     settings: SessionSettings,
 }
 
-/// A session could not be started.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("the session could not be stored")]
-    Store(#[from] StoreError),
-    #[error("the access token could not be signed")]
-    Sign(#[from] SignError),
-}
-
-impl SessionStarter {
-    /// From `env`'s token, role and session settings and `backend`'s store and keys.
-    pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Self, InitError> {
+impl Sessions {
+    /// From `env`'s session settings and `backend`'s store.
+    pub fn build(env: &Env, backend: &dyn Backend) -> Result<Self, InitError> {
         Ok(Self {
             store: backend.store(env)?,
-            tokens: UserTokens::build(env, backend).await?,
             settings: SessionSettings::from_env(env)?,
         })
     }
 
-    /// A new session for `user`: its access token and its first refresh token.
-    pub async fn start(&self, user: &User) -> Result<(IssuedToken, RefreshToken), StartError> {
-        self.start_after(user, i64::MIN).await
-    }
-
-    /// [`SessionStarter::start`], for a session that must count as created after `cut_off_ms`
-    /// (a logout-all of the same millisecond must not end it).
-    pub async fn start_after(
+    /// A new session for `user`, counted as created after `cut_off_ms` (a logout-all of the
+    /// same millisecond must not end it), and its first refresh token.
+    pub async fn open_after(
         &self,
         user: &User,
         cut_off_ms: i64,
-    ) -> Result<(IssuedToken, RefreshToken), StartError> {
+    ) -> Result<(Session, RefreshToken), StoreError> {
         let now = now_ms().max(cut_off_ms.saturating_add(1));
         let lifetime = i64::try_from(self.settings.max_lifetime.as_millis()).unwrap_or(i64::MAX);
         let session = Session {
@@ -316,8 +328,40 @@ impl SessionStarter {
         self.store
             .start(&session, &refresh.hash(), refresh_expires)
             .await?;
+        tracing::info!(user_id = %user.id, sid = %session.id, "session started");
+        Ok((session, refresh))
+    }
+}
+
+/// Starting a session with tokens, as login does: [`Sessions`] and its first access token.
+pub struct SessionStarter {
+    sessions: Sessions,
+    tokens: UserTokens,
+}
+
+/// A session could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the session could not be stored")]
+    Store(#[from] StoreError),
+    #[error("the access token could not be signed")]
+    Sign(#[from] SignError),
+}
+
+impl SessionStarter {
+    /// From `env`'s token, role and session settings and `backend`'s store and keys.
+    pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Self, InitError> {
+        Ok(Self {
+            sessions: Sessions::build(env, backend)?,
+            tokens: UserTokens::build(env, backend).await?,
+        })
+    }
+
+    /// A new session for `user`: its access token and its first refresh token.
+    pub async fn start(&self, user: &User) -> Result<(IssuedToken, RefreshToken), StartError> {
+        let (session, refresh) = self.sessions.open_after(user, i64::MIN).await?;
         let issued = self.tokens.issue(user, &session).await?;
-        tracing::info!(user_id = %user.id, sid = %session.id, jti = %issued.claims.jti, "session started");
+        tracing::info!(user_id = %user.id, sid = %session.id, jti = %issued.claims.jti, "access token issued");
         Ok((issued, refresh))
     }
 }

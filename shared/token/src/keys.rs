@@ -27,7 +27,27 @@ pub const ASYMMETRIC_ALGORITHMS: [Algorithm; 9] = [
 ];
 
 /// The algorithms authgate signs with: the `alg` values a signing secret may hold.
-pub const SIGNING_ALGORITHMS: [&str; 5] = ["HS256", "HS384", "HS512", "EdDSA", "ES256"];
+pub const SIGNING_ALGORITHMS: [&str; 6] = ["HS256", "HS384", "HS512", "EdDSA", "ES256", "RS256"];
+
+/// The asymmetric algorithms authgate signs with: those whose public keys it publishes.
+pub const OWN_ASYMMETRIC_ALGORITHMS: [Algorithm; 3] =
+    [Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256];
+
+/// Fresh random material `k` for a new signing key of `alg`, the one way every key authgate
+/// makes is made: 32 random bytes (hex) for HMAC keys and the seed of EdDSA and ES256 keys, a
+/// random RSA-2048 private key for RS256 (never derived from shorter material).
+pub fn new_secret_material(alg: &str) -> Result<String, KeyError> {
+    if !SIGNING_ALGORITHMS.contains(&alg) {
+        return Err(KeyError::UnsupportedAlgorithm(alg.to_owned()));
+    }
+    if alg == "RS256" {
+        return crate::rsa::generate_rs256_material();
+    }
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| KeyError::Derivation("new key material".into()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
 
 /// One verification key, and its signing half when this process may sign.
 #[derive(Clone)]
@@ -203,6 +223,41 @@ impl Key {
         })
     }
 
+    /// A verification-only key from a JWK that authgate itself published (the public-keys secret
+    /// its rotation function writes): one of [`OWN_ASYMMETRIC_ALGORITHMS`], named by the JWK's
+    /// `alg`, held to the same strictness as the private key's own half (low-S ECDSA only), and
+    /// republished as it came.
+    pub fn from_own_jwk(jwk: &serde_json::Value) -> Result<Self, KeyError> {
+        let parsed: Jwk =
+            serde_json::from_value(jwk.clone()).map_err(|_| KeyError::JwkWithoutAlgorithm)?;
+        if parsed.common.key_algorithm.is_none() {
+            return Err(KeyError::JwkWithoutAlgorithm);
+        }
+        let key = Self::from_jwk(&parsed, &OWN_ASYMMETRIC_ALGORITHMS)?;
+        Ok(Self {
+            public_jwk: Some(jwk.clone()),
+            low_s_only: true,
+            ..key
+        })
+    }
+
+    /// This key without its signing half: what a process that only verifies may hold. A
+    /// symmetric key has no public half, so it stays whole.
+    pub fn public_half(&self) -> Self {
+        if self.alg.family() == AlgorithmFamily::Hmac {
+            return self.clone();
+        }
+        Self {
+            encoding: None,
+            ..self.clone()
+        }
+    }
+
+    /// Whether this key can sign.
+    pub fn can_sign(&self) -> bool {
+        self.encoding.is_some()
+    }
+
     /// Signs `claims` as a compact JWS with this key's `kid` and algorithm and the given `typ`.
     pub fn sign<T: serde::Serialize>(
         &self,
@@ -331,6 +386,30 @@ impl KeySet {
             .filter_map(|kid| self.keys.get(kid)?.public_jwk())
             .collect();
         serde_json::json!({ "keys": keys })
+    }
+
+    /// The keys of a JWK Set authgate published ([`KeySet::public_jwks`]), for verification
+    /// only. Every key must be one authgate could have made; one that is not refuses the set.
+    pub fn from_public_jwks(jwks: &serde_json::Value) -> Result<Self, KeyError> {
+        let keys = jwks["keys"]
+            .as_array()
+            .ok_or(KeyError::JwkWithoutAlgorithm)?
+            .iter()
+            .map(Key::from_own_jwk)
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::verifying(keys)
+    }
+
+    /// The same keys without their signing halves (symmetric keys stay whole), for verifiers.
+    pub fn public_only(&self) -> Self {
+        Self {
+            keys: self
+                .keys
+                .iter()
+                .map(|(kid, key)| (kid.clone(), key.public_half()))
+                .collect(),
+            signing: None,
+        }
     }
 
     /// How many keys are trusted.

@@ -27,7 +27,10 @@ pub use error::{KeyError, SignError, VerifyError};
 pub use issue::{IssuedToken, Subject, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::Jwk;
-pub use keys::{ASYMMETRIC_ALGORITHMS, Key, KeySet, MIN_HMAC_SECRET_BYTES, SIGNING_ALGORITHMS};
+pub use keys::{
+    ASYMMETRIC_ALGORITHMS, Key, KeySet, MIN_HMAC_SECRET_BYTES, OWN_ASYMMETRIC_ALGORITHMS,
+    SIGNING_ALGORITHMS, new_secret_material,
+};
 pub use rsa::{MIN_RSA_BITS, generate_rs256_material};
 pub use validation::{DEFAULT_LEEWAY_SECS, Validation};
 pub use verify::{MAX_TOKEN_BYTES, TokenVerifier};
