@@ -1,19 +1,33 @@
-//! Rotates authgate's signing key: Secrets Manager's four rotation steps for a key that lives only
-//! in the secret.
+//! Rotates authgate's signing key, publishes its public keys, and makes the first RS256 key:
+//! one function for the three jobs that need write access to the signing secret, so nothing
+//! else holds it.
 //!
+//! Secrets Manager's four rotation steps, for a key that lives only in the secret:
 //! - `createSecret`: a new random key becomes version `ClientRequestToken`, staged `AWSPENDING`
-//!   (idempotent: a retried step finds it there).
+//!   (idempotent: a retried step finds it there), and its public key is published at once, so
+//!   verifiers know it before it signs anything.
 //! - `setSecret`: nothing to do; no other system holds the key.
 //! - `testSecret`: the pending key must parse and sign a token that verifies.
 //! - `finishSecret`: `AWSCURRENT` moves to the new version; Secrets Manager moves `AWSPREVIOUS` to
-//!   the old one, so tokens it signed keep verifying until the next rotation.
+//!   the old one, so tokens it signed keep verifying until the next rotation; the published keys
+//!   follow.
+//!
+//! And the stack's `Custom::SigningKeys` resource (CloudFormation, at every create and update):
+//! the template's `GenerateSecretString` cannot make an RSA key, so an RS256 secret starts with a
+//! placeholder that this function replaces by a random RSA-2048 key; then it publishes the public
+//! keys (see [`publish`]) and answers CloudFormation.
 
+use authgate_config::PUBLIC_KEYS_SECRET_ID;
 use authgate_keys::{STAGE_CURRENT, parse_secret_key};
 use authgate_runtime::{Env, EventHandler, InitError, SdkConfig};
 use authgate_token::{KeySet, Subject, TokenIssuer, TokenVerifier, Validation};
 use aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent;
 use aws_sdk_secretsmanager::Client;
-use rand::RngCore;
+
+mod publish;
+mod setup;
+pub use publish::publish;
+pub use setup::{RS256_PLACEHOLDER_LEN, SETUP_RESOURCE_TYPE};
 
 /// The staging label of a version being rotated in.
 pub const STAGE_PENDING: &str = "AWSPENDING";
@@ -33,23 +47,27 @@ pub enum RotationError {
     BadPendingKey(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the current key does not parse; its algorithm is unknown")]
     BadCurrentKey(#[source] authgate_keys::KeySourceError),
+    #[error("a staged key cannot be published")]
+    Unpublishable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the event is neither a rotation step nor a CloudFormation request")]
+    UnknownEvent(#[source] serde_json::Error),
+    #[error("the answer to CloudFormation could not be delivered")]
+    Respond(#[source] reqwest::Error),
     #[error("Secrets Manager call failed")]
     Aws(#[from] aws_sdk_secretsmanager::Error),
 }
 
-fn aws<E>(err: aws_sdk_secretsmanager::error::SdkError<E>) -> RotationError
+pub(crate) fn aws<E>(err: aws_sdk_secretsmanager::error::SdkError<E>) -> RotationError
 where
     aws_sdk_secretsmanager::Error: From<aws_sdk_secretsmanager::error::SdkError<E>>,
 {
     RotationError::Aws(err.into())
 }
 
-/// A new key in the secret's JSON format for `alg`: 32 random bytes, hex-encoded.
-pub fn new_key_json(alg: &str) -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let k: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    serde_json::json!({"alg": alg, "k": k}).to_string()
+/// A new key in the secret's JSON format for `alg`, from the token crate's one generator.
+pub fn new_key_json(alg: &str) -> Result<String, authgate_token::KeyError> {
+    let k = authgate_token::new_secret_material(alg)?;
+    Ok(serde_json::json!({"alg": alg, "k": k}).to_string())
 }
 
 /// The algorithm of the current key, which the new one keeps. A current key that does not parse
@@ -68,32 +86,50 @@ async fn current_algorithm(client: &Client, secret: &str) -> Result<String, Rota
     Ok(format!("{:?}", key.algorithm()))
 }
 
-/// The rotation function, talking to Secrets Manager.
+/// The rotation function, talking to Secrets Manager (and, for its custom resource, to
+/// CloudFormation's response URL).
 pub struct RotateKey {
     client: Client,
+    public_keys: String,
+    http: reqwest::Client,
 }
 
-/// The rotation function on `sdk`'s Secrets Manager. Which secret to rotate comes with each event.
-pub async fn build(_env: &Env, sdk: &SdkConfig) -> Result<RotateKey, InitError> {
+/// The rotation function on `sdk`'s Secrets Manager, publishing public keys to the secret
+/// `PUBLIC_KEYS_SECRET_ID` names. Which signing secret to rotate comes with each event.
+pub async fn build(env: &Env, sdk: &SdkConfig) -> Result<RotateKey, InitError> {
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| InitError::Http(Box::new(e)))?;
     Ok(RotateKey {
         client: Client::new(sdk),
+        public_keys: env.required(PUBLIC_KEYS_SECRET_ID)?,
+        http,
     })
 }
 
 #[async_trait::async_trait]
-impl EventHandler<SecretsManagerSecretRotationEvent> for RotateKey {
+impl EventHandler<serde_json::Value> for RotateKey {
     type Output = ();
     type Error = RotationError;
 
-    async fn handle(&self, event: SecretsManagerSecretRotationEvent) -> Result<(), RotationError> {
+    /// A CloudFormation request (it has a `RequestType`) or else a rotation step.
+    async fn handle(&self, event: serde_json::Value) -> Result<(), RotationError> {
+        if event.get("RequestType").is_some() {
+            let request = serde_json::from_value(event).map_err(RotationError::UnknownEvent)?;
+            return setup::answer(self, request).await;
+        }
+        let event: SecretsManagerSecretRotationEvent =
+            serde_json::from_value(event).map_err(RotationError::UnknownEvent)?;
         tracing::info!(step = %event.step, version = %event.client_request_token, "rotation step");
-        rotate(&self.client, &event).await
+        rotate(&self.client, &self.public_keys, &event).await
     }
 }
 
 /// Runs one rotation step.
 async fn rotate(
     client: &Client,
+    public: &str,
     event: &SecretsManagerSecretRotationEvent,
 ) -> Result<(), RotationError> {
     let (secret, token) = (&event.secret_id, &event.client_request_token);
@@ -111,7 +147,7 @@ async fn rotate(
         // Secrets Manager stages the new version AWSPENDING before it calls createSecret; a
         // createSecret without that stub (a manual run) may still create it.
         if event.step == "createSecret" {
-            return create(client, secret, token).await;
+            return create(client, public, secret, token).await;
         }
         return Err(RotationError::UnknownVersion(token.clone()));
     };
@@ -123,7 +159,7 @@ async fn rotate(
         return Err(RotationError::NotPending(token.clone()));
     }
     match event.step.as_str() {
-        "createSecret" => create(client, secret, token).await,
+        "createSecret" => create(client, public, secret, token).await,
         "setSecret" => Ok(()),
         "testSecret" => test(client, secret, token).await,
         "finishSecret" => {
@@ -131,13 +167,18 @@ async fn rotate(
                 .iter()
                 .find(|(_, stages)| stages.iter().any(|s| s == STAGE_CURRENT))
                 .map(|(version, _)| version.clone());
-            finish(client, secret, token, current).await
+            finish(client, public, secret, token, current).await
         }
         other => Err(RotationError::UnknownStep(other.to_owned())),
     }
 }
 
-async fn create(client: &Client, secret: &str, token: &str) -> Result<(), RotationError> {
+async fn create(
+    client: &Client,
+    public: &str,
+    secret: &str,
+    token: &str,
+) -> Result<(), RotationError> {
     let existing = client
         .get_secret_value()
         .secret_id(secret)
@@ -147,19 +188,21 @@ async fn create(client: &Client, secret: &str, token: &str) -> Result<(), Rotati
         .await;
     if existing.is_ok_and(|v| v.secret_string.is_some()) {
         tracing::info!(version = %token, "pending key already created");
-        return Ok(());
+        return publish(client, secret, public).await;
     }
+    let key = new_key_json(&current_algorithm(client, secret).await?)
+        .map_err(|e| RotationError::BadPendingKey(Box::new(e)))?;
     client
         .put_secret_value()
         .secret_id(secret)
         .client_request_token(token)
-        .secret_string(new_key_json(&current_algorithm(client, secret).await?))
+        .secret_string(key)
         .version_stages(STAGE_PENDING)
         .send()
         .await
         .map_err(aws)?;
     tracing::info!(version = %token, "pending key created");
-    Ok(())
+    publish(client, secret, public).await
 }
 
 async fn test(client: &Client, secret: &str, token: &str) -> Result<(), RotationError> {
@@ -200,6 +243,7 @@ async fn test(client: &Client, secret: &str, token: &str) -> Result<(), Rotation
 
 async fn finish(
     client: &Client,
+    public: &str,
     secret: &str,
     token: &str,
     current: Option<String>,
@@ -223,7 +267,7 @@ async fn finish(
         .await
         .map_err(aws)?;
     tracing::info!(version = %token, previous = ?current, "rotation finished");
-    Ok(())
+    publish(client, secret, public).await
 }
 
 impl From<RotationError> for lambda_runtime::Diagnostic {

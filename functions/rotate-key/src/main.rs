@@ -1,6 +1,10 @@
-//! Lambda entry point of the signing-key rotation, invoked by Secrets Manager: wiring only.
+//! Lambda entry point of the signing-key rotation (invoked by Secrets Manager) and of the stack's
+//! `Custom::SigningKeys` resource (invoked by CloudFormation): wiring only.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    authgate_runtime::event_function(async |env, aws| rotate_key::build(env, aws.sdk()).await).await
+    authgate_runtime::event_function::<serde_json::Value, _, _>(async |env, aws| {
+        rotate_key::build(env, aws.sdk()).await
+    })
+    .await
 }

@@ -14,18 +14,39 @@ use authgate_users::{InMemoryUserStore, now_ms};
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 use aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent;
 use rotate_key::{RotateKey, RotationError, new_key_json};
+use std::collections::BTreeSet;
 
-/// The rotation function as Lambda builds it, on moto.
-async fn rotator() -> RotateKey {
+/// The rotation function as Lambda builds it, on moto, publishing to `public`.
+async fn rotator_for(public: &str) -> RotateKey {
     let sdk = authgate_testkit::sdk_config(&authgate_testkit::moto().endpoint).await;
-    rotate_key::build(&Env::default(), &sdk).await.unwrap()
+    let env = Env::from_pairs([("PUBLIC_KEYS_SECRET_ID", public)]);
+    rotate_key::build(&env, &sdk).await.unwrap()
 }
 
+async fn rotator() -> RotateKey {
+    rotator_for(&public_secret().await).await
+}
+
+/// An empty public-keys secret, as the template creates it.
+async fn public_secret() -> String {
+    let name = authgate_testkit::unique_name("public-keys");
+    authgate_testkit::secrets_client()
+        .await
+        .create_secret()
+        .name(&name)
+        .secret_string(r#"{"keys":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+/// The event as Lambda hands it over: JSON, told apart from a CloudFormation request.
 async fn rotate(
     rotator: &RotateKey,
     event: SecretsManagerSecretRotationEvent,
 ) -> Result<(), RotationError> {
-    rotator.handle(event).await
+    rotator.handle(serde_json::to_value(event).unwrap()).await
 }
 
 fn step(secret: &str, token: &str, step: &str) -> SecretsManagerSecretRotationEvent {
@@ -35,15 +56,18 @@ fn step(secret: &str, token: &str, step: &str) -> SecretsManagerSecretRotationEv
     .unwrap()
 }
 
-async fn rotate_once(secret: &str) -> String {
-    let rotator = rotator().await;
+async fn rotate_with(rotator: &RotateKey, secret: &str) -> String {
     let token = uuid::Uuid::new_v4().to_string();
     for name in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
-        rotate(&rotator, step(secret, &token, name))
+        rotate(rotator, step(secret, &token, name))
             .await
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
     token
+}
+
+async fn rotate_once(secret: &str) -> String {
+    rotate_with(&rotator().await, secret).await
 }
 
 async fn secret_with(alg: &str) -> (aws_sdk_secretsmanager::Client, String) {
@@ -52,7 +76,7 @@ async fn secret_with(alg: &str) -> (aws_sdk_secretsmanager::Client, String) {
     client
         .create_secret()
         .name(&name)
-        .secret_string(new_key_json(alg))
+        .secret_string(new_key_json(alg).unwrap())
         .send()
         .await
         .unwrap();
@@ -63,9 +87,30 @@ async fn secret() -> (aws_sdk_secretsmanager::Client, String) {
     secret_with("HS256").await
 }
 
+/// The kids in the published JWK Set.
+async fn published(client: &aws_sdk_secretsmanager::Client, public: &str) -> Vec<String> {
+    let value = client
+        .get_secret_value()
+        .secret_id(public)
+        .send()
+        .await
+        .unwrap()
+        .secret_string
+        .unwrap();
+    let jwks: serde_json::Value = serde_json::from_str(&value).unwrap();
+    let mut kids: Vec<String> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    kids.sort();
+    kids
+}
+
 #[tokio::test]
 async fn rotation_keeps_the_secrets_algorithm() {
-    for alg in ["EdDSA", "ES256"] {
+    for alg in ["EdDSA", "ES256", "RS256"] {
         let (client, name) = secret_with(alg).await;
         let version = rotate_once(&name).await;
         let keys = SecretsManagerKeySource::new(client, &name)
@@ -234,4 +279,268 @@ async fn a_current_key_that_does_not_parse_stops_the_rotation_instead_of_downgra
         .version_ids_to_stages
         .unwrap_or_default();
     assert!(!versions.contains_key(&token), "no pending key was written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_key_is_published_before_it_signs_and_verifiers_read_only_the_published_keys() {
+    let (client, name) = secret_with("ES256").await;
+    let public = public_secret().await;
+    let rotator = rotator_for(&public).await;
+    let first = SecretsManagerKeySource::new(client.clone(), &name)
+        .load()
+        .await
+        .unwrap()
+        .signing_key()
+        .unwrap()
+        .kid()
+        .to_owned();
+
+    let token = uuid::Uuid::new_v4().to_string();
+    rotate(&rotator, step(&name, &token, "createSecret"))
+        .await
+        .unwrap();
+    let mut expected = vec![first.clone(), token.clone()];
+    expected.sort();
+    assert_eq!(
+        published(&client, &public).await,
+        expected,
+        "the pending key is published at createSecret, before it signs"
+    );
+    for name_of_step in ["setSecret", "testSecret", "finishSecret"] {
+        rotate(&rotator, step(&name, &token, name_of_step))
+            .await
+            .unwrap();
+    }
+    assert_eq!(published(&client, &public).await, expected);
+    let third = rotate_with(&rotator, &name).await;
+    let now: BTreeSet<String> = published(&client, &public).await.into_iter().collect();
+    assert_eq!(
+        now,
+        BTreeSet::from([token.clone(), third.clone()]),
+        "two rotations old: unpublished"
+    );
+
+    // A verifier as the template configures one: PUBLIC_KEYS_SECRET_ID and no signing secret.
+    let sdk = authgate_testkit::sdk_config(&authgate_testkit::moto().endpoint).await;
+    let backend = authgate_runtime::AwsBackend::new(sdk);
+    let env = Env::from_pairs([("PUBLIC_KEYS_SECRET_ID", public.as_str())]);
+    let ring = authgate_runtime::Backend::verifying_keys(&backend, &env)
+        .await
+        .unwrap();
+    let held = ring.current();
+    assert_eq!(
+        held.kids(),
+        vec![third.as_str(), token.as_str()]
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    );
+    assert!(held.signing_key().is_none(), "public halves only");
+    let signer = Arc::new(
+        SecretsManagerKeySource::new(client.clone(), &name)
+            .load()
+            .await
+            .unwrap(),
+    );
+    let signed = TokenIssuer::new(signer, "urn:rot", "aud", Duration::from_secs(900))
+        .unwrap()
+        .issue(&Subject {
+            id: "u",
+            email: "u@example.com",
+            session: "s",
+            ..Default::default()
+        })
+        .unwrap()
+        .token;
+    let verifier = authgate_token::TokenVerifier::new(
+        held,
+        authgate_token::Validation::own("urn:rot", "aud", 30),
+    );
+    assert!(
+        verifier.verify(&signed).is_ok(),
+        "the published keys verify"
+    );
+}
+
+#[tokio::test]
+async fn an_hmac_secret_publishes_an_empty_key_set() {
+    let (client, name) = secret().await;
+    let public = public_secret().await;
+    let rotator = rotator_for(&public).await;
+    rotate_with(&rotator, &name).await;
+    assert!(published(&client, &public).await.is_empty());
+}
+
+/// A CloudFormation request for the stack's `Custom::SigningKeys` resource.
+fn setup_request(kind: &str, url: &str, signing: &str) -> serde_json::Value {
+    let mut request = serde_json::json!({
+        "RequestType": kind,
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:rotate",
+        "ResponseURL": url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/authgate/1",
+        "RequestId": uuid::Uuid::new_v4().to_string(),
+        "ResourceType": rotate_key::SETUP_RESOURCE_TYPE,
+        "LogicalResourceId": "SigningKeySetup",
+        "ResourceProperties": {"ServiceToken": "arn", "SigningKeySecretId": signing, "Algorithm": "RS256"},
+    });
+    if kind != "Create" {
+        request["PhysicalResourceId"] = format!("{signing}#signing-keys").into();
+        request["OldResourceProperties"] = request["ResourceProperties"].clone();
+    }
+    request
+}
+
+/// The answers CloudFormation got, as JSON.
+fn answers(received: &authgate_testkit::ReceivedPuts) -> Vec<serde_json::Value> {
+    received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(content_type, body)| {
+            assert_eq!(
+                *content_type, None,
+                "a presigned PUT carries no content type"
+            );
+            serde_json::from_str(body).unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_first_deploy_replaces_the_templates_rs256_placeholder_with_a_random_rsa_key() {
+    let client = authgate_testkit::secrets_client().await;
+    let name = authgate_testkit::unique_name("rs256-key");
+    let placeholder = format!(
+        r#"{{"alg": "RS256", "k": "{}"}}"#,
+        "x7".repeat(rotate_key::RS256_PLACEHOLDER_LEN / 2)
+    );
+    let first = client
+        .create_secret()
+        .name(&name)
+        .secret_string(&placeholder)
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    let public = public_secret().await;
+    let rotator = rotator_for(&public).await;
+    let (url, received) = authgate_testkit::start_response_url().await;
+
+    rotator
+        .handle(setup_request("Create", &url, &name))
+        .await
+        .unwrap();
+    let answer = &answers(&received)[0];
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer["LogicalResourceId"], "SigningKeySetup");
+    assert_eq!(answer["PhysicalResourceId"], format!("{name}#signing-keys"));
+
+    let keys = SecretsManagerKeySource::new(client.clone(), &name)
+        .load()
+        .await
+        .expect("the placeholder is never loaded: it lost AWSPREVIOUS");
+    let signing = keys.signing_key().unwrap();
+    assert_eq!(format!("{:?}", signing.algorithm()), "RS256");
+    assert_ne!(signing.kid(), first);
+    assert_eq!(keys.len(), 1);
+    let jwk = signing.public_jwk().unwrap();
+    let n = base64::Engine::decode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        jwk["n"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(n.len() * 8, 2048, "RSA-2048");
+    assert_eq!(
+        published(&client, &public).await,
+        vec![signing.kid().to_owned()]
+    );
+
+    // An update (a redeploy) keeps the key: it is a real one now.
+    rotator
+        .handle(setup_request("Update", &url, &name))
+        .await
+        .unwrap();
+    assert_eq!(answers(&received)[1]["Status"], "SUCCESS");
+    let again = SecretsManagerKeySource::new(client.clone(), &name)
+        .load()
+        .await
+        .unwrap();
+    assert_eq!(again.signing_key().unwrap().kid(), signing.kid());
+    // And rotation then makes RSA keys as well.
+    let rotated = rotate_with(&rotator, &name).await;
+    let after = SecretsManagerKeySource::new(client, &name)
+        .load()
+        .await
+        .unwrap();
+    assert_eq!(after.signing_key().unwrap().kid(), rotated);
+    assert_eq!(
+        format!("{:?}", after.signing_key().unwrap().algorithm()),
+        "RS256"
+    );
+}
+
+#[tokio::test]
+async fn a_broken_key_fails_the_deploy_with_a_reason_and_is_left_as_it_is() {
+    let client = authgate_testkit::secrets_client().await;
+    let name = authgate_testkit::unique_name("broken-key");
+    let broken = r#"{"alg": "RS256", "k": "not an RSA key, and not the placeholder either"}"#;
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string(broken)
+        .send()
+        .await
+        .unwrap();
+    let public = public_secret().await;
+    let rotator = rotator_for(&public).await;
+    let (url, received) = authgate_testkit::start_response_url().await;
+    rotator
+        .handle(setup_request("Create", &url, &name))
+        .await
+        .unwrap();
+    let answer = &answers(&received)[0];
+    assert_eq!(answer["Status"], "FAILED");
+    assert!(
+        answer["Reason"].as_str().unwrap().contains("current key"),
+        "{answer}"
+    );
+    assert!(
+        !answer.to_string().contains("not an RSA key"),
+        "no key material in the reason"
+    );
+    let value = client
+        .get_secret_value()
+        .secret_id(&name)
+        .send()
+        .await
+        .unwrap()
+        .secret_string
+        .unwrap();
+    assert_eq!(value, broken, "not overwritten");
+
+    // Deleting the stack always succeeds, and bad properties fail with a reason, not a hang.
+    rotator
+        .handle(setup_request("Delete", &url, &name))
+        .await
+        .unwrap();
+    assert_eq!(answers(&received)[1]["Status"], "SUCCESS");
+    let mut bad = setup_request("Create", &url, &name);
+    bad["ResourceProperties"] = serde_json::json!({"ServiceToken": "arn"});
+    rotator.handle(bad).await.unwrap();
+    let answer = &answers(&received)[2];
+    assert_eq!(answer["Status"], "FAILED");
+    assert_eq!(answer["PhysicalResourceId"], "SigningKeySetup");
+}
+
+#[tokio::test]
+async fn an_event_of_neither_kind_is_refused() {
+    let rotator = rotator().await;
+    for event in [
+        serde_json::json!({"hello": "world"}),
+        serde_json::json!([1, 2]),
+    ] {
+        assert!(rotator.handle(event).await.is_err());
+    }
 }

@@ -51,6 +51,8 @@ pub enum InitError {
     Signing(#[from] SignError),
     #[error(transparent)]
     TrustedIssuers(#[from] OidcError),
+    #[error("the HTTP client could not be built")]
+    Http(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Where a function's users and keys live. A function asks only for what it uses, so it needs

@@ -334,3 +334,42 @@ pub async fn start_range_api(breached: &[&str], delay: std::time::Duration) -> S
     tokio::spawn(async move { axum::serve(listener, app).await.expect("range API serves") });
     base
 }
+
+/// What a presigned-URL stand-in received: each PUT's `Content-Type` (if any) and body.
+pub type ReceivedPuts = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, String)>>>;
+
+/// A stand-in for the presigned S3 URL CloudFormation gives a custom resource: a server on
+/// loopback that answers every PUT 200 and keeps what it got.
+pub async fn start_response_url() -> (String, ReceivedPuts) {
+    let received: ReceivedPuts = Default::default();
+    let kept = std::sync::Arc::clone(&received);
+    let app = axum::Router::new().route(
+        "/{*path}",
+        axum::routing::put(move |headers: axum::http::HeaderMap, body: String| {
+            let kept = std::sync::Arc::clone(&kept);
+            async move {
+                let content_type = headers
+                    .get(axum::http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                if let Ok(mut puts) = kept.lock() {
+                    puts.push((content_type, body));
+                }
+                ""
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let url = format!(
+        "http://{}/cfn-response/signed",
+        listener.local_addr().expect("a bound address")
+    );
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .await
+            .expect("response URL serves")
+    });
+    (url, received)
+}
