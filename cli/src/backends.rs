@@ -40,7 +40,7 @@ pub struct BackendArgs {
     pub signing_secret: Option<String>,
     /// Algorithm of a newly created key, in the local key file or a secret created on an
     /// emulator (an existing key keeps its own) [the template's SigningAlgorithm].
-    #[arg(long, env = "SIGNING_ALGORITHM", default_value = authgate_config::DEFAULT_SIGNING_ALGORITHM, value_parser = ["HS256", "EdDSA", "ES256"])]
+    #[arg(long, env = "SIGNING_ALGORITHM", default_value = authgate_config::DEFAULT_SIGNING_ALGORITHM, value_parser = ["RS256", "ES256", "EdDSA", "HS256"])]
     pub signing_algorithm: String,
 }
 
@@ -264,17 +264,9 @@ impl BackendArgs {
                 ) => {}
             Err(e) => return Err(error(boxed(aws_sdk_secretsmanager::Error::from(e)))),
         }
-        let random = client
-            .get_random_password()
-            .password_length(64)
-            .exclude_punctuation(true)
-            .send()
-            .await
-            .map_err(|e| error(boxed(aws_sdk_secretsmanager::Error::from(e))))?;
-        let value = serde_json::json!({
-            "alg": self.signing_algorithm,
-            "k": random.random_password().unwrap_or_default(),
-        });
+        let k = authgate_token::new_secret_material(&self.signing_algorithm)
+            .map_err(|e| error(boxed(e)))?;
+        let value = serde_json::json!({"alg": self.signing_algorithm, "k": k});
         client
             .create_secret()
             .name(secret)

@@ -153,3 +153,136 @@ fn the_stack_exports_what_another_stack_needs_and_lets_its_apis_call_the_authori
         "scoped to this account and the parameter: {source}"
     );
 }
+
+/// A template value in a short form that shows its intrinsic functions: `Ref X`,
+/// `If[C, Ref A, Ref B]`, `GetAtt X.Y`, or the literal itself.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let tag = tag.trim_start_matches('!');
+            match &tagged.value {
+                Value::Sequence(items) => format!(
+                    "{tag}[{}]",
+                    items.iter().map(shown).collect::<Vec<_>>().join(", ")
+                ),
+                other => format!("{tag} {}", shown(other)),
+            }
+        }
+        Value::String(s) => s.clone(),
+        Value::Sequence(items) => format!(
+            "[{}]",
+            items.iter().map(shown).collect::<Vec<_>>().join(", ")
+        ),
+        other => yaml_serde::to_string(other).unwrap().trim().to_owned(),
+    }
+}
+
+/// Every function's Secrets Manager statements, as `(function, resource)`.
+fn secret_grants() -> Vec<(String, String)> {
+    let template: Value = yaml_serde::from_str(TEMPLATE).unwrap();
+    let mut grants = Vec::new();
+    for (id, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let id = id.as_str().unwrap();
+        for statement in statements(id) {
+            if actions(&statement)
+                .iter()
+                .any(|a| a.starts_with("secretsmanager:"))
+            {
+                grants.push((id.to_owned(), shown(&statement["Resource"])));
+            }
+        }
+    }
+    grants.sort();
+    grants
+}
+
+#[test]
+fn only_login_refresh_and_rotation_read_the_signing_secret_and_asymmetric_verifiers_read_public_keys()
+ {
+    assert_eq!(
+        secret_grants(),
+        [
+            (
+                "AuthorizerFunction",
+                "If[SymmetricKeys, Ref SigningKeySecret, Ref PublicKeysSecret]"
+            ),
+            ("DiscoveryFunction", "Ref PublicKeysSecret"),
+            ("LoginFunction", "Ref SigningKeySecret"),
+            ("RefreshFunction", "Ref SigningKeySecret"),
+            ("RotateKeyFunction", "Ref PublicKeysSecret"),
+            ("RotateKeyFunction", "Ref SigningKeySecret"),
+        ]
+        .map(|(f, r)| (f.to_owned(), r.to_owned()))
+    );
+    let template: Value = yaml_serde::from_str(TEMPLATE).unwrap();
+    assert_eq!(
+        shown(&template["Conditions"]["SymmetricKeys"]),
+        "Equals[Ref SigningAlgorithm, HS256]",
+        "the signing secret reaches the authorizer only for HS256"
+    );
+    let env = |function: &str, name: &str| {
+        shown(&template["Resources"][function]["Properties"]["Environment"]["Variables"][name])
+    };
+    assert_eq!(
+        env("AuthorizerFunction", "PUBLIC_KEYS_SECRET_ID"),
+        "If[SymmetricKeys, Ref AWS::NoValue, Ref PublicKeysSecret]"
+    );
+    assert_eq!(
+        env("AuthorizerFunction", "SIGNING_KEY_SECRET_ID"),
+        "If[SymmetricKeys, Ref SigningKeySecret, Ref AWS::NoValue]"
+    );
+    assert_eq!(
+        env("DiscoveryFunction", "PUBLIC_KEYS_SECRET_ID"),
+        "Ref PublicKeysSecret"
+    );
+    assert_eq!(
+        env("RotateKeyFunction", "PUBLIC_KEYS_SECRET_ID"),
+        "Ref PublicKeysSecret"
+    );
+    for function in [
+        "DiscoveryFunction",
+        "MeFunction",
+        "UsersFunction",
+        "LogoutFunction",
+    ] {
+        assert!(
+            template["Resources"][function]["Properties"]["Environment"]["Variables"]
+                .get("SIGNING_KEY_SECRET_ID")
+                .is_none(),
+            "{function}"
+        );
+    }
+}
+
+#[test]
+fn the_first_rs256_key_is_made_by_the_rotation_function_before_rotation_starts() {
+    let template: Value = yaml_serde::from_str(TEMPLATE).unwrap();
+    let resources = &template["Resources"];
+    let generated = &resources["SigningKeySecret"]["Properties"]["GenerateSecretString"];
+    assert_eq!(
+        generated["PasswordLength"].as_u64(),
+        Some(rotate_key::RS256_PLACEHOLDER_LEN as u64),
+        "the placeholder the setup recognises"
+    );
+    let setup = &resources["SigningKeySetup"];
+    assert_eq!(
+        setup["Type"].as_str(),
+        Some(rotate_key::SETUP_RESOURCE_TYPE)
+    );
+    assert_eq!(
+        shown(&setup["Properties"]["ServiceToken"]),
+        "GetAtt RotateKeyFunction.Arn"
+    );
+    assert_eq!(
+        shown(&setup["Properties"]["SigningKeySecretId"]),
+        "Ref SigningKeySecret"
+    );
+    let depends = shown(&resources["SigningKeyRotation"]["DependsOn"]);
+    assert!(depends.contains("SigningKeySetup"), "{depends}");
+    let allowed = shown(&template["Parameters"]["SigningAlgorithm"]["AllowedValues"]);
+    assert!(allowed.contains("RS256"), "{allowed}");
+}

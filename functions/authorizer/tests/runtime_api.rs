@@ -1,7 +1,9 @@
 //! The authorizer binary as Lambda runs it: started fresh against a Lambda Runtime API on
-//! 127.0.0.1 (a stand-in serving one event), with its key in moto's Secrets Manager and the
-//! session in DynamoDB Local, found through the standard `AWS_ENDPOINT_URL_*` variables. It must
-//! answer an HTTP API payload 2.0 event with a simple response.
+//! 127.0.0.1 (a stand-in serving one event), configured as the template configures it for the
+//! default RS256: the published public keys in moto's Secrets Manager (and no name of the signing
+//! secret at all), the session in DynamoDB Local, both found through the standard
+//! `AWS_ENDPOINT_URL_*` variables. It must answer an HTTP API payload 2.0 event with a simple
+//! response.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -75,12 +77,23 @@ async fn the_binary_answers_an_http_api_2_0_event_through_the_runtime_api() {
     secrets
         .create_secret()
         .name(&secret)
-        .secret_string(serde_json::json!({"alg": "HS256", "k": "k".repeat(64)}).to_string())
+        .secret_string(
+            serde_json::json!({"alg": "RS256", "k": authgate_token::new_secret_material("RS256").unwrap()})
+                .to_string(),
+        )
         .send()
         .await
         .unwrap();
-    let keys = SecretsManagerKeySource::new(secrets, &secret)
+    let keys = SecretsManagerKeySource::new(secrets.clone(), &secret)
         .load()
+        .await
+        .unwrap();
+    let public = authgate_testkit::unique_name("public-keys");
+    secrets
+        .create_secret()
+        .name(&public)
+        .secret_string(keys.public_jwks().to_string())
+        .send()
         .await
         .unwrap();
     let (id, sid) = (user.id.to_string(), session.id.to_string());
@@ -143,7 +156,7 @@ async fn the_binary_answers_an_http_api_2_0_event_through_the_runtime_api() {
             &authgate_testkit::moto().endpoint,
         )
         .env("USERS_TABLE", &table)
-        .env("SIGNING_KEY_SECRET_ID", &secret)
+        .env("PUBLIC_KEYS_SECRET_ID", &public)
         .env("TOKEN_ISSUER", "urn:authgate:runtime")
         .kill_on_drop(true)
         .spawn()

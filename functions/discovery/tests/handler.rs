@@ -1,6 +1,7 @@
 //! The JWKS and discovery routes, driven by `events/jwks.json` and
-//! `events/openid-configuration.json`; PyJWT, an independent library, verifies authgate's EdDSA
-//! and ES256 tokens with nothing but the served JWKS.
+//! `events/openid-configuration.json`; PyJWT, an independent library, verifies authgate's RS256,
+//! EdDSA and ES256 tokens with nothing but the served JWKS; deployed, the function reads only the
+//! public keys the rotation function published.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -111,14 +112,14 @@ async fn urls_follow_the_scheme_domain_and_base_path_the_client_used() {
 }
 
 #[tokio::test]
-async fn pyjwt_verifies_eddsa_and_es256_tokens_from_the_published_jwks() {
+async fn pyjwt_verifies_rs256_eddsa_and_es256_tokens_from_the_published_jwks() {
     let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/venv/bin/python");
     assert!(
         python.is_file(),
         "run scripts/install-tools first ({})",
         python.display()
     );
-    for alg in ["EdDSA", "ES256"] {
+    for alg in ["RS256", "EdDSA", "ES256"] {
         let dir = tempfile::tempdir().unwrap();
         let keys = ring(alg, &dir).await;
         let discovery = discovery_on(Arc::clone(&keys)).await;
@@ -169,4 +170,33 @@ print(claims["sub"], claims["sid"])
         );
         assert_eq!(stdout.trim(), "user-1 s-1", "{alg}");
     }
+}
+
+#[tokio::test]
+async fn deployed_it_serves_the_published_public_keys_without_the_signing_secret() {
+    let k = authgate_token::new_secret_material("RS256").unwrap();
+    let key = authgate_token::Key::from_secret_material("v1", "RS256", k.as_bytes()).unwrap();
+    let jwks = authgate_token::KeySet::signing("v1", [key])
+        .unwrap()
+        .public_jwks();
+    let public = authgate_testkit::unique_name("public-keys");
+    authgate_testkit::secrets_client()
+        .await
+        .create_secret()
+        .name(&public)
+        .secret_string(jwks.to_string())
+        .send()
+        .await
+        .unwrap();
+    let sdk = authgate_testkit::sdk_config(&authgate_testkit::moto().endpoint).await;
+    let env = Env::from_pairs([
+        ("TOKEN_ISSUER", "urn:authgate:test"),
+        ("PUBLIC_KEYS_SECRET_ID", public.as_str()),
+    ]);
+    let discovery = discovery::build(&env, &authgate_runtime::AwsBackend::new(sdk))
+        .await
+        .expect("no SIGNING_KEY_SECRET_ID needed");
+    let served = json_body(&discovery.handle(request("jwks.json")).await);
+    assert_eq!(served, jwks);
+    assert!(served["keys"][0].get("d").is_none());
 }

@@ -16,6 +16,12 @@ use aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent;
 use rotate_key::{RotateKey, RotationError, new_key_json};
 use std::collections::BTreeSet;
 
+/// The signing secret as login reads it, but letting a new key sign at once (the delay has a
+/// test of its own).
+fn signer(client: aws_sdk_secretsmanager::Client, name: &str) -> SecretsManagerKeySource {
+    SecretsManagerKeySource::new(client, name).with_new_key_signing_after(Duration::ZERO)
+}
+
 /// The rotation function as Lambda builds it, on moto, publishing to `public`.
 async fn rotator_for(public: &str) -> RotateKey {
     let sdk = authgate_testkit::sdk_config(&authgate_testkit::moto().endpoint).await;
@@ -113,10 +119,7 @@ async fn rotation_keeps_the_secrets_algorithm() {
     for alg in ["EdDSA", "ES256", "RS256"] {
         let (client, name) = secret_with(alg).await;
         let version = rotate_once(&name).await;
-        let keys = SecretsManagerKeySource::new(client, &name)
-            .load()
-            .await
-            .unwrap();
+        let keys = signer(client, &name).load().await.unwrap();
         let signing = keys.signing_key().unwrap();
         assert_eq!(signing.kid(), version);
         assert_eq!(signing.public_jwk().unwrap()["alg"], alg);
@@ -131,7 +134,7 @@ async fn rotation_keeps_the_secrets_algorithm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_survive_one_rotation_and_end_with_the_next_without_a_redeploy() {
     let (client, name) = secret().await;
-    let source: Arc<dyn KeySource> = Arc::new(SecretsManagerKeySource::new(client.clone(), &name));
+    let source: Arc<dyn KeySource> = Arc::new(signer(client.clone(), &name));
 
     // A user with a live session, and an authorizer started before any rotation.
     let store = Arc::new(InMemoryUserStore::new());
@@ -286,7 +289,7 @@ async fn a_pending_key_is_published_before_it_signs_and_verifiers_read_only_the_
     let (client, name) = secret_with("ES256").await;
     let public = public_secret().await;
     let rotator = rotator_for(&public).await;
-    let first = SecretsManagerKeySource::new(client.clone(), &name)
+    let first = signer(client.clone(), &name)
         .load()
         .await
         .unwrap()
@@ -337,12 +340,7 @@ async fn a_pending_key_is_published_before_it_signs_and_verifiers_read_only_the_
             .collect::<Vec<_>>()
     );
     assert!(held.signing_key().is_none(), "public halves only");
-    let signer = Arc::new(
-        SecretsManagerKeySource::new(client.clone(), &name)
-            .load()
-            .await
-            .unwrap(),
-    );
+    let signer = Arc::new(signer(client.clone(), &name).load().await.unwrap());
     let signed = TokenIssuer::new(signer, "urn:rot", "aud", Duration::from_secs(900))
         .unwrap()
         .issue(&Subject {
@@ -437,7 +435,7 @@ async fn the_first_deploy_replaces_the_templates_rs256_placeholder_with_a_random
     assert_eq!(answer["LogicalResourceId"], "SigningKeySetup");
     assert_eq!(answer["PhysicalResourceId"], format!("{name}#signing-keys"));
 
-    let keys = SecretsManagerKeySource::new(client.clone(), &name)
+    let keys = signer(client.clone(), &name)
         .load()
         .await
         .expect("the placeholder is never loaded: it lost AWSPREVIOUS");
@@ -463,17 +461,11 @@ async fn the_first_deploy_replaces_the_templates_rs256_placeholder_with_a_random
         .await
         .unwrap();
     assert_eq!(answers(&received)[1]["Status"], "SUCCESS");
-    let again = SecretsManagerKeySource::new(client.clone(), &name)
-        .load()
-        .await
-        .unwrap();
+    let again = signer(client.clone(), &name).load().await.unwrap();
     assert_eq!(again.signing_key().unwrap().kid(), signing.kid());
     // And rotation then makes RSA keys as well.
     let rotated = rotate_with(&rotator, &name).await;
-    let after = SecretsManagerKeySource::new(client, &name)
-        .load()
-        .await
-        .unwrap();
+    let after = signer(client, &name).load().await.unwrap();
     assert_eq!(after.signing_key().unwrap().kid(), rotated);
     assert_eq!(
         format!("{:?}", after.signing_key().unwrap().algorithm()),
@@ -543,4 +535,33 @@ async fn an_event_of_neither_kind_is_refused() {
     ] {
         assert!(rotator.handle(event).await.is_err());
     }
+}
+
+#[tokio::test]
+async fn after_a_rotation_the_previous_key_signs_until_jwks_caches_have_the_new_one() {
+    let (client, name) = secret_with("RS256").await;
+    let first = signer(client.clone(), &name).load().await.unwrap();
+    let first = first.signing_key().unwrap().kid().to_owned();
+    let second = rotate_once(&name).await;
+
+    let deployed = SecretsManagerKeySource::new(client.clone(), &name)
+        .load()
+        .await
+        .unwrap();
+    assert_eq!(
+        deployed.signing_key().unwrap().kid(),
+        first,
+        "for {:?} the new key only verifies",
+        authgate_keys::NEW_KEY_SIGNS_AFTER
+    );
+    assert!(deployed.get(&second).is_some(), "but it is trusted already");
+
+    let soon = SecretsManagerKeySource::new(client, &name)
+        .with_new_key_signing_after(Duration::from_secs(2));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        soon.load().await.unwrap().signing_key().unwrap().kid(),
+        second,
+        "then it signs"
+    );
 }

@@ -29,8 +29,8 @@ pub const DEFAULT_TOKEN_AUDIENCE: &str = "authgate-api";
 pub const TRUSTED_ISSUERS: &str = "TRUSTED_ISSUERS";
 /// Name of the variable naming the algorithm of a newly created signing secret.
 pub const SIGNING_ALGORITHM: &str = "SIGNING_ALGORITHM";
-/// Default algorithm of a newly created signing secret.
-pub const DEFAULT_SIGNING_ALGORITHM: &str = "HS256";
+/// Default algorithm of a newly created signing secret (the README says why).
+pub const DEFAULT_SIGNING_ALGORITHM: &str = "RS256";
 
 /// A setting is missing or malformed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -5,8 +5,10 @@
 //! random RSA private key (see the token crate). The template's `GenerateSecretString` creates
 //! the first version (for RS256 only a placeholder the rotation function replaces at deploy) and
 //! the rotation function renews it. Each Secrets Manager version is one key and its `VersionId`
-//! is the key's `kid`, so a token names the exact version that signed it. `AWSCURRENT` signs;
-//! `AWSPREVIOUS`, when present, still verifies, so tokens survive a rotation.
+//! is the key's `kid`, so a token names the exact version that signed it. `AWSCURRENT` signs
+//! (once [`NEW_KEY_SIGNS_AFTER`] old; `AWSPREVIOUS` signs until then, so verifiers that cache the
+//! published keys have fetched the new one first); `AWSPREVIOUS`, when present, still verifies,
+//! so tokens survive a rotation.
 //!
 //! Verifiers of asymmetric tokens never read that secret: the rotation function publishes the
 //! public keys as a JWK Set in a second secret ([`PublishedKeySource`]), which is all the
@@ -22,6 +24,12 @@ use serde::Deserialize;
 pub const STAGE_CURRENT: &str = "AWSCURRENT";
 /// The staging label of the version that was current before the last rotation.
 pub const STAGE_PREVIOUS: &str = "AWSPREVIOUS";
+
+/// How long a new `AWSCURRENT` key only verifies, while `AWSPREVIOUS` still signs: API Gateway's
+/// HTTP API JWT authorizer "can cache the public key for two hours" and AWS advises a grace
+/// period during which both keys are valid ("Control access to HTTP APIs with JWT authorizers"),
+/// so a token is signed only by a key every such cache has had time to fetch.
+pub const NEW_KEY_SIGNS_AFTER: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
 
 /// Why keys could not be loaded. The secret's value never appears in these messages.
 #[derive(Debug, thiserror::Error)]
@@ -75,20 +83,30 @@ struct SecretKey {
 pub struct SecretsManagerKeySource {
     client: Client,
     secret_id: String,
+    signs_after: std::time::Duration,
 }
 
 struct Version {
     id: String,
     value: String,
+    created_at: Option<std::time::SystemTime>,
 }
 
 impl SecretsManagerKeySource {
-    /// Keys from `secret_id` (a name or ARN).
+    /// Keys from `secret_id` (a name or ARN); a new `AWSCURRENT` signs once it is
+    /// [`NEW_KEY_SIGNS_AFTER`] old, `AWSPREVIOUS` until then.
     pub fn new(client: Client, secret_id: impl Into<String>) -> Self {
         Self {
             client,
             secret_id: secret_id.into(),
+            signs_after: NEW_KEY_SIGNS_AFTER,
         }
+    }
+
+    /// The same source, letting a new `AWSCURRENT` sign once it is `delay` old.
+    pub fn with_new_key_signing_after(mut self, delay: std::time::Duration) -> Self {
+        self.signs_after = delay;
+        self
     }
 
     /// The version at `stage`, or `None` if no version carries that label.
@@ -118,8 +136,15 @@ impl SecretsManagerKeySource {
                 });
             }
         };
+        let created_at = output
+            .created_date
+            .and_then(|date| std::time::SystemTime::try_from(date).ok());
         match (output.version_id, output.secret_string) {
-            (Some(id), Some(value)) => Ok(Some(Version { id, value })),
+            (Some(id), Some(value)) => Ok(Some(Version {
+                id,
+                value,
+                created_at,
+            })),
             _ => Err(KeySourceError::MissingStage {
                 secret_id: self.secret_id.clone(),
                 stage,
@@ -168,16 +193,26 @@ impl KeySource for SecretsManagerKeySource {
                 stage: STAGE_CURRENT,
             })?;
         let mut keys = vec![self.key(&current)?];
+        let mut signing = current.id.clone();
         if let Some(previous) = self.fetch(STAGE_PREVIOUS).await?
             && previous.id != current.id
         {
             keys.push(self.key(&previous)?);
+            // A version without a date signs (no old key lingers); one dated ahead is young.
+            let age = current
+                .created_at
+                .map_or(std::time::Duration::MAX, |created| {
+                    created.elapsed().unwrap_or_default()
+                });
+            if age < self.signs_after {
+                signing = previous.id;
+            }
         }
-        let set = KeySet::signing(&current.id, keys).map_err(|source| KeySourceError::Key {
+        let set = KeySet::signing(&signing, keys).map_err(|source| KeySourceError::Key {
             secret_id: self.secret_id.clone(),
             source,
         })?;
-        tracing::info!(kids = ?set.kids(), signing = %current.id, "signing keys loaded");
+        tracing::info!(kids = ?set.kids(), signing = %signing, "signing keys loaded");
         Ok(set)
     }
 }

@@ -32,7 +32,8 @@ async fn loads_the_current_version_as_the_signing_key_named_by_its_version_id() 
 }
 
 #[tokio::test]
-async fn also_trusts_the_previous_version_after_a_new_one_becomes_current() {
+async fn also_trusts_the_previous_version_after_a_new_one_becomes_current_and_lets_it_sign_for_a_while()
+ {
     let (client, name, first) = secret_with(KEY_A).await;
     let second = client
         .put_secret_value()
@@ -43,14 +44,24 @@ async fn also_trusts_the_previous_version_after_a_new_one_becomes_current() {
         .unwrap()
         .version_id
         .unwrap();
-    let keys = SecretsManagerKeySource::new(client, &name)
+    let keys = SecretsManagerKeySource::new(client.clone(), &name)
         .load()
         .await
         .unwrap();
     let mut expected = vec![first.as_str(), second.as_str()];
     expected.sort();
     assert_eq!(keys.kids(), expected);
-    assert_eq!(keys.signing_key().unwrap().kid(), second);
+    assert_eq!(
+        keys.signing_key().unwrap().kid(),
+        first,
+        "a new current key only verifies at first"
+    );
+    let at_once = SecretsManagerKeySource::new(client, &name)
+        .with_new_key_signing_after(std::time::Duration::ZERO)
+        .load()
+        .await
+        .unwrap();
+    assert_eq!(at_once.signing_key().unwrap().kid(), second);
 }
 
 #[tokio::test]
