@@ -55,11 +55,14 @@ async fn rotate(
     rotator.handle(serde_json::to_value(event).unwrap()).await
 }
 
+/// `events/rotate-key.json` for this secret, version and step.
 fn step(secret: &str, token: &str, step: &str) -> SecretsManagerSecretRotationEvent {
-    serde_json::from_value(
-        serde_json::json!({"Step": step, "SecretId": secret, "ClientRequestToken": token}),
-    )
-    .unwrap()
+    let mut event: serde_json::Value =
+        serde_json::from_str(&authgate_testkit::event("rotate-key.json")).unwrap();
+    event["Step"] = step.into();
+    event["SecretId"] = secret.into();
+    event["ClientRequestToken"] = token.into();
+    serde_json::from_value(event).unwrap()
 }
 
 async fn rotate_with(rotator: &RotateKey, secret: &str) -> String {
@@ -370,18 +373,16 @@ async fn an_hmac_secret_publishes_an_empty_key_set() {
     assert!(published(&client, &public).await.is_empty());
 }
 
-/// A CloudFormation request for the stack's `Custom::SigningKeys` resource.
+/// `events/signing-keys-setup.json` as CloudFormation would send it for `kind`, answered at
+/// `url`, for the signing secret `signing`.
 fn setup_request(kind: &str, url: &str, signing: &str) -> serde_json::Value {
-    let mut request = serde_json::json!({
-        "RequestType": kind,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:rotate",
-        "ResponseURL": url,
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/authgate/1",
-        "RequestId": uuid::Uuid::new_v4().to_string(),
-        "ResourceType": rotate_key::SETUP_RESOURCE_TYPE,
-        "LogicalResourceId": "SigningKeySetup",
-        "ResourceProperties": {"ServiceToken": "arn", "SigningKeySecretId": signing, "Algorithm": "RS256"},
-    });
+    let mut request: serde_json::Value =
+        serde_json::from_str(&authgate_testkit::event("signing-keys-setup.json")).unwrap();
+    assert_eq!(request["ResourceType"], rotate_key::SETUP_RESOURCE_TYPE);
+    request["RequestType"] = kind.into();
+    request["ResponseURL"] = url.into();
+    request["RequestId"] = uuid::Uuid::new_v4().to_string().into();
+    request["ResourceProperties"]["SigningKeySecretId"] = signing.into();
     if kind != "Create" {
         request["PhysicalResourceId"] = format!("{signing}#signing-keys").into();
         request["OldResourceProperties"] = request["ResourceProperties"].clone();
