@@ -194,6 +194,20 @@ pub fn policy_allows(response: &ApiGatewayCustomAuthorizerResponse, arn: &str) -
     !matching(IamPolicyEffect::Deny) && matching(IamPolicyEffect::Allow)
 }
 
+/// An answer in the shape its event's kind expects, serialized once, by the Lambda runtime.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    /// An IAM policy: REST APIs, HTTP API payload 1.0, and 2.0 without simple responses.
+    Policy(ApiGatewayCustomAuthorizerResponse),
+    /// An HTTP API payload 2.0 simple response.
+    Simple {
+        #[serde(rename = "isAuthorized")]
+        is_authorized: bool,
+        context: serde_json::Value,
+    },
+}
+
 /// The kinds of event API Gateway sends a Lambda authorizer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -327,9 +341,9 @@ impl Authorizer {
     /// names an unknown `kid`: a rotation needs no redeploy, and a retired key stops being trusted.
     async fn verify(&self, token: &str) -> Result<AccessClaims, Refusal> {
         let ring = &self.ring;
-        match self.verifier.with_keys(ring.fresh().await).verify(token) {
+        match self.verifier.verify_with(&*ring.fresh().await, token) {
             Err(VerifyError::UnknownKid) if ring.reload_if_due().await => {
-                Ok(self.verifier.with_keys(ring.current()).verify(token)?)
+                Ok(self.verifier.verify_with(&ring.current(), token)?)
             }
             result => Ok(result?),
         }
@@ -348,10 +362,7 @@ impl Authorizer {
     }
 
     /// Decides an event of any kind and answers it in that kind's shape: the one decision path.
-    pub async fn decide_any(
-        &self,
-        event: &serde_json::Value,
-    ) -> Result<serde_json::Value, Refusal> {
+    pub async fn decide_any(&self, event: &serde_json::Value) -> Result<Answer, Refusal> {
         let event = AuthorizerEvent::read(event)?;
         let response = self
             .policy_for(event.authorization.as_deref(), &event.arn)
@@ -360,12 +371,12 @@ impl Authorizer {
             // A simple response says yes or no for this route only: with caching on, the HTTP
             // API's identity sources must include the route ($context.routeKey) when route rules
             // differ between routes.
-            return Ok(serde_json::json!({
-                "isAuthorized": policy_allows(&response, &event.arn),
-                "context": response.context,
-            }));
+            return Ok(Answer::Simple {
+                is_authorized: policy_allows(&response, &event.arn),
+                context: response.context,
+            });
         }
-        serde_json::to_value(&response).map_err(|_| Refusal::UnknownEvent)
+        Ok(Answer::Policy(response))
     }
 
     /// The policy for the bearer token in `authorization`, covering the stage of `arn`.
@@ -378,7 +389,8 @@ impl Authorizer {
         let token = bearer_token(header)?;
         let stage = stage_arn(arn)?;
         // Outside issuers' sessions are their business: no authgate session check applies.
-        if let Some(iss) = unverified_issuer(token)
+        if !self.outside.is_empty()
+            && let Some(iss) = unverified_issuer(token)
             && self.outside.trusts(&iss)
         {
             let claims = self
@@ -432,16 +444,16 @@ fn answer<T>(
 /// Any event kind, as the Lambda receives it (`main.rs`).
 #[async_trait::async_trait]
 impl EventHandler<serde_json::Value> for Authorizer {
-    type Output = serde_json::Value;
+    type Output = Answer;
     type Error = Unauthorized;
 
-    async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, Unauthorized> {
-        answer(self.decide_any(&event).await, |response| {
-            response
-                .pointer("/principalId")
-                .or_else(|| response.pointer("/context/sub"))
+    async fn handle(&self, event: serde_json::Value) -> Result<Answer, Unauthorized> {
+        answer(self.decide_any(&event).await, |response| match response {
+            Answer::Policy(policy) => policy.principal_id.clone(),
+            Answer::Simple { context, .. } => context
+                .get("sub")
                 .and_then(|v| v.as_str())
-                .map(str::to_owned)
+                .map(str::to_owned),
         })
     }
 }

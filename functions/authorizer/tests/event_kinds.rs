@@ -87,7 +87,8 @@ fn event_with(name: &str, token: &str) -> Value {
 }
 
 async fn decide(authorizer: &Authorizer, name: &str, token: &str) -> Result<Value, Unauthorized> {
-    authorizer.handle(event_with(name, token)).await
+    let answer = authorizer.handle(event_with(name, token)).await?;
+    Ok(serde_json::to_value(answer).unwrap())
 }
 
 /// Whether an answer lets the request through to `/users/me`.

@@ -176,7 +176,9 @@ struct JwkSet {
 /// The trusted outside issuers and their cached keys.
 pub struct OutsideIssuers {
     issuers: HashMap<String, Issuer>,
-    client: reqwest::Client,
+    /// Built only when some issuer is trusted: with none, nothing is ever fetched, and a cold
+    /// start need not build a TLS client (nor load the certificate store) for nothing.
+    client: Option<reqwest::Client>,
     policy: FetchPolicy,
 }
 
@@ -188,12 +190,18 @@ impl OutsideIssuers {
         policy: FetchPolicy,
         leeway_secs: u64,
     ) -> Result<Self, OidcError> {
-        let client = reqwest::Client::builder()
-            .timeout(policy.timeout)
-            .connect_timeout(policy.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| OidcError::Config(e.to_string()))?;
+        let client = if configs.is_empty() {
+            None
+        } else {
+            Some(
+                reqwest::Client::builder()
+                    .timeout(policy.timeout)
+                    .connect_timeout(policy.timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| OidcError::Config(e.to_string()))?,
+            )
+        };
         let mut issuers = HashMap::new();
         for config in configs {
             let algorithms = config
@@ -249,8 +257,11 @@ impl OutsideIssuers {
         if !allowed_url(url) {
             return Err(format!("{what}: {url} is not an https URL"));
         }
-        let mut response = self
+        let client = self
             .client
+            .as_ref()
+            .ok_or_else(|| format!("{what}: no issuer is trusted"))?;
+        let mut response = client
             .get(url)
             .send()
             .await

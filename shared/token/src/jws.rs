@@ -7,7 +7,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Header;
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
 
 use crate::error::VerifyError;
 use crate::keys::{Key, KeySet};
@@ -16,11 +17,49 @@ use crate::keys::{Key, KeySet};
 /// refusing early bounds the work an attacker can cause.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
+/// The protected header members a verifier reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwsHeader {
+    /// `alg`, one of the algorithms jsonwebtoken knows.
+    pub alg: Algorithm,
+    /// `kid`, which must name a trusted key.
+    pub kid: Option<String>,
+    /// `typ`, the media type of the whole token.
+    pub typ: Option<String>,
+}
+
+/// Header members that must be strings when present (RFC 7515 §4.1); anything else is ignored.
+const STRING_HEADERS: [&str; 5] = ["kid", "typ", "cty", "x5t", "x5t#S256"];
+
+impl JwsHeader {
+    /// Reads a header object: `alg` required and known, the string members strings.
+    fn read(mut raw: Map<String, Value>) -> Result<Self, VerifyError> {
+        if STRING_HEADERS
+            .iter()
+            .any(|name| raw.get(*name).is_some_and(|v| !v.is_string()))
+        {
+            return Err(VerifyError::InvalidHeader);
+        }
+        let mut text = |name: &str| match raw.remove(name) {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        let alg = text("alg")
+            .and_then(|alg| alg.parse().ok())
+            .ok_or(VerifyError::InvalidHeader)?;
+        Ok(Self {
+            alg,
+            kid: text("kid"),
+            typ: text("typ"),
+        })
+    }
+}
+
 /// A JWS whose signature has been verified with a trusted key.
 #[derive(Debug)]
 pub struct Verified<'k> {
     /// The protected header, already checked.
-    pub header: Header,
+    pub header: JwsHeader,
     /// The decoded payload bytes.
     pub payload: Vec<u8>,
     /// The key that verified the signature.
@@ -31,13 +70,9 @@ pub struct Verified<'k> {
 /// (RFC 8725 §3.1, §2.8) or demand processing this verifier does not implement (`crit`, RFC 7515 §4.1.11).
 const FORBIDDEN_HEADERS: [&str; 5] = ["jku", "jwk", "x5u", "x5c", "crit"];
 
+/// Unpadded base64url with canonical trailing bits: the engine refuses any byte outside the
+/// alphabet (`+`, `/`, `=`, whitespace), padding, and non-zero trailing bits.
 fn b64(part: &str) -> Result<Vec<u8>, VerifyError> {
-    let valid = part
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !valid {
-        return Err(VerifyError::Malformed);
-    }
     URL_SAFE_NO_PAD
         .decode(part)
         .map_err(|_| VerifyError::Malformed)
@@ -72,8 +107,7 @@ pub fn verify_compact<'k>(token: &str, keys: &'k KeySet) -> Result<Verified<'k>,
     {
         return Err(VerifyError::ForbiddenHeader(name));
     }
-    let header: Header = serde_json::from_value(serde_json::Value::Object(raw))
-        .map_err(|_| VerifyError::InvalidHeader)?;
+    let header = JwsHeader::read(raw)?;
 
     let kid = header.kid.as_deref().ok_or(VerifyError::MissingKid)?;
     let key = keys.get(kid).ok_or(VerifyError::UnknownKid)?;
@@ -83,18 +117,11 @@ pub fn verify_compact<'k>(token: &str, keys: &'k KeySet) -> Result<Verified<'k>,
 
     let payload = b64(payload_b64)?;
     // Validates the signature's alphabet before the crypto backend sees it.
-    if !key.accepts_form(&b64(signature_b64)?) {
-        return Err(VerifyError::InvalidSignature);
-    }
+    let signature = b64(signature_b64)?;
     let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
-    let valid = jsonwebtoken::crypto::verify(
-        signature_b64,
-        signing_input.as_bytes(),
-        key.decoding(),
-        key.algorithm(),
-    )
-    .map_err(|_| VerifyError::InvalidSignature)?;
-    if !valid {
+    if !key.accepts_form(&signature)
+        || !key.verifies(signing_input.as_bytes(), &signature, signature_b64)
+    {
         return Err(VerifyError::InvalidSignature);
     }
     Ok(Verified {
@@ -102,4 +129,18 @@ pub fn verify_compact<'k>(token: &str, keys: &'k KeySet) -> Result<Verified<'k>,
         payload,
         key,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_canonical_unpadded_base64url_decodes() {
+        assert_eq!(b64("QUJD"), Ok(b"ABC".to_vec()));
+        assert_eq!(b64("-_8"), Ok(vec![0xfb, 0xff]));
+        for bad in ["QUJD=", "QU+D", "QU/D", "QU D", "QUJ\n", "QUJ", "QR"] {
+            assert_eq!(b64(bad), Err(VerifyError::Malformed), "{bad:?}");
+        }
+    }
 }

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::claims::{ACCESS_TOKEN_TYPE, AccessClaims};
@@ -19,27 +18,6 @@ pub use crate::jws::MAX_TOKEN_BYTES;
 pub struct TokenVerifier {
     keys: Arc<KeySet>,
     validation: Validation,
-}
-
-/// The claims of an own token, typed once [`Validation`] has accepted them.
-#[derive(Deserialize)]
-struct OwnClaims {
-    iss: String,
-    sub: String,
-    iat: i64,
-    nbf: i64,
-    exp: i64,
-    jti: String,
-    email: String,
-    #[serde(default)]
-    email_verified: bool,
-    sid: String,
-    #[serde(default)]
-    roles: Vec<String>,
-    #[serde(default)]
-    scope: String,
-    #[serde(flatten)]
-    custom: Map<String, Value>,
 }
 
 fn is_access_type(typ: &str) -> bool {
@@ -59,7 +37,22 @@ impl TokenVerifier {
 
     /// Verifies `token` as of `now` (seconds since the epoch).
     pub fn verify_at(&self, token: &str, now: i64) -> Result<AccessClaims, VerifyError> {
-        let verified = jws::verify_compact(token, &self.keys)?;
+        self.verify_with_at(&self.keys, token, now)
+    }
+
+    /// Verifies `token` as of now with `keys` instead of this verifier's own (a key ring's
+    /// current set), under the same requirements.
+    pub fn verify_with(&self, keys: &KeySet, token: &str) -> Result<AccessClaims, VerifyError> {
+        self.verify_with_at(keys, token, crate::now_unix())
+    }
+
+    fn verify_with_at(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        now: i64,
+    ) -> Result<AccessClaims, VerifyError> {
+        let verified = jws::verify_compact(token, keys)?;
         match verified.header.typ.as_deref() {
             Some(typ) if is_access_type(typ) => {}
             _ => return Err(VerifyError::WrongType),
@@ -68,33 +61,7 @@ impl TokenVerifier {
             return Err(VerifyError::InvalidClaims);
         };
         self.validation.validate(&claims, now)?;
-        let mut claims = claims;
-        claims.remove("aud");
-        let own: OwnClaims = serde_json::from_value(Value::Object(claims))
-            .map_err(|_| VerifyError::InvalidClaims)?;
-        Ok(AccessClaims {
-            iss: own.iss,
-            sub: own.sub,
-            aud: self.validation.audience.clone(),
-            iat: own.iat,
-            nbf: own.nbf,
-            exp: own.exp,
-            jti: own.jti,
-            email: own.email,
-            email_verified: own.email_verified,
-            sid: own.sid,
-            roles: own.roles,
-            scope: own.scope,
-            custom: own.custom,
-        })
-    }
-
-    /// The same requirements with another key set (after a reload).
-    pub fn with_keys(&self, keys: Arc<KeySet>) -> Self {
-        Self {
-            keys,
-            validation: self.validation.clone(),
-        }
+        read_claims(claims, &self.validation.audience)
     }
 
     /// What this verifier requires.
@@ -106,4 +73,59 @@ impl TokenVerifier {
     pub fn keys(&self) -> &KeySet {
         &self.keys
     }
+}
+
+/// The typed claims of a validated claims set, in one pass over its members: the registered
+/// and authgate claims typed (a wrong type is invalid), `aud` dropped (it was checked), every
+/// other member kept as a custom claim.
+fn read_claims(claims: Map<String, Value>, audience: &str) -> Result<AccessClaims, VerifyError> {
+    let invalid = || VerifyError::InvalidClaims;
+    let string = |value: Value| match value {
+        Value::String(s) => Ok(s),
+        _ => Err(invalid()),
+    };
+    let int = |value: Value| value.as_i64().ok_or_else(invalid);
+    let (mut iss, mut sub, mut jti, mut email, mut sid) = (None, None, None, None, None);
+    let (mut iat, mut nbf, mut exp) = (None, None, None);
+    let (mut email_verified, mut roles, mut scope) = (false, Vec::new(), String::new());
+    let mut custom = Map::new();
+    for (name, value) in claims {
+        match name.as_str() {
+            "aud" => {}
+            "iss" => iss = Some(string(value)?),
+            "sub" => sub = Some(string(value)?),
+            "jti" => jti = Some(string(value)?),
+            "email" => email = Some(string(value)?),
+            "sid" => sid = Some(string(value)?),
+            "iat" => iat = Some(int(value)?),
+            "nbf" => nbf = Some(int(value)?),
+            "exp" => exp = Some(int(value)?),
+            "email_verified" => email_verified = value.as_bool().ok_or_else(invalid)?,
+            "scope" => scope = string(value)?,
+            "roles" => {
+                let Value::Array(items) = value else {
+                    return Err(invalid());
+                };
+                roles = items.into_iter().map(string).collect::<Result<_, _>>()?;
+            }
+            _ => {
+                custom.insert(name, value);
+            }
+        }
+    }
+    Ok(AccessClaims {
+        iss: iss.ok_or_else(invalid)?,
+        sub: sub.ok_or_else(invalid)?,
+        aud: audience.to_owned(),
+        iat: iat.ok_or_else(invalid)?,
+        nbf: nbf.ok_or_else(invalid)?,
+        exp: exp.ok_or_else(invalid)?,
+        jti: jti.ok_or_else(invalid)?,
+        email: email.ok_or_else(invalid)?,
+        email_verified,
+        sid: sid.ok_or_else(invalid)?,
+        roles,
+        scope,
+        custom,
+    })
 }

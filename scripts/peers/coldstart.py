@@ -1,0 +1,270 @@
+"""Cold starts of authgate's release binaries, as Lambda starts them, next to two peers.
+
+Each run starts one binary fresh against a Lambda Runtime API served here on 127.0.0.1, with
+DynamoDB Local and moto found through the standard AWS_ENDPOINT_URL_* variables, and times
+start -> ready (its first GET .../invocation/next, init done) -> first response (its POST of the
+answer to one event), then reads its peak RSS (VmHWM) before stopping it. The stack is set up by
+authgate's own functions, each measured on the way: rotate-key answers the Custom::SigningKeys
+request that makes the RS256 key, register creates a user, login signs a token, and the
+authorizer, refresh and discovery then answer with them. The peers: the smallest Rust Lambda on
+the same runtime crate (shared/runtime/examples/hello.rs) and a Python authorizer doing the
+authorizer's work with boto3 and PyJWT (scripts/peers/python_authorizer.py).
+
+Usage (scripts/coldstart does all this): coldstart.py TARGET_DIR RUNS
+"""
+import http.server
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import boto3
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+ISSUER, AUDIENCE = "urn:authgate:coldstart", "authgate-api"
+
+
+class RuntimeApi(http.server.ThreadingHTTPServer):
+    """One invocation per process: the event, then a /next that never answers."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.lock = threading.Lock()
+        self.reset(None)
+
+    def reset(self, event):
+        with self.lock:
+            self.event, self.ready_at, self.answered_at = event, None, None
+            self.answer, self.error, self.served = None, None, False
+            self.done = threading.Event()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        api = self.server
+        if not self.path.endswith("/invocation/next"):
+            self.send_error(404)
+            return
+        with api.lock:
+            first = not api.served
+            if first:
+                api.ready_at, api.served = time.perf_counter(), True
+        if not first:
+            time.sleep(3600)
+            return
+        body = json.dumps(api.event).encode()
+        self.send_response(200)
+        self.send_header("Lambda-Runtime-Aws-Request-Id", str(uuid.uuid4()))
+        self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000))
+        self.send_header("Lambda-Runtime-Invoked-Function-Arn",
+                         "arn:aws:lambda:us-east-1:123456789012:function:coldstart")
+        self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        api = self.server
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        now = time.perf_counter()
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        with api.lock:
+            api.answered_at = now
+            if self.path.endswith("/response"):
+                api.answer = json.loads(body or b"null")
+            else:
+                api.error = body.decode(errors="replace")
+        api.done.set()
+
+
+class ResponseUrl(http.server.ThreadingHTTPServer):
+    """CloudFormation's presigned response URL: keeps what the custom resource PUTs."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        server = self
+        self.answers = []
+
+        class Put(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_PUT(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                server.answers.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        super().__init__(("127.0.0.1", 0), Put)
+
+
+def peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_once(api, command, env, event):
+    api.reset(event)
+    environment = {
+        "PATH": os.environ["PATH"],
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
+        "AWS_LAMBDA_FUNCTION_NAME": "coldstart",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "local",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_ENDPOINT_URL_DYNAMODB": os.environ["AUTHGATE_TEST_DYNAMODB_ENDPOINT"],
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": os.environ["AUTHGATE_TEST_MOTO_ENDPOINT"],
+        "AWS_ENDPOINT_URL_SESV2": os.environ["AUTHGATE_TEST_MOTO_ENDPOINT"],
+        "TOKEN_ISSUER": ISSUER,
+        "TOKEN_AUDIENCE": AUDIENCE,
+        **env,
+    }
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    try:
+        if not api.done.wait(60):
+            raise SystemExit(f"{command[0]}: no answer in 60 s\n{process.stderr.read1().decode()}")
+        rss = peak_rss_kib(process.pid)
+    finally:
+        process.kill()
+        _, stderr = process.communicate()
+    if api.error is not None:
+        raise SystemExit(f"{command[0]}: error {api.error}\n{stderr.decode()[-2000:]}")
+    return {
+        "ready_ms": (api.ready_at - start) * 1000,
+        "answer_ms": (api.answered_at - start) * 1000,
+        "rss_mib": rss / 1024,
+        "answer": api.answer,
+    }
+
+
+def measure(api, name, command, env, event, runs, check):
+    results = [run_once(api, command, env, event) for _ in range(runs)]
+    for result in results:
+        check(result["answer"])
+    row = {key: statistics.median(r[key] for r in results)
+           for key in ("ready_ms", "answer_ms", "rss_mib")}
+    row["name"] = name
+    print(f"  {name}: ready {row['ready_ms']:.1f} ms, answered {row['answer_ms']:.1f} ms, "
+          f"peak RSS {row['rss_mib']:.1f} MiB (median of {runs})", file=sys.stderr)
+    return row, results[-1]["answer"]
+
+
+def event(name, **replace):
+    text = (EVENTS / name).read_text()
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    return json.loads(text)
+
+
+def main(target, runs):
+    bin_dir = pathlib.Path(target) / "release"
+    moto = os.environ["AUTHGATE_TEST_MOTO_ENDPOINT"]
+    dynamodb = os.environ["AUTHGATE_TEST_DYNAMODB_ENDPOINT"]
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test",
+                            region_name="us-east-1")
+    suffix = uuid.uuid4().hex[:8]
+    table, signing, public = f"coldstart-{suffix}", f"signing-{suffix}", f"public-{suffix}"
+    session.client("dynamodb", endpoint_url=dynamodb).create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    secrets = session.client("secretsmanager", endpoint_url=moto)
+    secrets.create_secret(Name=signing, SecretString=json.dumps(
+        {"alg": "RS256", "k": "Placeholder0" * 5 + "Seed"}))
+    secrets.create_secret(Name=public, SecretString='{"keys": []}')
+
+    api, cfn = RuntimeApi(), ResponseUrl()
+    for server in (api, cfn):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    binary = lambda name: [str(bin_dir / name)]
+    signers = {"USERS_TABLE": table, "SIGNING_KEY_SECRET_ID": signing}
+    verifiers = {"USERS_TABLE": table, "PUBLIC_KEYS_SECRET_ID": public}
+    rows = []
+
+    def ok(status):
+        return lambda answer: answer.get("statusCode") == status or sys.exit(f"got {answer}")
+
+    setup = event("signing-keys-setup.json")
+    setup["ResponseURL"] = f"http://127.0.0.1:{cfn.server_address[1]}/cfn"
+    setup["ResourceProperties"]["SigningKeySecretId"] = signing
+    row, _ = measure(api, "rotate-key (Custom::SigningKeys: a new RSA-2048 key, published)",
+                     binary("rotate-key"), {"PUBLIC_KEYS_SECRET_ID": public}, setup, 1,
+                     lambda answer: None)
+    if not cfn.answers or cfn.answers[-1]["Status"] != "SUCCESS":
+        sys.exit(f"setup failed: {cfn.answers}")
+    rows.append(row)
+    # The key just made would only verify for 2 hours (see NEW_KEY_SIGNS_AFTER); with no
+    # previous version it signs at once.
+
+    register = event("register.json")
+    register["body"] = json.dumps({"email": f"cold-{suffix}@example.com",
+                                   "password": "correct horse battery staple"})
+    row, _ = measure(api, "register", binary("register"), {"USERS_TABLE": table}, register, 1,
+                     ok(201))
+    rows.append(row)
+
+    login = event("login.json")
+    login["body"] = json.dumps({"email": f"cold-{suffix}@example.com",
+                                "password": "correct horse battery staple"})
+    row, answer = measure(api, "login", binary("login"), signers, login, runs, ok(200))
+    rows.append(row)
+    tokens = json.loads(answer["body"])
+
+    authorize = event("authorizer.json",
+                      REPLACE_WITH_AN_ACCESS_TOKEN=tokens["access_token"])
+    allowed = lambda answer: answer.get("policyDocument", {}).get("Statement", [{}])[0].get(
+        "Effect") == "Allow" or sys.exit(f"not allowed: {answer}")
+    row, _ = measure(api, "authorizer", binary("authorizer"), verifiers, authorize, runs, allowed)
+    rows.append(row)
+
+    refresh = event("refresh.json")
+    refresh["body"] = json.dumps({"refresh_token": tokens["refresh_token"]})
+    row, _ = measure(api, "refresh", binary("refresh"), signers, refresh, 1, ok(200))
+    rows.append(row)
+
+    row, _ = measure(api, "discovery", binary("discovery"), {"PUBLIC_KEYS_SECRET_ID": public},
+                     event("jwks.json"), runs, ok(200))
+    rows.append(row)
+
+    row, _ = measure(api, "peer: Rust lambda_runtime hello", [str(bin_dir / "examples/hello")],
+                     {}, {"hello": "world"}, runs, lambda answer: None)
+    rows.append(row)
+    row, _ = measure(api, "peer: Python authorizer (boto3, PyJWT)",
+                     [sys.executable, str(ROOT / "scripts/peers/python_authorizer.py")],
+                     verifiers, authorize, runs, allowed)
+    rows.append(row)
+
+    print("| function | start to ready | start to first response | peak RSS |")
+    print("| --- | --- | --- | --- |")
+    for row in rows:
+        print(f"| {row['name']} | {row['ready_ms']:.1f} ms | {row['answer_ms']:.1f} ms "
+              f"| {row['rss_mib']:.1f} MiB |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))
