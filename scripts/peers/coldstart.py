@@ -122,8 +122,19 @@ def peak_rss_kib(pid):
     return 0
 
 
-def run_once(api, command, env, event):
+def run_once(command, env, event):
+    # A server of its own per start: a late request of the last process cannot reach this one.
+    api = RuntimeApi()
     api.reset(event)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    try:
+        return start_once(api, command, env)
+    finally:
+        api.shutdown()
+        api.server_close()
+
+
+def start_once(api, command, env):
     environment = {
         "PATH": os.environ["PATH"],
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
@@ -133,6 +144,7 @@ def run_once(api, command, env, event):
         "AWS_LAMBDA_LOG_STREAM_NAME": "local",
         "AWS_LAMBDA_LOG_GROUP_NAME": "local",
         "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_ENDPOINT_URL_DYNAMODB": os.environ["AUTHGATE_TEST_DYNAMODB_ENDPOINT"],
@@ -145,13 +157,12 @@ def run_once(api, command, env, event):
     start = time.perf_counter()
     process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
-    try:
-        if not api.done.wait(60):
-            raise SystemExit(f"{command[0]}: no answer in 60 s\n{process.stderr.read1().decode()}")
-        rss = peak_rss_kib(process.pid)
-    finally:
-        process.kill()
-        _, stderr = process.communicate()
+    answered = api.done.wait(60)
+    rss = peak_rss_kib(process.pid) if answered else 0
+    process.kill()
+    _, stderr = process.communicate()
+    if not answered:
+        raise SystemExit(f"{command[0]}: no answer in 60 s\n{stderr.decode()[-2000:]}")
     if api.error is not None:
         raise SystemExit(f"{command[0]}: error {api.error}\n{stderr.decode()[-2000:]}")
     return {
@@ -162,8 +173,8 @@ def run_once(api, command, env, event):
     }
 
 
-def measure(api, name, command, env, event, runs, check):
-    results = [run_once(api, command, env, event) for _ in range(runs)]
+def measure(name, command, env, event, runs, check):
+    results = [run_once(command, env, event) for _ in range(runs)]
     for result in results:
         check(result["answer"])
     row = {key: statistics.median(r[key] for r in results)
@@ -198,9 +209,8 @@ def main(target, runs):
         {"alg": "RS256", "k": "Placeholder0" * 5 + "Seed"}))
     secrets.create_secret(Name=public, SecretString='{"keys": []}')
 
-    api, cfn = RuntimeApi(), ResponseUrl()
-    for server in (api, cfn):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    cfn = ResponseUrl()
+    threading.Thread(target=cfn.serve_forever, daemon=True).start()
     binary = lambda name: [str(bin_dir / name)]
     signers = {"USERS_TABLE": table, "SIGNING_KEY_SECRET_ID": signing}
     verifiers = {"USERS_TABLE": table, "PUBLIC_KEYS_SECRET_ID": public}
@@ -212,7 +222,7 @@ def main(target, runs):
     setup = event("signing-keys-setup.json")
     setup["ResponseURL"] = f"http://127.0.0.1:{cfn.server_address[1]}/cfn"
     setup["ResourceProperties"]["SigningKeySecretId"] = signing
-    row, _ = measure(api, "rotate-key (Custom::SigningKeys: a new RSA-2048 key, published)",
+    row, _ = measure("rotate-key (Custom::SigningKeys: a new RSA-2048 key, published)",
                      binary("rotate-key"), {"PUBLIC_KEYS_SECRET_ID": public}, setup, 1,
                      lambda answer: None)
     if not cfn.answers or cfn.answers[-1]["Status"] != "SUCCESS":
@@ -224,14 +234,14 @@ def main(target, runs):
     register = event("register.json")
     register["body"] = json.dumps({"email": f"cold-{suffix}@example.com",
                                    "password": "correct horse battery staple"})
-    row, _ = measure(api, "register", binary("register"), {"USERS_TABLE": table}, register, 1,
+    row, _ = measure("register", binary("register"), {"USERS_TABLE": table}, register, 1,
                      ok(201))
     rows.append(row)
 
     login = event("login.json")
     login["body"] = json.dumps({"email": f"cold-{suffix}@example.com",
                                 "password": "correct horse battery staple"})
-    row, answer = measure(api, "login", binary("login"), signers, login, runs, ok(200))
+    row, answer = measure("login", binary("login"), signers, login, runs, ok(200))
     rows.append(row)
     tokens = json.loads(answer["body"])
 
@@ -239,22 +249,22 @@ def main(target, runs):
                       REPLACE_WITH_AN_ACCESS_TOKEN=tokens["access_token"])
     allowed = lambda answer: answer.get("policyDocument", {}).get("Statement", [{}])[0].get(
         "Effect") == "Allow" or sys.exit(f"not allowed: {answer}")
-    row, _ = measure(api, "authorizer", binary("authorizer"), verifiers, authorize, runs, allowed)
+    row, _ = measure("authorizer", binary("authorizer"), verifiers, authorize, runs, allowed)
     rows.append(row)
 
     refresh = event("refresh.json")
     refresh["body"] = json.dumps({"refresh_token": tokens["refresh_token"]})
-    row, _ = measure(api, "refresh", binary("refresh"), signers, refresh, 1, ok(200))
+    row, _ = measure("refresh", binary("refresh"), signers, refresh, 1, ok(200))
     rows.append(row)
 
-    row, _ = measure(api, "discovery", binary("discovery"), {"PUBLIC_KEYS_SECRET_ID": public},
+    row, _ = measure("discovery", binary("discovery"), {"PUBLIC_KEYS_SECRET_ID": public},
                      event("jwks.json"), runs, ok(200))
     rows.append(row)
 
-    row, _ = measure(api, "peer: Rust lambda_runtime hello", [str(bin_dir / "examples/hello")],
+    row, _ = measure("peer: Rust lambda_runtime hello", [str(bin_dir / "examples/hello")],
                      {}, {"hello": "world"}, runs, lambda answer: None)
     rows.append(row)
-    row, _ = measure(api, "peer: Python authorizer (boto3, PyJWT)",
+    row, _ = measure("peer: Python authorizer (boto3, PyJWT)",
                      [sys.executable, str(ROOT / "scripts/peers/python_authorizer.py")],
                      verifiers, authorize, runs, allowed)
     rows.append(row)
