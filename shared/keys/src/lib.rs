@@ -86,10 +86,71 @@ pub struct SecretsManagerKeySource {
     signs_after: std::time::Duration,
 }
 
-struct Version {
-    id: String,
-    value: String,
-    created_at: Option<std::time::SystemTime>,
+/// One version of a secret, as read at a staging label.
+#[derive(Clone)]
+pub struct StagedVersion {
+    /// The version id (a key's `kid`).
+    pub id: String,
+    /// The secret string.
+    pub value: String,
+    /// When the version was created, if Secrets Manager said.
+    pub created_at: Option<std::time::SystemTime>,
+}
+
+impl std::fmt::Debug for StagedVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StagedVersion")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The version of `secret_id` at `stage`, the one way authgate reads a staged version: `None` if
+/// no version carries a label other than `AWSCURRENT` (every secret has an `AWSCURRENT`, so its
+/// absence is an error, as is a version without a string).
+pub async fn staged_version(
+    client: &Client,
+    secret_id: &str,
+    stage: &'static str,
+) -> Result<Option<StagedVersion>, KeySourceError> {
+    let result = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .version_stage(stage)
+        .send()
+        .await;
+    let output = match result {
+        Ok(output) => output,
+        Err(err)
+            if stage != STAGE_CURRENT
+                && matches!(
+                    err.as_service_error(),
+                    Some(GetSecretValueError::ResourceNotFoundException(_))
+                ) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => {
+            return Err(KeySourceError::Backend {
+                secret_id: secret_id.to_owned(),
+                source: Box::new(aws_sdk_secretsmanager::Error::from(err)),
+            });
+        }
+    };
+    let created_at = output
+        .created_date
+        .and_then(|date| std::time::SystemTime::try_from(date).ok());
+    match (output.version_id, output.secret_string) {
+        (Some(id), Some(value)) => Ok(Some(StagedVersion {
+            id,
+            value,
+            created_at,
+        })),
+        _ => Err(KeySourceError::MissingStage {
+            secret_id: secret_id.to_owned(),
+            stage,
+        }),
+    }
 }
 
 impl SecretsManagerKeySource {
@@ -109,50 +170,11 @@ impl SecretsManagerKeySource {
         self
     }
 
-    /// The version at `stage`, or `None` if no version carries that label.
-    async fn fetch(&self, stage: &'static str) -> Result<Option<Version>, KeySourceError> {
-        let result = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            .version_stage(stage)
-            .send()
-            .await;
-        let output = match result {
-            Ok(output) => output,
-            Err(err)
-                if stage != STAGE_CURRENT
-                    && matches!(
-                        err.as_service_error(),
-                        Some(GetSecretValueError::ResourceNotFoundException(_))
-                    ) =>
-            {
-                return Ok(None);
-            }
-            Err(err) => {
-                return Err(KeySourceError::Backend {
-                    secret_id: self.secret_id.clone(),
-                    source: Box::new(aws_sdk_secretsmanager::Error::from(err)),
-                });
-            }
-        };
-        let created_at = output
-            .created_date
-            .and_then(|date| std::time::SystemTime::try_from(date).ok());
-        match (output.version_id, output.secret_string) {
-            (Some(id), Some(value)) => Ok(Some(Version {
-                id,
-                value,
-                created_at,
-            })),
-            _ => Err(KeySourceError::MissingStage {
-                secret_id: self.secret_id.clone(),
-                stage,
-            }),
-        }
+    async fn fetch(&self, stage: &'static str) -> Result<Option<StagedVersion>, KeySourceError> {
+        staged_version(&self.client, &self.secret_id, stage).await
     }
 
-    fn key(&self, version: &Version) -> Result<Key, KeySourceError> {
+    fn key(&self, version: &StagedVersion) -> Result<Key, KeySourceError> {
         parse_secret_key(&self.secret_id, &version.id, &version.value)
     }
 }
@@ -239,25 +261,16 @@ impl PublishedKeySource {
 #[async_trait]
 impl KeySource for PublishedKeySource {
     async fn load(&self) -> Result<KeySet, KeySourceError> {
-        let output = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            .version_stage(STAGE_CURRENT)
-            .send()
-            .await
-            .map_err(|err| KeySourceError::Backend {
+        let current = staged_version(&self.client, &self.secret_id, STAGE_CURRENT)
+            .await?
+            .ok_or(KeySourceError::MissingStage {
                 secret_id: self.secret_id.clone(),
-                source: Box::new(aws_sdk_secretsmanager::Error::from(err)),
+                stage: STAGE_CURRENT,
             })?;
-        let version = output.version_id.unwrap_or_default();
-        let jwks: serde_json::Value = output
-            .secret_string
-            .as_deref()
-            .and_then(|text| serde_json::from_str(text).ok())
-            .ok_or_else(|| KeySourceError::Format {
+        let jwks: serde_json::Value =
+            serde_json::from_str(&current.value).map_err(|_| KeySourceError::Format {
                 secret_id: self.secret_id.clone(),
-                version,
+                version: current.id.clone(),
             })?;
         let set = KeySet::from_public_jwks(&jwks).map_err(|source| KeySourceError::Key {
             secret_id: self.secret_id.clone(),
