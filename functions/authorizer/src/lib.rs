@@ -28,7 +28,9 @@ use authgate_keys::KeyRing;
 use authgate_oidc::{FetchPolicy, OidcError, OutsideIssuers, check_not_own, parse_trusted_issuers};
 use authgate_runtime::{AccountStore, Backend, Env, EventHandler, InitError};
 use authgate_token::outside::{outside_authorizer_context, unverified_issuer};
-use authgate_token::{AccessClaims, TokenVerifier, VerifyError, authorizer_context};
+use authgate_token::{
+    AccessClaims, KeySet, Validation, VerifyError, authorizer_context, now_unix, verify_own,
+};
 use authgate_users::{Denied, StoreError, now_ms};
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest,
@@ -101,9 +103,9 @@ impl From<StoreError> for Refusal {
     }
 }
 
-/// The authorizer, holding the verifier built at init.
+/// The authorizer: what authgate's tokens must say, and the ring whose current keys check them.
 pub struct Authorizer {
-    verifier: TokenVerifier,
+    validation: Validation,
     sessions: Arc<dyn AccountStore>,
     ring: Arc<KeyRing>,
     outside: OutsideIssuers,
@@ -137,7 +139,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Authorizer, InitE
     let sessions = backend.store(env)?;
     let ring = backend.verifying_keys(env).await?;
     Ok(Authorizer {
-        verifier: TokenVerifier::new(ring.current(), tokens.validation()),
+        validation: tokens.validation(),
         sessions,
         ring,
         outside,
@@ -341,9 +343,10 @@ impl Authorizer {
     /// names an unknown `kid`: a rotation needs no redeploy, and a retired key stops being trusted.
     async fn verify(&self, token: &str) -> Result<AccessClaims, Refusal> {
         let ring = &self.ring;
-        match self.verifier.verify_with(&*ring.fresh().await, token) {
+        let verify = |keys: Arc<KeySet>| verify_own(&keys, &self.validation, token, now_unix());
+        match verify(ring.fresh().await) {
             Err(VerifyError::UnknownKid) if ring.reload_if_due().await => {
-                Ok(self.verifier.verify_with(&ring.current(), token)?)
+                Ok(verify(ring.current())?)
             }
             result => Ok(result?),
         }
@@ -393,10 +396,7 @@ impl Authorizer {
             && let Some(iss) = unverified_issuer(token)
             && self.outside.trusts(&iss)
         {
-            let claims = self
-                .outside
-                .verify(token, &iss, authgate_token::now_unix())
-                .await?;
+            let claims = self.outside.verify(token, &iss, now_unix()).await?;
             let granted = claims.scopes.iter().map(String::as_str).collect();
             return Ok(policy(
                 &claims.sub,

@@ -3,7 +3,6 @@
 //! published; then CloudFormation is told, always, so a deploy never waits out a timeout.
 
 use authgate_keys::{STAGE_CURRENT, STAGE_PREVIOUS, parse_secret_key};
-use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
 use serde::Deserialize;
 
 use crate::{RotateKey, RotationError, aws, new_key_json, publish};
@@ -14,6 +13,23 @@ pub const SETUP_RESOURCE_TYPE: &str = "Custom::SigningKeys";
 /// The length of the `k` the template's `GenerateSecretString` writes: for RS256 that random
 /// string is not a key, only the sign that no RSA key has been made yet.
 pub const RS256_PLACEHOLDER_LEN: usize = 64;
+
+/// A CloudFormation custom resource request (Create, Update or Delete): the fields an answer
+/// copies back, and the properties.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Request {
+    request_type: String,
+    #[serde(rename = "ResponseURL")]
+    response_url: String,
+    stack_id: String,
+    request_id: String,
+    logical_resource_id: String,
+    /// Absent from a Create, which chooses it.
+    physical_resource_id: Option<String>,
+    #[serde(default)]
+    resource_properties: serde_json::Value,
+}
 
 /// The resource's properties in the template.
 #[derive(Deserialize)]
@@ -85,45 +101,23 @@ async fn replace_placeholder(rotator: &RotateKey, signing: &str) -> Result<(), R
 /// Does a create or update, then answers CloudFormation. Only a failure to answer is an error of
 /// the invocation: a failed setup is reported to CloudFormation (which rolls the stack back) and
 /// logged, and a retried invocation would only repeat it.
-pub(crate) async fn answer(
-    rotator: &RotateKey,
-    request: CloudFormationCustomResourceRequest,
-) -> Result<(), RotationError> {
-    let (kind, url, stack, request_id, logical, physical, properties) = match request {
-        CloudFormationCustomResourceRequest::Create(r) => (
-            "Create",
-            r.response_url,
-            r.stack_id,
-            r.request_id,
-            r.logical_resource_id,
-            None,
-            r.resource_properties,
-        ),
-        CloudFormationCustomResourceRequest::Update(r) => (
-            "Update",
-            r.response_url,
-            r.stack_id,
-            r.request_id,
-            r.logical_resource_id,
-            Some(r.physical_resource_id),
-            r.resource_properties,
-        ),
-        CloudFormationCustomResourceRequest::Delete(r) => (
-            "Delete",
-            r.response_url,
-            r.stack_id,
-            r.request_id,
-            r.logical_resource_id,
-            Some(r.physical_resource_id),
-            r.resource_properties,
-        ),
-        _ => return Err(RotationError::UnknownStep("CloudFormation request".into())),
-    };
+pub(crate) async fn answer(rotator: &RotateKey, request: Request) -> Result<(), RotationError> {
+    let Request {
+        request_type: kind,
+        response_url: url,
+        stack_id: stack,
+        request_id,
+        logical_resource_id: logical,
+        physical_resource_id: physical,
+        resource_properties: properties,
+    } = request;
+    let kind = kind.as_str();
     let parsed = serde_json::from_value::<Properties>(properties);
-    let outcome = match (&parsed, kind) {
-        (_, "Delete") => Ok(()),
-        (Ok(props), _) => prepare(rotator, &props.signing_key_secret_id).await,
-        (Err(e), _) => Err(format!("bad properties: {e}")),
+    let outcome = match (kind, &parsed) {
+        ("Delete", _) => Ok(()),
+        ("Create" | "Update", Ok(props)) => prepare(rotator, &props.signing_key_secret_id).await,
+        ("Create" | "Update", Err(e)) => Err(format!("bad properties: {e}")),
+        (other, _) => Err(format!("unknown request type {other:?}")),
     };
     let physical = physical.unwrap_or_else(|| match &parsed {
         Ok(props) => format!("{}#signing-keys", props.signing_key_secret_id),

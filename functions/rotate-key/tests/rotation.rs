@@ -525,6 +525,15 @@ async fn a_broken_key_fails_the_deploy_with_a_reason_and_is_left_as_it_is() {
     let answer = &answers(&received)[2];
     assert_eq!(answer["Status"], "FAILED");
     assert_eq!(answer["PhysicalResourceId"], "SigningKeySetup");
+    rotator
+        .handle(setup_request("Replace", &url, &name))
+        .await
+        .unwrap();
+    let answer = &answers(&received)[3];
+    assert_eq!(
+        answer["Status"], "FAILED",
+        "an unknown request type is answered, never acted on"
+    );
 }
 
 #[tokio::test]

@@ -33,7 +33,7 @@ pub use keys::{
 };
 pub use rsa::{MIN_RSA_BITS, generate_rs256_material};
 pub use validation::{DEFAULT_LEEWAY_SECS, Validation};
-pub use verify::{MAX_TOKEN_BYTES, TokenVerifier};
+pub use verify::{MAX_TOKEN_BYTES, TokenVerifier, verify_own};
 
 /// Seconds since the Unix epoch, the unit of every JWT date claim.
 pub fn now_unix() -> i64 {

@@ -37,31 +37,7 @@ impl TokenVerifier {
 
     /// Verifies `token` as of `now` (seconds since the epoch).
     pub fn verify_at(&self, token: &str, now: i64) -> Result<AccessClaims, VerifyError> {
-        self.verify_with_at(&self.keys, token, now)
-    }
-
-    /// Verifies `token` as of now with `keys` instead of this verifier's own (a key ring's
-    /// current set), under the same requirements.
-    pub fn verify_with(&self, keys: &KeySet, token: &str) -> Result<AccessClaims, VerifyError> {
-        self.verify_with_at(keys, token, crate::now_unix())
-    }
-
-    fn verify_with_at(
-        &self,
-        keys: &KeySet,
-        token: &str,
-        now: i64,
-    ) -> Result<AccessClaims, VerifyError> {
-        let verified = jws::verify_compact(token, keys)?;
-        match verified.header.typ.as_deref() {
-            Some(typ) if is_access_type(typ) => {}
-            _ => return Err(VerifyError::WrongType),
-        }
-        let Ok(Value::Object(claims)) = crate::strict_json::from_slice(&verified.payload) else {
-            return Err(VerifyError::InvalidClaims);
-        };
-        self.validation.validate(&claims, now)?;
-        read_claims(claims, &self.validation.audience)
+        verify_own(&self.keys, &self.validation, token, now)
     }
 
     /// What this verifier requires.
@@ -73,6 +49,26 @@ impl TokenVerifier {
     pub fn keys(&self) -> &KeySet {
         &self.keys
     }
+}
+
+/// Verifies one of authgate's own access tokens against `keys` as `validation` requires, as of
+/// `now`: the one verification every [`TokenVerifier`] and the authorizer's key ring use.
+pub fn verify_own(
+    keys: &KeySet,
+    validation: &Validation,
+    token: &str,
+    now: i64,
+) -> Result<AccessClaims, VerifyError> {
+    let verified = jws::verify_compact(token, keys)?;
+    match verified.header.typ.as_deref() {
+        Some(typ) if is_access_type(typ) => {}
+        _ => return Err(VerifyError::WrongType),
+    }
+    let Ok(Value::Object(claims)) = crate::strict_json::from_slice(&verified.payload) else {
+        return Err(VerifyError::InvalidClaims);
+    };
+    validation.validate(&claims, now)?;
+    read_claims(claims, &validation.audience)
 }
 
 /// The typed claims of a validated claims set, in one pass over its members: the registered
