@@ -55,14 +55,14 @@ fn decision(c: &mut Criterion) {
     group.bench_function("decision: event JSON in, policy JSON out", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let event: serde_json::Value = serde_json::from_str(&event).unwrap();
+                let event: authorizer::Event = serde_json::from_str(&event).unwrap();
                 let policy = authorizer.handle(event).await.unwrap();
                 serde_json::to_string(&policy).unwrap()
             })
         })
     });
     group.bench_function("part: parse the event", |b| {
-        b.iter(|| serde_json::from_str::<serde_json::Value>(&event).unwrap())
+        b.iter(|| serde_json::from_str::<authorizer::Event>(&event).unwrap())
     });
     let verifier = TokenVerifier::new(Arc::new(keys), Validation::own(ISS, AUD, 30));
     group.bench_function("part: verify the token", |b| {

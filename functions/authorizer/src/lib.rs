@@ -231,52 +231,240 @@ pub struct AuthorizerEvent {
     pub arn: String,
 }
 
-/// The header `name` of an event's `headers` object, case-insensitively.
-fn header(event: &serde_json::Value, name: &str) -> Option<String> {
-    event
-        .get("headers")?
-        .as_object()?
-        .iter()
-        .find_map(|(key, value)| {
-            key.eq_ignore_ascii_case(name)
-                .then(|| value.as_str().map(str::to_owned))
-                .flatten()
-        })
+/// Any authorizer event as the Lambda receives it, read in one pass without building a JSON tree:
+/// only the members that say what kind of event it is, where its token is, and its ARN are kept.
+/// Every JSON text reads as an `Event` (a member of an unexpected type reads as absent), so an
+/// event of any shape reaches the decision and is refused there, never failing in the runtime.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Event {
+    version: Option<String>,
+    kind: Option<String>,
+    identity_source: Option<String>,
+    authorization_header: Option<String>,
+    authorization_token: Option<String>,
+    route_arn: Option<String>,
+    method_arn: Option<String>,
+}
+
+mod event {
+    //! The one-pass reading of [`super::Event`].
+
+    use std::fmt;
+
+    use authgate_token::strict_json::Name;
+    use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    /// Drains whatever a visitor was given but does not want.
+    macro_rules! ignore_the_rest {
+        ($value:ty) => {
+            fn visit_bool<E>(self, _: bool) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_unit<E>(self) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+        };
+    }
+
+    fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    /// A string, or absent when the value is anything else.
+    #[derive(Default)]
+    pub(super) struct Text(pub Option<String>);
+
+    impl<'de> Deserialize<'de> for Text {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Text;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Text, E> {
+                    Ok(Text(Some(v.to_owned())))
+                }
+                fn visit_string<E>(self, v: String) -> Result<Text, E> {
+                    Ok(Text(Some(v)))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text, A::Error> {
+                    drain_seq(seq).map(|()| Text(None))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text, A::Error> {
+                    drain_map(map).map(|()| Text(None))
+                }
+                ignore_the_rest!(Text);
+            }
+            deserializer.deserialize_any(V)
+        }
+    }
+
+    /// `identitySource`: the first source of an HTTP API 2.0 event's list, or a 1.0 event's
+    /// string.
+    #[derive(Default)]
+    pub(super) struct IdentitySource(pub Option<String>);
+
+    impl<'de> Deserialize<'de> for IdentitySource {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = IdentitySource;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_str<E>(self, v: &str) -> Result<IdentitySource, E> {
+                    Ok(IdentitySource(Some(v.to_owned())))
+                }
+                fn visit_string<E>(self, v: String) -> Result<IdentitySource, E> {
+                    Ok(IdentitySource(Some(v)))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> Result<IdentitySource, A::Error> {
+                    let first = seq.next_element::<Text>()?.and_then(|t| t.0);
+                    drain_seq(seq).map(|()| IdentitySource(first))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<IdentitySource, A::Error> {
+                    drain_map(map).map(|()| IdentitySource(None))
+                }
+                ignore_the_rest!(IdentitySource);
+            }
+            deserializer.deserialize_any(V)
+        }
+    }
+
+    /// The first string-valued `Authorization` header of a `headers` object, its name compared
+    /// case-insensitively.
+    #[derive(Default)]
+    pub(super) struct AuthorizationHeader(pub Option<String>);
+
+    impl<'de> Deserialize<'de> for AuthorizationHeader {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = AuthorizationHeader;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_str<E>(self, _: &str) -> Result<AuthorizationHeader, E> {
+                    Ok(AuthorizationHeader(None))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(
+                    self,
+                    seq: A,
+                ) -> Result<AuthorizationHeader, A::Error> {
+                    drain_seq(seq).map(|()| AuthorizationHeader(None))
+                }
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<AuthorizationHeader, A::Error> {
+                    let mut found = None;
+                    while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
+                        if found.is_none() && name.eq_ignore_ascii_case("authorization") {
+                            found = map.next_value::<Text>()?.0;
+                        } else {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                    Ok(AuthorizationHeader(found))
+                }
+                ignore_the_rest!(AuthorizationHeader);
+            }
+            deserializer.deserialize_any(V)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for super::Event {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = super::Event;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_str<E>(self, _: &str) -> Result<super::Event, E> {
+                    Ok(super::Event::default())
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<super::Event, A::Error> {
+                    drain_seq(seq).map(|()| super::Event::default())
+                }
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<super::Event, A::Error> {
+                    let mut event = super::Event::default();
+                    while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
+                        let text = |t: Text| t.0;
+                        match name.as_ref() {
+                            "version" => event.version = text(map.next_value()?),
+                            "type" => event.kind = text(map.next_value()?),
+                            "identitySource" => {
+                                event.identity_source = map.next_value::<IdentitySource>()?.0;
+                            }
+                            "headers" => {
+                                event.authorization_header =
+                                    map.next_value::<AuthorizationHeader>()?.0;
+                            }
+                            "authorizationToken" => {
+                                event.authorization_token = text(map.next_value()?);
+                            }
+                            "routeArn" => event.route_arn = text(map.next_value()?),
+                            "methodArn" => event.method_arn = text(map.next_value()?),
+                            _ => {
+                                map.next_value::<IgnoredAny>()?;
+                            }
+                        }
+                    }
+                    Ok(event)
+                }
+                ignore_the_rest!(super::Event);
+            }
+            deserializer.deserialize_any(V)
+        }
+    }
 }
 
 impl AuthorizerEvent {
     /// Recognises `event` by its shape; anything else is [`Refusal::UnknownEvent`].
-    pub fn read(event: &serde_json::Value) -> Result<Self, Refusal> {
-        let text = |name: &str| event.get(name).and_then(|v| v.as_str()).map(str::to_owned);
-        let (kind, authorization, arn) = match (text("version").as_deref(), text("type").as_deref())
-        {
-            (Some("2.0"), Some("REQUEST")) => {
-                let from_source = event
-                    .get("identitySource")
-                    .and_then(|v| v.as_array())
-                    .and_then(|sources| sources.first())
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned);
-                (
-                    EventKind::HttpV2,
-                    from_source.or_else(|| header(event, "authorization")),
-                    text("routeArn"),
-                )
-            }
+    pub fn read(event: Event) -> Result<Self, Refusal> {
+        let (kind, authorization, arn) = match (event.version.as_deref(), event.kind.as_deref()) {
+            (Some("2.0"), Some("REQUEST")) => (
+                EventKind::HttpV2,
+                event.identity_source.or(event.authorization_header),
+                event.route_arn,
+            ),
             (Some("1.0"), Some("REQUEST")) => (
                 EventKind::HttpV1,
-                header(event, "authorization").or_else(|| text("identitySource")),
-                text("methodArn"),
+                event.authorization_header.or(event.identity_source),
+                event.method_arn,
             ),
             (None, Some("TOKEN")) => (
                 EventKind::RestToken,
-                text("authorizationToken"),
-                text("methodArn"),
+                event.authorization_token,
+                event.method_arn,
             ),
             (None, Some("REQUEST")) => (
                 EventKind::RestRequest,
-                header(event, "authorization"),
-                text("methodArn"),
+                event.authorization_header,
+                event.method_arn,
             ),
             _ => return Err(Refusal::UnknownEvent),
         };
@@ -365,7 +553,7 @@ impl Authorizer {
     }
 
     /// Decides an event of any kind and answers it in that kind's shape: the one decision path.
-    pub async fn decide_any(&self, event: &serde_json::Value) -> Result<Answer, Refusal> {
+    pub async fn decide_any(&self, event: Event) -> Result<Answer, Refusal> {
         let event = AuthorizerEvent::read(event)?;
         let response = self
             .policy_for(event.authorization.as_deref(), &event.arn)
@@ -443,12 +631,12 @@ fn answer<T>(
 
 /// Any event kind, as the Lambda receives it (`main.rs`).
 #[async_trait::async_trait]
-impl EventHandler<serde_json::Value> for Authorizer {
+impl EventHandler<Event> for Authorizer {
     type Output = Answer;
     type Error = Unauthorized;
 
-    async fn handle(&self, event: serde_json::Value) -> Result<Answer, Unauthorized> {
-        answer(self.decide_any(&event).await, |response| match response {
+    async fn handle(&self, event: Event) -> Result<Answer, Unauthorized> {
+        answer(self.decide_any(event).await, |response| match response {
             Answer::Policy(policy) => policy.principal_id.clone(),
             Answer::Simple { context, .. } => context
                 .get("sub")

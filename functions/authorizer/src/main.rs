@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    authgate_runtime::event_function::<serde_json::Value, _, _>(async |env, aws| {
+    authgate_runtime::event_function::<authorizer::Event, _, _>(async |env, aws| {
         authorizer::build(env, aws).await
     })
     .await

@@ -82,7 +82,7 @@ impl Fixture {
 }
 
 /// `events/<name>` with `token` in place of its placeholder, as the Lambda receives it.
-fn event_with(name: &str, token: &str) -> Value {
+fn event_with(name: &str, token: &str) -> authorizer::Event {
     serde_json::from_str(&event(name).replace("REPLACE_WITH_AN_ACCESS_TOKEN", token)).unwrap()
 }
 
@@ -209,11 +209,14 @@ async fn an_event_of_no_known_kind_or_without_a_token_is_refused() {
         serde_json::json!({"version": "3.0", "type": "REQUEST", "routeArn": "arn:aws:execute-api:us-east-1:1:a/b/GET/x"}),
         serde_json::json!({"version": "2.0", "type": "REQUEST", "identitySource": ["Bearer a.b.c"]}),
         serde_json::json!({"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:1:a/b/GET/x", "headers": {}}),
+        serde_json::json!({"type": "TOKEN", "methodArn": "arn:aws:execute-api:us-east-1:1:a/b/GET/x", "authorizationToken": ["Bearer a.b.c"]}),
+        serde_json::json!({"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:1:a/b/GET/x", "headers": "Authorization: Bearer a.b.c"}),
+        serde_json::json!([{"type": "TOKEN"}]),
+        serde_json::json!("TOKEN"),
+        serde_json::json!(null),
     ] {
-        assert_eq!(
-            authorizer.handle(event.clone()).await,
-            Err(Unauthorized),
-            "{event}"
-        );
+        let read: authorizer::Event = serde_json::from_value(event.clone())
+            .expect("every JSON value reads as an event, to be refused by the decision");
+        assert_eq!(authorizer.handle(read).await, Err(Unauthorized), "{event}");
     }
 }

@@ -8,10 +8,11 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::VerifyError;
 use crate::keys::{Key, KeySet};
+use crate::strict_json::Slotted;
 
 /// Largest token, in bytes, that is even looked at. Real access tokens are well under 1 KiB;
 /// refusing early bounds the work an attacker can cause.
@@ -28,29 +29,41 @@ pub struct JwsHeader {
     pub typ: Option<String>,
 }
 
-/// Header members that must be strings when present (RFC 7515 §4.1); anything else is ignored.
-const STRING_HEADERS: [&str; 5] = ["kid", "typ", "cty", "x5t", "x5t#S256"];
+/// The header members a verifier looks at, each read into its own place: `alg`, `kid`, `typ`;
+/// members that must be strings when present (RFC 7515 §4.1); and the members a verifier must
+/// never honour. Anything else is ignored.
+const HEADER_MEMBERS: [&str; 11] = [
+    "alg", "kid", "typ", "cty", "x5t", "x5t#S256", "jku", "jwk", "x5u", "x5c", "crit",
+];
+const STRING_MEMBERS: std::ops::Range<usize> = 0..6;
+/// Header parameters a verifier must never honour: they let the token pick its own key
+/// (RFC 8725 §3.1, §2.8) or demand processing this verifier does not implement (`crit`, RFC 7515 §4.1.11).
+const FORBIDDEN_MEMBERS: std::ops::Range<usize> = 6..11;
 
 impl JwsHeader {
-    /// Reads a header object: `alg` required and known, the string members strings.
-    fn read(mut raw: Map<String, Value>) -> Result<Self, VerifyError> {
-        if STRING_HEADERS
+    /// Reads a header object: none of the forbidden members, `alg` required and known, the
+    /// string members strings.
+    fn read(mut raw: Slotted<{ HEADER_MEMBERS.len() }>) -> Result<Self, VerifyError> {
+        if let Some(i) = FORBIDDEN_MEMBERS.clone().find(|i| raw.named[*i].is_some()) {
+            return Err(VerifyError::ForbiddenHeader(HEADER_MEMBERS[i]));
+        }
+        if raw.named[STRING_MEMBERS]
             .iter()
-            .any(|name| raw.get(*name).is_some_and(|v| !v.is_string()))
+            .any(|v| v.as_ref().is_some_and(|v| !v.is_string()))
         {
             return Err(VerifyError::InvalidHeader);
         }
-        let mut text = |name: &str| match raw.remove(name) {
+        let mut text = |i: usize| match raw.take(i) {
             Some(Value::String(s)) => Some(s),
             _ => None,
         };
-        let alg = text("alg")
+        let alg = text(0)
             .and_then(|alg| alg.parse().ok())
             .ok_or(VerifyError::InvalidHeader)?;
         Ok(Self {
             alg,
-            kid: text("kid"),
-            typ: text("typ"),
+            kid: text(1),
+            typ: text(2),
         })
     }
 }
@@ -65,10 +78,6 @@ pub struct Verified<'k> {
     /// The key that verified the signature.
     pub key: &'k Key,
 }
-
-/// Header parameters a verifier must never honour: they let the token pick its own key
-/// (RFC 8725 §3.1, §2.8) or demand processing this verifier does not implement (`crit`, RFC 7515 §4.1.11).
-const FORBIDDEN_HEADERS: [&str; 5] = ["jku", "jwk", "x5u", "x5c", "crit"];
 
 /// Unpadded base64url with canonical trailing bits: the engine refuses any byte outside the
 /// alphabet (`+`, `/`, `=`, whitespace), padding, and non-zero trailing bits.
@@ -96,17 +105,8 @@ pub fn verify_compact<'k>(token: &str, keys: &'k KeySet) -> Result<Verified<'k>,
     }
 
     let header_json = b64(header_b64)?;
-    let serde_json::Value::Object(raw) =
-        crate::strict_json::from_slice(&header_json).map_err(|_| VerifyError::InvalidHeader)?
-    else {
-        return Err(VerifyError::InvalidHeader);
-    };
-    if let Some(name) = FORBIDDEN_HEADERS
-        .iter()
-        .find(|name| raw.contains_key(**name))
-    {
-        return Err(VerifyError::ForbiddenHeader(name));
-    }
+    let raw = crate::strict_json::object_slotted(&header_json, &HEADER_MEMBERS)
+        .map_err(|_| VerifyError::InvalidHeader)?;
     let header = JwsHeader::read(raw)?;
 
     let kid = header.kid.as_deref().ok_or(VerifyError::MissingKid)?;
@@ -134,6 +134,14 @@ pub fn verify_compact<'k>(token: &str, keys: &'k KeySet) -> Result<Verified<'k>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_members_that_bring_their_own_key_or_crit_are_forbidden() {
+        assert_eq!(
+            HEADER_MEMBERS[FORBIDDEN_MEMBERS],
+            ["jku", "jwk", "x5u", "x5c", "crit"]
+        );
+    }
 
     #[test]
     fn only_canonical_unpadded_base64url_decodes() {

@@ -32,7 +32,7 @@ pub use keys::{
     SIGNING_ALGORITHMS, new_secret_material,
 };
 pub use rsa::{MIN_RSA_BITS, generate_rs256_material};
-pub use validation::{DEFAULT_LEEWAY_SECS, Validation};
+pub use validation::{ClaimsSet, DEFAULT_LEEWAY_SECS, Validation};
 pub use verify::{MAX_TOKEN_BYTES, TokenVerifier, verify_own};
 
 /// Seconds since the Unix epoch, the unit of every JWT date claim.

@@ -3,9 +3,10 @@
 //! must be rejected, and a request body `{"password": "wrong", "password": "right"}` must not mean
 //! whichever a parser happens to keep. Every JSON authgate reads goes through here.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// Parses `bytes` as JSON, refusing any object that names a member twice, at any depth.
@@ -14,6 +15,107 @@ pub fn from_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
     let value = Strict.deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(value)
+}
+
+/// A JSON object whose members named in `names` are read into fixed places (`named[i]` holds
+/// member `names[i]`), every other member into `other`: a claims set or JOSE header is read
+/// without a map entry and a key allocation per registered member.
+#[derive(Debug)]
+pub(crate) struct Slotted<const N: usize> {
+    pub(crate) names: &'static [&'static str; N],
+    pub(crate) named: [Option<Value>; N],
+    pub(crate) other: Map<String, Value>,
+}
+
+impl<const N: usize> Slotted<N> {
+    /// The member `name`, wherever it was put.
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+        match self.names.iter().position(|n| *n == name) {
+            Some(i) => self.named[i].as_ref(),
+            None => self.other.get(name),
+        }
+    }
+
+    /// Takes the member `names[i]` out.
+    pub(crate) fn take(&mut self, i: usize) -> Option<Value> {
+        self.named.get_mut(i).and_then(Option::take)
+    }
+}
+
+/// Parses `bytes` as one JSON object into [`Slotted`], with [`from_slice`]'s strictness: a name
+/// given twice (in a slot or not, at any depth) is refused.
+pub(crate) fn object_slotted<const N: usize>(
+    bytes: &[u8],
+    names: &'static [&'static str; N],
+) -> Result<Slotted<N>, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = deserializer.deserialize_map(SlottedSeed(names))?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// A JSON member name, borrowed from the input when it holds no escapes: reading names this way
+/// costs no allocation for the members a reader skips or keeps in fixed places.
+pub struct Name<'de>(pub Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl<'de> Visitor<'de> for NameVisitor {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
+    }
+}
+
+struct SlottedSeed<const N: usize>(&'static [&'static str; N]);
+
+impl<'de, const N: usize> Visitor<'de> for SlottedSeed<N> {
+    type Value = Slotted<N>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Slotted<N>, A::Error> {
+        let mut slotted = Slotted {
+            names: self.0,
+            named: [const { None }; N],
+            other: Map::new(),
+        };
+        while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
+            let value = map.next_value_seed(Strict)?;
+            let slot = self.0.iter().position(|n| *n == name);
+            let taken = match slot {
+                Some(i) => slotted.named[i].is_some(),
+                None => slotted.other.contains_key(name.as_ref()),
+            };
+            if taken {
+                return Err(de::Error::custom(format_args!(
+                    "duplicate member name `{name}`"
+                )));
+            }
+            match slot {
+                Some(i) => slotted.named[i] = Some(value),
+                None => {
+                    slotted.other.insert(name.into_owned(), value);
+                }
+            }
+        }
+        Ok(slotted)
+    }
 }
 
 struct Strict;
@@ -100,6 +202,28 @@ mod tests {
                 err.to_string().contains("duplicate member name"),
                 "{bad}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn slotted_objects_refuse_duplicates_in_and_out_of_slots() {
+        const NAMES: [&str; 2] = ["a", "b"];
+        for bad in [
+            r#"{"a": 1, "a": 2}"#,
+            r#"{"\u0061": 1, "a": 2}"#,
+            r#"{"x": 1, "x": 2}"#,
+            r#"{"x": {"y": 1, "y": 2}}"#,
+        ] {
+            let err = object_slotted(bad.as_bytes(), &NAMES).unwrap_err();
+            assert!(err.to_string().contains("duplicate"), "{bad}: {err}");
+        }
+        let read = object_slotted(br#"{"b": "t", "x": [1], "a": null}"#, &NAMES).unwrap();
+        assert_eq!(read.get("a"), Some(&Value::Null));
+        assert_eq!(read.get("b"), Some(&Value::from("t")));
+        assert_eq!(read.get("x"), Some(&serde_json::json!([1])));
+        assert_eq!(read.get("y"), None);
+        for not_an_object in ["[]", "1", "\"a\"", "{} {}"] {
+            assert!(object_slotted(not_an_object.as_bytes(), &NAMES).is_err());
         }
     }
 

@@ -52,21 +52,39 @@ fn typ_allows_access(typ: &str) -> bool {
 /// Whether two `typ` values name the same media type: RFC 7515 §4.1.9 (and RFC 9068 §2.1) let
 /// the `application/` prefix be left out, and media types compare case-insensitively.
 pub(crate) fn same_typ(a: &str, b: &str) -> bool {
-    let strip = |t: &str| {
-        let t = t.to_ascii_lowercase();
-        t.strip_prefix("application/")
-            .map(str::to_owned)
-            .unwrap_or(t)
-    };
-    strip(a) == strip(b)
+    strip_application(a).eq_ignore_ascii_case(strip_application(b))
+}
+
+/// A media type without its optional `application/` prefix (any case).
+fn strip_application(typ: &str) -> &str {
+    const PREFIX: &str = "application/";
+    match typ.get(..PREFIX.len()) {
+        Some(head) if head.eq_ignore_ascii_case(PREFIX) => &typ[PREFIX.len()..],
+        _ => typ,
+    }
+}
+
+/// A claims set as the validator reads it: a member by name, wherever the parser put it.
+pub trait ClaimsSet {
+    /// The member `name`, if the claims set has one.
+    fn claim(&self, name: &str) -> Option<&Value>;
+}
+
+impl ClaimsSet for Map<String, Value> {
+    fn claim(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
+impl<const N: usize> ClaimsSet for crate::strict_json::Slotted<N> {
+    fn claim(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
 }
 
 /// A NumericDate (RFC 7519 §2): an integer or a non-integer number of seconds.
-fn numeric_date(
-    claims: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<i64>, VerifyError> {
-    match claims.get(name) {
+fn numeric_date(claims: &impl ClaimsSet, name: &'static str) -> Result<Option<i64>, VerifyError> {
+    match claims.claim(name) {
         None => Ok(None),
         Some(v) => v
             .as_i64()
@@ -138,11 +156,11 @@ impl Validation {
     }
 
     /// Checks `claims` as of `now` (seconds since the epoch).
-    pub fn validate(&self, claims: &Map<String, Value>, now: i64) -> Result<(), VerifyError> {
+    pub fn validate(&self, claims: &impl ClaimsSet, now: i64) -> Result<(), VerifyError> {
         if let Some(missing) = self
             .required
             .iter()
-            .find(|name| !claims.contains_key(**name))
+            .find(|name| claims.claim(name).is_none())
         {
             return Err(VerifyError::MissingClaim(missing));
         }
@@ -157,13 +175,13 @@ impl Validation {
         if numeric_date(claims, "iat")?.is_some_and(|iat| now.saturating_add(leeway) < iat) {
             return Err(VerifyError::IssuedInFuture);
         }
-        match claims.get("iss") {
+        match claims.claim("iss") {
             Some(Value::String(iss)) if *iss == self.issuer => {}
             Some(Value::String(_)) => return Err(VerifyError::InvalidIssuer),
             _ => return Err(VerifyError::InvalidClaims),
         }
         // API Gateway's JWT authorizer reads `client_id` only when `aud` is absent.
-        let aud_ok = match (claims.get("aud"), claims.get("client_id")) {
+        let aud_ok = match (claims.claim("aud"), claims.claim("client_id")) {
             (Some(Value::String(aud)), _) => *aud == self.audience,
             (Some(Value::Array(auds)), _) => {
                 auds.iter().any(|a| a.as_str() == Some(&self.audience))
@@ -178,14 +196,14 @@ impl Validation {
             return Err(VerifyError::InvalidAudience);
         }
         if self.client_id_audience {
-            match claims.get("token_use") {
+            match claims.claim("token_use") {
                 Some(Value::String(token_use)) if token_use == ACCESS_TOKEN_USE => {}
                 None if !self.token_use_required => {}
                 None => return Err(VerifyError::MissingClaim("token_use")),
                 Some(_) => return Err(VerifyError::WrongType),
             }
         }
-        match claims.get("sub") {
+        match claims.claim("sub") {
             Some(Value::String(sub)) if sub.is_empty() => Err(VerifyError::InvalidSubject),
             Some(Value::String(_)) => Ok(()),
             _ => Err(VerifyError::InvalidClaims),
@@ -197,6 +215,27 @@ impl Validation {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn typ_values_compare_as_media_types() {
+        for (a, b) in [
+            ("at+jwt", "at+jwt"),
+            ("AT+JWT", "at+jwt"),
+            ("application/at+jwt", "at+jwt"),
+            ("Application/AT+jwt", "application/at+JWT"),
+        ] {
+            assert!(same_typ(a, b), "{a} {b}");
+        }
+        for (a, b) in [
+            ("at+jwt", "jwt"),
+            ("application/", "at+jwt"),
+            ("applicationat+jwt", "at+jwt"),
+            ("x/at+jwt", "at+jwt"),
+            ("ápplication/at+jwt", "at+jwt"),
+        ] {
+            assert!(!same_typ(a, b), "{a} {b}");
+        }
+    }
 
     fn claims(value: Value) -> Map<String, Value> {
         match value {

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::strict_json::Slotted;
 
 use crate::claims::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::error::VerifyError;
@@ -64,62 +66,83 @@ pub fn verify_own(
         Some(typ) if is_access_type(typ) => {}
         _ => return Err(VerifyError::WrongType),
     }
-    let Ok(Value::Object(claims)) = crate::strict_json::from_slice(&verified.payload) else {
+    let Ok(claims) = crate::strict_json::object_slotted(&verified.payload, &OWN_CLAIMS) else {
         return Err(VerifyError::InvalidClaims);
     };
     validation.validate(&claims, now)?;
     read_claims(claims, &validation.audience)
 }
 
-/// The typed claims of a validated claims set, in one pass over its members: the registered
-/// and authgate claims typed (a wrong type is invalid), `aud` dropped (it was checked), every
-/// other member kept as a custom claim.
-fn read_claims(claims: Map<String, Value>, audience: &str) -> Result<AccessClaims, VerifyError> {
+/// The registered and authgate claims of an access token, each read into its own place.
+const OWN_CLAIMS: [&str; 12] = [
+    "iss",
+    "sub",
+    "jti",
+    "email",
+    "sid",
+    "iat",
+    "nbf",
+    "exp",
+    "email_verified",
+    "scope",
+    "roles",
+    "aud",
+];
+
+/// The typed claims of a validated claims set: the registered and authgate claims typed (a
+/// wrong type is invalid), `aud` dropped (it was checked), every other member kept as a custom
+/// claim.
+fn read_claims(
+    mut claims: Slotted<{ OWN_CLAIMS.len() }>,
+    audience: &str,
+) -> Result<AccessClaims, VerifyError> {
     let invalid = || VerifyError::InvalidClaims;
-    let string = |value: Value| match value {
-        Value::String(s) => Ok(s),
-        _ => Err(invalid()),
+    let mut string = |i: usize| match claims.take(i) {
+        Some(Value::String(s)) => Ok(Some(s)),
+        None => Ok(None),
+        Some(_) => Err(invalid()),
     };
-    let int = |value: Value| value.as_i64().ok_or_else(invalid);
-    let (mut iss, mut sub, mut jti, mut email, mut sid) = (None, None, None, None, None);
-    let (mut iat, mut nbf, mut exp) = (None, None, None);
-    let (mut email_verified, mut roles, mut scope) = (false, Vec::new(), String::new());
-    let mut custom = Map::new();
-    for (name, value) in claims {
-        match name.as_str() {
-            "aud" => {}
-            "iss" => iss = Some(string(value)?),
-            "sub" => sub = Some(string(value)?),
-            "jti" => jti = Some(string(value)?),
-            "email" => email = Some(string(value)?),
-            "sid" => sid = Some(string(value)?),
-            "iat" => iat = Some(int(value)?),
-            "nbf" => nbf = Some(int(value)?),
-            "exp" => exp = Some(int(value)?),
-            "email_verified" => email_verified = value.as_bool().ok_or_else(invalid)?,
-            "scope" => scope = string(value)?,
-            "roles" => {
-                let Value::Array(items) = value else {
-                    return Err(invalid());
-                };
-                roles = items.into_iter().map(string).collect::<Result<_, _>>()?;
-            }
-            _ => {
-                custom.insert(name, value);
-            }
-        }
-    }
+    let required = |s: Option<String>| s.ok_or_else(invalid);
+    let (iss, sub, jti) = (
+        required(string(0)?)?,
+        required(string(1)?)?,
+        required(string(2)?)?,
+    );
+    let (email, sid) = (required(string(3)?)?, required(string(4)?)?);
+    let scope = string(9)?.unwrap_or_default();
+    let int = |value: Option<Value>| value.and_then(|v| v.as_i64()).ok_or_else(invalid);
+    let (iat, nbf, exp) = (
+        int(claims.take(5))?,
+        int(claims.take(6))?,
+        int(claims.take(7))?,
+    );
+    let email_verified = match claims.take(8) {
+        None => false,
+        Some(value) => value.as_bool().ok_or_else(invalid)?,
+    };
+    let roles = match claims.take(10) {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s),
+                _ => Err(invalid()),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(invalid()),
+    };
+    let custom = claims.other;
     Ok(AccessClaims {
-        iss: iss.ok_or_else(invalid)?,
-        sub: sub.ok_or_else(invalid)?,
+        iss,
+        sub,
         aud: audience.to_owned(),
-        iat: iat.ok_or_else(invalid)?,
-        nbf: nbf.ok_or_else(invalid)?,
-        exp: exp.ok_or_else(invalid)?,
-        jti: jti.ok_or_else(invalid)?,
-        email: email.ok_or_else(invalid)?,
+        iat,
+        nbf,
+        exp,
+        jti,
+        email,
         email_verified,
-        sid: sid.ok_or_else(invalid)?,
+        sid,
         roles,
         scope,
         custom,
