@@ -2,7 +2,7 @@
 //! authgate's functions: it answers every event with the event. The floor `scripts/coldstart`
 //! measures authgate's cold starts and memory against.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(
         async |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
