@@ -17,8 +17,9 @@ import pathlib
 # List prices, US East (N. Virginia), USD, read 2026-12-01 (sources in docs/cost.md).
 LAMBDA_REQUEST = 0.20 / 1e6
 LAMBDA_GB_S = {"arm64": 0.0000133334, "x86_64": 0.0000166667}
-REST_API_TIERS = [(333e6, 3.50), (667e6, 2.80), (19e9, 2.38), (float("inf"), 1.51)]
-HTTP_API_TIERS = [(300e6, 1.00), (float("inf"), 0.90)]
+# (units in the tier, price per unit); API Gateway lists its prices per million requests.
+REST_API_TIERS = [(333e6, 3.50 / 1e6), (667e6, 2.80 / 1e6), (19e9, 2.38 / 1e6), (float("inf"), 1.51 / 1e6)]
+HTTP_API_TIERS = [(300e6, 1.00 / 1e6), (float("inf"), 0.90 / 1e6)]
 DYNAMODB_RRU = 0.125 / 1e6
 DYNAMODB_WRU = 0.625 / 1e6
 COGNITO_ESSENTIALS_MAU, COGNITO_FREE_MAU = 0.015, 10_000
@@ -47,11 +48,12 @@ def memory_size(function):
     raise SystemExit(f"cost: no MemorySize for {function} in template.yaml")
 
 
-def tiered(requests, tiers):
-    cost, left = 0.0, requests
+def tiered(units, tiers):
+    """The price of `units` under `tiers`, filled in order."""
+    cost, left = 0.0, units
     for size, price in tiers:
         step = min(left, size)
-        cost += step * price / 1e6
+        cost += step * price
         left -= step
         if left <= 0:
             break
@@ -131,7 +133,7 @@ def main():
     per_login = LAMBDA_REQUEST + login_mb / 1024 * login_ms / 1000 * arm + dynamo_login
     for mau in (10_000, 100_000, 1_000_000):
         billable = max(0, mau - COGNITO_FREE_MAU)
-        lite = tiered(mau, [(size, price * 1e6) for size, price in COGNITO_LITE_TIERS])
+        lite = tiered(mau, COGNITO_LITE_TIERS)
         print(f"| {mau:,} | ${lite:,.0f} | "
               f"${billable * COGNITO_ESSENTIALS_MAU:,.0f} | ${mau * 30 * per_login:,.2f} |")
 

@@ -285,66 +285,58 @@ mod event {
         Ok(())
     }
 
-    /// A string, or absent when the value is anything else.
+    /// A member's value as far as the event's reading goes: a string, a list (with its first
+    /// string), or anything else, drained unread.
     #[derive(Default)]
-    pub(super) struct Text(pub Option<String>);
+    pub(super) enum Shape {
+        Text(String),
+        List(Option<String>),
+        #[default]
+        Other,
+    }
 
-    impl<'de> Deserialize<'de> for Text {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> Visitor<'de> for V {
-                type Value = Text;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("any JSON value")
-                }
-                fn visit_str<E>(self, v: &str) -> Result<Text, E> {
-                    Ok(Text(Some(v.to_owned())))
-                }
-                fn visit_string<E>(self, v: String) -> Result<Text, E> {
-                    Ok(Text(Some(v)))
-                }
-                fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text, A::Error> {
-                    drain_seq(seq).map(|()| Text(None))
-                }
-                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text, A::Error> {
-                    drain_map(map).map(|()| Text(None))
-                }
-                ignore_the_rest!(Text);
+    impl Shape {
+        /// The string, when the value is one.
+        pub(super) fn text(self) -> Option<String> {
+            match self {
+                Shape::Text(s) => Some(s),
+                _ => None,
             }
-            deserializer.deserialize_any(V)
+        }
+
+        /// The string, or a list's first string: `identitySource` is a list in HTTP API 2.0
+        /// events and a string in 1.0 events.
+        pub(super) fn text_or_first(self) -> Option<String> {
+            match self {
+                Shape::Text(s) => Some(s),
+                Shape::List(first) => first,
+                Shape::Other => None,
+            }
         }
     }
 
-    /// `identitySource`: the first source of an HTTP API 2.0 event's list, or a 1.0 event's
-    /// string.
-    #[derive(Default)]
-    pub(super) struct IdentitySource(pub Option<String>);
-
-    impl<'de> Deserialize<'de> for IdentitySource {
+    impl<'de> Deserialize<'de> for Shape {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             struct V;
             impl<'de> Visitor<'de> for V {
-                type Value = IdentitySource;
+                type Value = Shape;
                 fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                     f.write_str("any JSON value")
                 }
-                fn visit_str<E>(self, v: &str) -> Result<IdentitySource, E> {
-                    Ok(IdentitySource(Some(v.to_owned())))
+                fn visit_str<E>(self, v: &str) -> Result<Shape, E> {
+                    Ok(Shape::Text(v.to_owned()))
                 }
-                fn visit_string<E>(self, v: String) -> Result<IdentitySource, E> {
-                    Ok(IdentitySource(Some(v)))
+                fn visit_string<E>(self, v: String) -> Result<Shape, E> {
+                    Ok(Shape::Text(v))
                 }
-                fn visit_seq<A: SeqAccess<'de>>(
-                    self,
-                    mut seq: A,
-                ) -> Result<IdentitySource, A::Error> {
-                    let first = seq.next_element::<Text>()?.and_then(|t| t.0);
-                    drain_seq(seq).map(|()| IdentitySource(first))
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+                    let first = seq.next_element::<Shape>()?.and_then(Shape::text);
+                    drain_seq(seq).map(|()| Shape::List(first))
                 }
-                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<IdentitySource, A::Error> {
-                    drain_map(map).map(|()| IdentitySource(None))
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Shape, A::Error> {
+                    drain_map(map).map(|()| Shape::Other)
                 }
-                ignore_the_rest!(IdentitySource);
+                ignore_the_rest!(Shape);
             }
             deserializer.deserialize_any(V)
         }
@@ -379,7 +371,7 @@ mod event {
                     let mut found = None;
                     while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
                         if found.is_none() && name.eq_ignore_ascii_case("authorization") {
-                            found = map.next_value::<Text>()?.0;
+                            found = map.next_value::<Shape>()?.text();
                         } else {
                             map.next_value::<IgnoredAny>()?;
                         }
@@ -412,12 +404,12 @@ mod event {
                 ) -> Result<super::Event, A::Error> {
                     let mut event = super::Event::default();
                     while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
-                        let text = |t: Text| t.0;
+                        let text = |shape: Shape| shape.text();
                         match name.as_ref() {
                             "version" => event.version = text(map.next_value()?),
                             "type" => event.kind = text(map.next_value()?),
                             "identitySource" => {
-                                event.identity_source = map.next_value::<IdentitySource>()?.0;
+                                event.identity_source = map.next_value::<Shape>()?.text_or_first();
                             }
                             "headers" => {
                                 event.authorization_header =

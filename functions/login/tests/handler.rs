@@ -7,7 +7,8 @@ use authgate_keys::KeyRing;
 use authgate_runtime::{Env, Resources};
 use authgate_testkit::{json_body, request, with_body};
 use authgate_token::{Algorithm, Key, KeySet, TokenVerifier, Validation};
-use authgate_users::{Email, InMemoryUserStore, NewUser, Password, PasswordHasher, UserStore};
+use authgate_users::contract::user_with_password;
+use authgate_users::{Email, InMemoryUserStore, UserStore};
 use login::{INVALID_CREDENTIALS, Login};
 use std::sync::Arc;
 
@@ -32,19 +33,12 @@ async fn fixture() -> Fixture {
 /// [`fixture`], with more settings.
 async fn fixture_with(settings: &[(&str, &str)]) -> Fixture {
     let store = Arc::new(InMemoryUserStore::new());
-    let hasher = PasswordHasher::new();
-    let hash = hasher
-        .hash(Password::for_verification("correct horse battery staple"))
-        .await
-        .unwrap();
-    store
-        .create(NewUser {
-            email: Email::parse("alice@example.com").unwrap(),
-            password_hash: hash,
-            roles: Default::default(),
-        })
-        .await
-        .unwrap();
+    user_with_password(
+        store.as_ref(),
+        "alice@example.com",
+        "correct horse battery staple",
+    )
+    .await;
     let env = Env::from_pairs(
         [("TOKEN_ISSUER", ISS), ("TOKEN_AUDIENCE", AUD)]
             .into_iter()

@@ -11,7 +11,8 @@ use authgate_keys::KeyRing;
 use authgate_runtime::{Env, Resources};
 use authgate_testkit::{request, with_body};
 use authgate_token::{Algorithm, Key, KeySet};
-use authgate_users::{Email, InMemoryUserStore, NewUser, Password, PasswordHasher, UserStore};
+use authgate_users::contract::user_with_password;
+use authgate_users::{Email, InMemoryUserStore, UserStore};
 use login::Login;
 
 struct Fixture {
@@ -22,18 +23,12 @@ struct Fixture {
 /// A login handler whose store holds alice@example.com with the fixtures' password.
 async fn fixture() -> Fixture {
     let store = Arc::new(InMemoryUserStore::new());
-    let hash = PasswordHasher::new()
-        .hash(Password::for_verification("correct horse battery staple"))
-        .await
-        .unwrap();
-    store
-        .create(NewUser {
-            email: Email::parse("alice@example.com").unwrap(),
-            password_hash: hash,
-            roles: Default::default(),
-        })
-        .await
-        .unwrap();
+    user_with_password(
+        store.as_ref(),
+        "alice@example.com",
+        "correct horse battery staple",
+    )
+    .await;
     let key = Key::hmac("v1", b"login-test-secret-of-32-bytes-min", Algorithm::HS256).unwrap();
     let ring = Arc::new(KeyRing::fixed(KeySet::signing("v1", [key]).unwrap()));
     let env = Env::from_pairs([

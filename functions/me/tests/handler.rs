@@ -9,6 +9,7 @@ use authgate_keys::KeyRing;
 use authgate_runtime::{Env, Resources};
 use authgate_testkit::{json_body, request};
 use authgate_token::{Algorithm, Key, KeySet, TokenVerifier, Validation};
+use authgate_users::contract::user_with_password;
 use authgate_users::{
     Email, InMemoryUserStore, NewUser, Password, PasswordHash, PasswordHasher, SessionStore, User,
     UserStore, now_ms,
@@ -121,18 +122,12 @@ async fn unknown_and_disabled_users_are_401() {
 /// Alice with the fixtures' real password, and one live session of hers.
 async fn alice_with_password() -> (Arc<InMemoryUserStore>, User, authgate_users::Session) {
     let store = Arc::new(InMemoryUserStore::new());
-    let hash = PasswordHasher::new()
-        .hash(Password::for_verification("correct horse battery staple"))
-        .await
-        .unwrap();
-    let user = store
-        .create(NewUser {
-            email: Email::parse("alice@example.com").unwrap(),
-            password_hash: hash,
-            roles: Default::default(),
-        })
-        .await
-        .unwrap();
+    let user = user_with_password(
+        store.as_ref(),
+        "alice@example.com",
+        "correct horse battery staple",
+    )
+    .await;
     let now = now_ms() - 10;
     let session = authgate_users::Session {
         id: uuid::Uuid::new_v4(),

@@ -10,9 +10,10 @@ use authgate_keys::KeyRing;
 use authgate_runtime::{Env, RecordingMailer, Resources, change_user};
 use authgate_testkit::{json_body, request, with_body};
 use authgate_token::KeySet;
+use authgate_users::contract::user_with_password;
 use authgate_users::{
-    Email, InMemoryUserStore, NewUser, Password, PasswordHasher, RefreshToken, Session,
-    SessionStore, User, UserChanges, UserStore, now_ms,
+    InMemoryUserStore, Password, PasswordHasher, RefreshToken, Session, SessionStore, User,
+    UserChanges, UserStore, now_ms,
 };
 use serde_json::{Value, json};
 
@@ -25,17 +26,12 @@ struct Fixture {
 
 async fn fixture_with(settings: &[(&str, &str)]) -> Fixture {
     let store = Arc::new(InMemoryUserStore::new());
-    let alice = store
-        .create(NewUser {
-            email: Email::parse("alice@example.com").unwrap(),
-            password_hash: PasswordHasher::new()
-                .hash(Password::for_verification("correct horse battery staple"))
-                .await
-                .unwrap(),
-            roles: Default::default(),
-        })
-        .await
-        .unwrap();
+    let alice = user_with_password(
+        store.as_ref(),
+        "alice@example.com",
+        "correct horse battery staple",
+    )
+    .await;
     let mailer = RecordingMailer::new();
     let env = Env::from_pairs(
         [(

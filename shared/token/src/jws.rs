@@ -53,17 +53,17 @@ impl JwsHeader {
         {
             return Err(VerifyError::InvalidHeader);
         }
-        let mut text = |i: usize| match raw.take(i) {
+        let mut text = |name: &str| match raw.take(name) {
             Some(Value::String(s)) => Some(s),
             _ => None,
         };
-        let alg = text(0)
+        let alg = text("alg")
             .and_then(|alg| alg.parse().ok())
             .ok_or(VerifyError::InvalidHeader)?;
         Ok(Self {
             alg,
-            kid: text(1),
-            typ: text(2),
+            kid: text("kid"),
+            typ: text("typ"),
         })
     }
 }

@@ -36,8 +36,9 @@ impl<const N: usize> Slotted<N> {
         }
     }
 
-    /// Takes the member `names[i]` out.
-    pub(crate) fn take(&mut self, i: usize) -> Option<Value> {
+    /// Takes the member `name` out of its place (`None` for a name without a place).
+    pub(crate) fn take(&mut self, name: &str) -> Option<Value> {
+        let i = self.names.iter().position(|n| *n == name)?;
         self.named.get_mut(i).and_then(Option::take)
     }
 }

@@ -97,30 +97,27 @@ fn read_claims(
     audience: &str,
 ) -> Result<AccessClaims, VerifyError> {
     let invalid = || VerifyError::InvalidClaims;
-    let mut string = |i: usize| match claims.take(i) {
+    let mut string = |name: &str| match claims.take(name) {
         Some(Value::String(s)) => Ok(Some(s)),
         None => Ok(None),
         Some(_) => Err(invalid()),
     };
-    let required = |s: Option<String>| s.ok_or_else(invalid);
-    let (iss, sub, jti) = (
-        required(string(0)?)?,
-        required(string(1)?)?,
-        required(string(2)?)?,
-    );
-    let (email, sid) = (required(string(3)?)?, required(string(4)?)?);
-    let scope = string(9)?.unwrap_or_default();
-    let int = |value: Option<Value>| value.and_then(|v| v.as_i64()).ok_or_else(invalid);
-    let (iat, nbf, exp) = (
-        int(claims.take(5))?,
-        int(claims.take(6))?,
-        int(claims.take(7))?,
-    );
-    let email_verified = match claims.take(8) {
+    let mut required = |name: &str| string(name)?.ok_or_else(invalid);
+    let (iss, sub, jti) = (required("iss")?, required("sub")?, required("jti")?);
+    let (email, sid) = (required("email")?, required("sid")?);
+    let scope = string("scope")?.unwrap_or_default();
+    let mut int = |name: &str| {
+        claims
+            .take(name)
+            .and_then(|v| v.as_i64())
+            .ok_or_else(invalid)
+    };
+    let (iat, nbf, exp) = (int("iat")?, int("nbf")?, int("exp")?);
+    let email_verified = match claims.take("email_verified") {
         None => false,
         Some(value) => value.as_bool().ok_or_else(invalid)?,
     };
-    let roles = match claims.take(10) {
+    let roles = match claims.take("roles") {
         None => Vec::new(),
         Some(Value::Array(items)) => items
             .into_iter()

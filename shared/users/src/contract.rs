@@ -407,6 +407,27 @@ macro_rules! user_store_contract_tests {
     };
 }
 
+/// A user `email` whose stored hash is the real Argon2id hash of `password`, for the tests
+/// that log in or check a password.
+pub async fn user_with_password<S: UserStore + ?Sized>(
+    store: &S,
+    email: &str,
+    password: &str,
+) -> crate::User {
+    let password_hash = crate::PasswordHasher::new()
+        .hash(crate::Password::for_verification(password))
+        .await
+        .expect("hash");
+    store
+        .create(crate::NewUser {
+            email: crate::Email::parse(email).expect("email"),
+            password_hash,
+            roles: Default::default(),
+        })
+        .await
+        .expect("create")
+}
+
 /// A user with a live session (started at `now` ms, for an hour) and its first refresh token
 /// (ten minutes), stored in `store`: the starting point of most session tests, here and elsewhere.
 pub async fn user_with_session<S: UserStore + crate::SessionStore + ?Sized>(
