@@ -3,55 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use authgate_http::HttpHandler;
-use authgate_keys::KeyRing;
-use authgate_runtime::{Env, Resources};
 use authgate_testkit::{json_body, request, with_body};
-use authgate_token::{Algorithm, Key, KeySet, TokenVerifier, Validation};
-use authgate_users::contract::user_with_password;
-use authgate_users::{Email, InMemoryUserStore, UserStore};
-use login::{INVALID_CREDENTIALS, Login};
-use std::sync::Arc;
+use authgate_token::{TokenVerifier, Validation};
+use authgate_users::{Email, UserStore};
+use login::INVALID_CREDENTIALS;
 
-const ISS: &str = "urn:authgate:test";
-const AUD: &str = "authgate-api";
-
-fn keys() -> Arc<KeySet> {
-    let key = Key::hmac("v1", b"login-test-secret-of-32-bytes-min", Algorithm::HS256).unwrap();
-    Arc::new(KeySet::signing("v1", [key]).unwrap())
-}
-
-struct Fixture {
-    login: Login,
-    store: Arc<InMemoryUserStore>,
-}
-
-/// A login handler whose store holds alice@example.com with the fixtures' password.
-async fn fixture() -> Fixture {
-    fixture_with(&[]).await
-}
-
-/// [`fixture`], with more settings.
-async fn fixture_with(settings: &[(&str, &str)]) -> Fixture {
-    let store = Arc::new(InMemoryUserStore::new());
-    user_with_password(
-        store.as_ref(),
-        "alice@example.com",
-        "correct horse battery staple",
-    )
-    .await;
-    let env = Env::from_pairs(
-        [("TOKEN_ISSUER", ISS), ("TOKEN_AUDIENCE", AUD)]
-            .into_iter()
-            .chain(settings.iter().copied()),
-    );
-    let ring = Arc::new(KeyRing::fixed(Arc::unwrap_or_clone(keys())));
-    Fixture {
-        login: login::build(&env, &Resources::new(store.clone(), ring))
-            .await
-            .unwrap(),
-        store,
-    }
-}
+mod common;
+use common::{AUD, ISS, fixture, fixture_with, keys};
 
 fn verify(token: &str) -> authgate_token::AccessClaims {
     TokenVerifier::new(keys(), Validation::own(ISS, AUD, 30))

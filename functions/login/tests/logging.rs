@@ -4,44 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
 use authgate_http::HttpHandler;
-use authgate_keys::KeyRing;
-use authgate_runtime::{Env, Resources};
 use authgate_testkit::{request, with_body};
-use authgate_token::{Algorithm, Key, KeySet};
-use authgate_users::contract::user_with_password;
-use authgate_users::{Email, InMemoryUserStore, UserStore};
-use login::Login;
+use authgate_users::{Email, UserStore};
 
-struct Fixture {
-    login: Login,
-    store: Arc<InMemoryUserStore>,
-}
-
-/// A login handler whose store holds alice@example.com with the fixtures' password.
-async fn fixture() -> Fixture {
-    let store = Arc::new(InMemoryUserStore::new());
-    user_with_password(
-        store.as_ref(),
-        "alice@example.com",
-        "correct horse battery staple",
-    )
-    .await;
-    let key = Key::hmac("v1", b"login-test-secret-of-32-bytes-min", Algorithm::HS256).unwrap();
-    let ring = Arc::new(KeyRing::fixed(KeySet::signing("v1", [key]).unwrap()));
-    let env = Env::from_pairs([
-        ("TOKEN_ISSUER", "urn:authgate:test"),
-        ("TOKEN_AUDIENCE", "aud"),
-    ]);
-    Fixture {
-        login: login::build(&env, &Resources::new(store.clone(), ring))
-            .await
-            .unwrap(),
-        store,
-    }
-}
+mod common;
+use common::fixture;
 
 /// Everything logged while `f` runs, as text.
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
