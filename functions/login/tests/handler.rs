@@ -5,7 +5,7 @@
 use authgate_http::HttpHandler;
 use authgate_testkit::{json_body, request, with_body};
 use authgate_token::{TokenVerifier, Validation};
-use authgate_users::{Email, UserStore};
+use authgate_users::UserStore;
 use login::INVALID_CREDENTIALS;
 
 mod common;
@@ -43,12 +43,7 @@ async fn json_login_returns_a_bearer_token_that_verifies() {
         state.may_act(authgate_users::now_ms()).is_ok(),
         "the login started a live session"
     );
-    let user = f
-        .store
-        .get_by_email(&Email::parse("alice@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let user = f.alice().await;
     assert_eq!(claims.sub, user.id.to_string());
     assert_eq!(claims.email, "alice@example.com");
 }
@@ -114,12 +109,7 @@ async fn login_rejects_unknown_user_in_constant_time() {
 #[tokio::test]
 async fn disabled_user_cannot_log_in() {
     let f = fixture().await;
-    let user = f
-        .store
-        .get_by_email(&Email::parse("alice@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let user = f.alice().await;
     f.store.set_disabled(user.id, true).await.unwrap();
     let response = f.login.handle(request("login.json")).await;
     assert_eq!(response.status(), 401);
@@ -306,12 +296,7 @@ async fn with_verification_required_an_unverified_address_gets_403_only_after_th
     let right = f.login.handle(request("login.json")).await;
     assert_eq!(right.status(), 403);
     assert_eq!(json_body(&right)["detail"], "Email not verified");
-    let alice = f
-        .store
-        .get_by_email(&Email::parse("alice@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = f.alice().await;
     f.store
         .update(
             alice.id,

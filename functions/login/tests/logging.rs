@@ -6,7 +6,6 @@
 
 use authgate_http::HttpHandler;
 use authgate_testkit::{request, with_body};
-use authgate_users::{Email, UserStore};
 
 mod common;
 use common::fixture;
@@ -49,12 +48,7 @@ async fn a_refused_login_is_logged_with_its_reason_user_and_address_but_never_th
     assert_eq!(f.login.handle(unknown).await.status(), 401);
 
     let logged = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
-    let alice = f
-        .store
-        .get_by_email(&Email::parse("alice@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = f.alice().await;
     let lines: Vec<&str> = logged
         .lines()
         .filter(|l| l.contains("login refused"))

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use authgate_keys::KeyRing;
 use authgate_runtime::{Env, Resources};
 use authgate_token::{Algorithm, Key, KeySet};
-use authgate_users::InMemoryUserStore;
 use authgate_users::contract::user_with_password;
+use authgate_users::{Email, InMemoryUserStore, User, UserStore};
 use login::Login;
 
 pub const ISS: &str = "urn:authgate:test";
@@ -23,6 +23,17 @@ pub fn keys() -> Arc<KeySet> {
 pub struct Fixture {
     pub login: Login,
     pub store: Arc<InMemoryUserStore>,
+}
+
+impl Fixture {
+    /// alice@example.com as the store holds her now.
+    pub async fn alice(&self) -> User {
+        self.store
+            .get_by_email(&Email::parse("alice@example.com").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    }
 }
 
 /// A login handler whose store holds alice@example.com with the fixtures' password.
