@@ -26,12 +26,12 @@ use std::sync::Arc;
 use authgate_config::{ConfigError, TRUSTED_ISSUERS, TokenSettings};
 use authgate_keys::KeyRing;
 use authgate_oidc::{FetchPolicy, OidcError, OutsideIssuers, check_not_own, parse_trusted_issuers};
-use authgate_runtime::{AccountStore, Backend, Env, EventHandler, InitError};
+use authgate_runtime::{Backend, Env, EventHandler, InitError};
 use authgate_token::outside::{outside_authorizer_context, unverified_issuer};
 use authgate_token::{
     AccessClaims, KeySet, Validation, VerifyError, authorizer_context, now_unix, verify_own,
 };
-use authgate_users::{Denied, StoreError, now_ms};
+use authgate_users::{Denied, SessionStore, StoreError, now_ms};
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest,
     ApiGatewayCustomAuthorizerResponse,
@@ -106,7 +106,7 @@ impl From<StoreError> for Refusal {
 /// The authorizer: what authgate's tokens must say, and the ring whose current keys check them.
 pub struct Authorizer {
     validation: Validation,
-    sessions: Arc<dyn AccountStore>,
+    sessions: Arc<dyn SessionStore>,
     ring: Arc<KeyRing>,
     outside: OutsideIssuers,
     routes: RouteRules,
@@ -115,8 +115,10 @@ pub struct Authorizer {
 
 /// The authorizer: authgate's own tokens verified with `backend`'s keys (reloaded as they age,
 /// and for an unknown `kid`, so a rotation needs no redeploy) while their session lives in its
-/// store; tokens of the outside issuers in `TRUSTED_ISSUERS` with those issuers' keys.
-pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Authorizer, InitError> {
+/// store; tokens of the outside issuers in `TRUSTED_ISSUERS` with those issuers' keys. Generic
+/// over the backend so that the Lambda binary, built on [`authgate_runtime::AwsBackend`], links
+/// only the session read and key loading it calls, not every store operation and the mailer.
+pub async fn build<B: Backend + ?Sized>(env: &Env, backend: &B) -> Result<Authorizer, InitError> {
     let tokens = TokenSettings::from_env(env)?;
     let trusted = parse_trusted_issuers(&env.optional(TRUSTED_ISSUERS).unwrap_or_default())?;
     check_not_own(&trusted, &tokens.issuer)?;
@@ -136,7 +138,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Authorizer, InitE
             reason: e.to_string(),
         })?;
     let simple_responses = env.parsed_or(HTTP_API_SIMPLE_RESPONSES, true)?;
-    let sessions = backend.store(env)?;
+    let sessions = backend.sessions(env)?;
     let ring = backend.verifying_keys(env).await?;
     Ok(Authorizer {
         validation: tokens.validation(),

@@ -24,6 +24,7 @@ use authgate_keys::{
 };
 pub use authgate_mail::{Mail, MailError, Mailer, RecordingMailer, SesMailer};
 
+mod logging;
 mod mail;
 mod passwords;
 use authgate_oidc::OidcError;
@@ -32,6 +33,7 @@ use authgate_users::{
     ActionTokenStore, RefreshToken, RoleMap, Session, SessionStore, StoreError, ThrottleStore,
     User, UserStore, now_ms,
 };
+pub use logging::{init_logging, log_filter};
 pub use mail::{AccountMail, RedeemError};
 pub use passwords::NewPasswords;
 
@@ -65,6 +67,9 @@ pub enum InitError {
 pub trait Backend: Send + Sync {
     /// The user and session store.
     fn store(&self, env: &Env) -> Result<Arc<dyn AccountStore>, InitError>;
+    /// The same store, seen only as sessions: for a function that only asks whether a session
+    /// lives (the authorizer), so that its binary links only the reads that asks for.
+    fn sessions(&self, env: &Env) -> Result<Arc<dyn SessionStore>, InitError>;
     /// The signing and verification keys, loaded now and reloaded as they age: for the
     /// functions that sign (login, refresh).
     async fn keys(&self, env: &Env) -> Result<Arc<KeyRing>, InitError>;
@@ -113,6 +118,15 @@ impl AwsBackend {
         self
     }
 
+    /// The table named by `USERS_TABLE`.
+    fn dynamo(&self, env: &Env) -> Result<DynamoUserStore, InitError> {
+        let table = env.required(USERS_TABLE)?;
+        Ok(DynamoUserStore::new(
+            aws_sdk_dynamodb::Client::new(&self.dynamodb),
+            table,
+        ))
+    }
+
     /// The SDK configuration, for functions that talk to Secrets Manager beyond loading keys.
     pub fn sdk(&self) -> &SdkConfig {
         &self.secrets_manager
@@ -122,11 +136,11 @@ impl AwsBackend {
 #[async_trait]
 impl Backend for AwsBackend {
     fn store(&self, env: &Env) -> Result<Arc<dyn AccountStore>, InitError> {
-        let table = env.required(USERS_TABLE)?;
-        Ok(Arc::new(DynamoUserStore::new(
-            aws_sdk_dynamodb::Client::new(&self.dynamodb),
-            table,
-        )))
+        Ok(Arc::new(self.dynamo(env)?))
+    }
+
+    fn sessions(&self, env: &Env) -> Result<Arc<dyn SessionStore>, InitError> {
+        Ok(Arc::new(self.dynamo(env)?))
     }
 
     async fn keys(&self, env: &Env) -> Result<Arc<KeyRing>, InitError> {
@@ -194,6 +208,10 @@ impl Resources {
 impl Backend for Resources {
     fn store(&self, _: &Env) -> Result<Arc<dyn AccountStore>, InitError> {
         Ok(Arc::clone(&self.store))
+    }
+
+    fn sessions(&self, _: &Env) -> Result<Arc<dyn SessionStore>, InitError> {
+        Ok(self.store.clone())
     }
 
     async fn keys(&self, _: &Env) -> Result<Arc<KeyRing>, InitError> {
@@ -390,7 +408,7 @@ where
     H: HttpHandler + 'static,
     B: AsyncFnOnce(&Env, &AwsBackend) -> Result<H, InitError>,
 {
-    lambda_http::tracing::init_default_subscriber();
+    init_logging();
     let handler = Arc::new(init(build).await?);
     lambda_http::run(lambda_http::service_fn(move |request| {
         let handler = Arc::clone(&handler);
@@ -406,7 +424,7 @@ where
     H: EventHandler<E> + 'static,
     B: AsyncFnOnce(&Env, &AwsBackend) -> Result<H, InitError>,
 {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_logging();
     let handler = Arc::new(init(build).await?);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<E>| {
