@@ -33,7 +33,7 @@ use authgate_users::{
     ActionTokenStore, RefreshToken, RoleMap, Session, SessionStore, StoreError, ThrottleStore,
     User, UserStore, now_ms,
 };
-pub use logging::{init_logging, log_filter};
+pub use logging::init_logging;
 pub use mail::{AccountMail, RedeemError};
 pub use passwords::NewPasswords;
 
@@ -68,8 +68,11 @@ pub trait Backend: Send + Sync {
     /// The user and session store.
     fn store(&self, env: &Env) -> Result<Arc<dyn AccountStore>, InitError>;
     /// The same store, seen only as sessions: for a function that only asks whether a session
-    /// lives (the authorizer), so that its binary links only the reads that asks for.
-    fn sessions(&self, env: &Env) -> Result<Arc<dyn SessionStore>, InitError>;
+    /// lives (the authorizer). A backend whose store is built here overrides it, so that such a
+    /// function's binary links only the reads it asks for, not every operation of the store.
+    fn sessions(&self, env: &Env) -> Result<Arc<dyn SessionStore>, InitError> {
+        Ok(self.store(env)?)
+    }
     /// The signing and verification keys, loaded now and reloaded as they age: for the
     /// functions that sign (login, refresh).
     async fn keys(&self, env: &Env) -> Result<Arc<KeyRing>, InitError>;
@@ -208,10 +211,6 @@ impl Resources {
 impl Backend for Resources {
     fn store(&self, _: &Env) -> Result<Arc<dyn AccountStore>, InitError> {
         Ok(Arc::clone(&self.store))
-    }
-
-    fn sessions(&self, _: &Env) -> Result<Arc<dyn SessionStore>, InitError> {
-        Ok(self.store.clone())
     }
 
     async fn keys(&self, _: &Env) -> Result<Arc<KeyRing>, InitError> {

@@ -13,7 +13,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// The filter for Lambda's `AWS_LAMBDA_LOG_LEVEL` and `RUST_LOG` values: the first one set wins,
 /// Lambda's `FATAL` is `ERROR`, a list's targets not named are at `INFO`, and a value that does not
 /// read (a misspelt level) is `INFO` rather than a filter that hides everything.
-pub fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
+fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
     let spec = lambda_level.or(rust_log).unwrap_or("info").trim();
     let spec = if spec.eq_ignore_ascii_case("fatal") {
         "error"
