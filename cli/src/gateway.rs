@@ -13,10 +13,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use authorizer::Unauthorized;
-use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerResponse, ApiGatewayProxyRequest,
-};
+use authorizer::{Policy, Unauthorized};
+use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequest, ApiGatewayProxyRequest};
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use regex::Regex;
@@ -43,7 +41,7 @@ pub type AuthorizerFunction = Arc<
 >;
 
 /// What an authorizer invocation returns.
-pub type AuthorizerResult = Result<ApiGatewayCustomAuthorizerResponse, Unauthorized>;
+pub type AuthorizerResult = Result<Policy, Unauthorized>;
 
 /// The template and the available handlers do not fit together.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -99,7 +97,7 @@ struct LocalAuthorizer {
     validation: Option<Regex>,
     authorizer: AuthorizerFunction,
     ttl: Duration,
-    cache: Mutex<HashMap<String, (Instant, ApiGatewayCustomAuthorizerResponse)>>,
+    cache: Mutex<HashMap<String, (Instant, Policy)>>,
 }
 
 /// The local gateway.
@@ -148,23 +146,19 @@ impl LocalAuthorizer {
         if !policy_allows(&response, method_arn) {
             return Decision::Denied;
         }
-        let context = match response.context {
-            Value::Object(map) => map,
-            _ => serde_json::Map::new(),
-        };
         Decision::Allowed {
+            context: response.context.fields(),
             principal: response.principal_id.unwrap_or_default(),
-            context,
         }
     }
 
-    fn cached(&self, token: &str) -> Option<ApiGatewayCustomAuthorizerResponse> {
+    fn cached(&self, token: &str) -> Option<Policy> {
         let cache = self.cache.lock().ok()?;
         let (at, response) = cache.get(token)?;
         (at.elapsed() < self.ttl).then(|| response.clone())
     }
 
-    fn remember(&self, token: &str, response: &ApiGatewayCustomAuthorizerResponse) {
+    fn remember(&self, token: &str, response: &Policy) {
         if self.ttl.is_zero() {
             return;
         }

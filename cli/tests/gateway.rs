@@ -13,7 +13,7 @@ use authgate::gateway::{
 };
 use authgate::template::{ApiSpec, TEMPLATE};
 use authgate_http::RequestClaimsExt;
-use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerResponse;
+use authorizer::Policy;
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use lambda_http::http::{HeaderMap, HeaderValue};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -69,7 +69,7 @@ fn all_functions() -> HashMap<String, HttpFunction> {
     .collect()
 }
 
-fn claims_context() -> serde_json::Map<String, Value> {
+fn claims_context() -> authgate_token::AuthorizerContext {
     let claims = authgate_token::AccessClaims {
         iss: "i".into(),
         sub: "user-7".into(),
@@ -101,11 +101,11 @@ fn authorizer(
         statement.action = vec!["execute-api:Invoke".into()];
         statement.effect = effect.clone();
         statement.resource = vec![resource.clone()];
-        let mut response = ApiGatewayCustomAuthorizerResponse::default();
+        let mut response = Policy::default();
         response.principal_id = Some("user-7".into());
         response.policy_document.version = Some("2012-10-17".into());
         response.policy_document.statement = vec![statement];
-        response.context = Value::Object(claims_context());
+        response.context = claims_context();
         Box::pin(std::future::ready(Ok(response)))
     })
 }

@@ -12,6 +12,7 @@ authorizer's work with boto3 and PyJWT (scripts/peers/python_authorizer.py).
 
 Usage (scripts/coldstart does all this): coldstart.py TARGET_DIR RUNS
 """
+import http.client
 import http.server
 import json
 import os
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 
 import boto3
@@ -185,6 +187,34 @@ def measure(name, command, env, event, runs, check):
     return row, results[-1]["answer"]
 
 
+def dynamodb_read_ms(endpoint, table):
+    """DynamoDB Local on its own: one strongly consistent BatchGetItem of two items (what the
+    authorizer reads per request), on a new connection, timed from connect to the whole answer.
+    DynamoDB Local parses the SigV4 header but does not check the signature."""
+    url = urllib.parse.urlsplit(endpoint)
+    body = json.dumps({"RequestItems": {table: {"ConsistentRead": True, "Keys": [
+        {"pk": {"S": f"SESSION#{uuid.uuid4()}"}}, {"pk": {"S": f"USER#{uuid.uuid4()}"}}]}}})
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    headers = {
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": "DynamoDB_20120810.BatchGetItem",
+        "X-Amz-Date": stamp,
+        "Authorization": f"AWS4-HMAC-SHA256 Credential=test/{stamp[:8]}/us-east-1/dynamodb/"
+                         "aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
+                         f"Signature={'0' * 64}",
+    }
+    start = time.perf_counter()
+    connection = http.client.HTTPConnection(url.hostname, url.port)
+    connection.request("POST", "/", body, headers)
+    response = connection.getresponse()
+    answer = response.read()
+    elapsed = (time.perf_counter() - start) * 1000
+    connection.close()
+    if response.status != 200:
+        sys.exit(f"DynamoDB Local: {response.status} {answer[:500]!r}")
+    return elapsed
+
+
 def event(name, **replace):
     text = (EVENTS / name).read_text()
     for old, new in replace.items():
@@ -269,11 +299,17 @@ def main(target, runs):
                      verifiers, authorize, runs, allowed)
     rows.append(row)
 
+    reads = [dynamodb_read_ms(dynamodb, table) for _ in range(runs)]
+    print(f"  DynamoDB Local alone: {statistics.median(reads):.1f} ms per BatchGetItem on a new "
+          f"connection (median of {runs})", file=sys.stderr)
+
     print("| function | start to ready | start to first response | peak RSS |")
     print("| --- | --- | --- | --- |")
     for row in rows:
         print(f"| {row['name']} | {row['ready_ms']:.1f} ms | {row['answer_ms']:.1f} ms "
               f"| {row['rss_mib']:.1f} MiB |")
+    print(f"| peer: DynamoDB Local alone, the authorizer's read (BatchGetItem, new connection) "
+          f"| | {statistics.median(reads):.1f} ms | |")
 
 
 if __name__ == "__main__":

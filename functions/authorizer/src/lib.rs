@@ -29,7 +29,8 @@ use authgate_oidc::{FetchPolicy, OidcError, OutsideIssuers, check_not_own, parse
 use authgate_runtime::{Backend, Env, EventHandler, InitError};
 use authgate_token::outside::{outside_authorizer_context, unverified_issuer};
 use authgate_token::{
-    AccessClaims, KeySet, Validation, VerifyError, authorizer_context, now_unix, verify_own,
+    AccessClaims, AuthorizerContext, KeySet, Validation, VerifyError, authorizer_context_encoded,
+    now_unix, verify_own_encoded,
 };
 use authgate_users::{Denied, SessionStore, StoreError, now_ms};
 use aws_lambda_events::apigw::{
@@ -50,6 +51,9 @@ pub const EXTRA_ROUTE_PERMISSIONS: &str = "EXTRA_ROUTE_PERMISSIONS";
 /// Name of the variable saying how HTTP API payload 2.0 events are answered: `true` (default)
 /// for simple responses, `false` for IAM policies.
 pub const HTTP_API_SIMPLE_RESPONSES: &str = "HTTP_API_SIMPLE_RESPONSES";
+
+/// The IAM-policy answer, with the context protected functions receive.
+pub type Policy = ApiGatewayCustomAuthorizerResponse<AuthorizerContext>;
 
 /// The exact error message API Gateway turns into a 401 (any other error becomes a 500).
 pub const UNAUTHORIZED: &str = "Unauthorized";
@@ -185,7 +189,7 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 
 /// IAM's evaluation of an authorizer policy for one method or route ARN: an explicit Deny wins,
 /// then an Allow; nothing allowed is denied.
-pub fn policy_allows(response: &ApiGatewayCustomAuthorizerResponse, arn: &str) -> bool {
+pub fn policy_allows(response: &Policy, arn: &str) -> bool {
     let matching = |effect: IamPolicyEffect| {
         response.policy_document.statement.iter().any(|s| {
             s.effect == effect
@@ -203,12 +207,12 @@ pub fn policy_allows(response: &ApiGatewayCustomAuthorizerResponse, arn: &str) -
 #[serde(untagged)]
 pub enum Answer {
     /// An IAM policy: REST APIs, HTTP API payload 1.0, and 2.0 without simple responses.
-    Policy(ApiGatewayCustomAuthorizerResponse),
+    Policy(Policy),
     /// An HTTP API payload 2.0 simple response.
     Simple {
         #[serde(rename = "isAuthorized")]
         is_authorized: bool,
-        context: serde_json::Value,
+        context: AuthorizerContext,
     },
 }
 
@@ -470,10 +474,18 @@ impl AuthorizerEvent {
     }
 }
 
-/// `arn:aws:execute-api:region:account:api/stage/METHOD/path` → `arn:...:api/stage`.
-pub fn stage_arn(method_arn: &str) -> Result<String, Refusal> {
-    let parts: Vec<&str> = method_arn.splitn(6, ':').collect();
-    let [arn, partition, service, region, account, resource] = parts[..] else {
+/// `arn:aws:execute-api:region:account:api/stage/METHOD/path` → `arn:...:api/stage`, the
+/// method ARN's own prefix.
+pub fn stage_arn(method_arn: &str) -> Result<&str, Refusal> {
+    let mut fields = method_arn.splitn(6, ':');
+    let (Some(arn), Some(partition), Some(service), Some(region), Some(account), Some(resource)) = (
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+    ) else {
         return Err(Refusal::BadMethodArn);
     };
     let mut path = resource.splitn(3, '/');
@@ -488,9 +500,8 @@ pub fn stage_arn(method_arn: &str) -> Result<String, Refusal> {
     {
         return Err(Refusal::BadMethodArn);
     }
-    Ok(format!(
-        "arn:{partition}:execute-api:{region}:{account}:{api}/{stage}"
-    ))
+    let end = method_arn.len() - resource.len() + api.len() + 1 + stage.len();
+    Ok(&method_arn[..end])
 }
 
 /// The policy for `principal`: Allow on `resources`, or an explicit Deny on the whole stage when
@@ -499,8 +510,8 @@ fn policy(
     principal: &str,
     stage: &str,
     resources: Vec<String>,
-    context: serde_json::Map<String, serde_json::Value>,
-) -> ApiGatewayCustomAuthorizerResponse {
+    context: AuthorizerContext,
+) -> Policy {
     let mut statement = IamPolicyStatement::default();
     statement.action = vec!["execute-api:Invoke".into()];
     if resources.is_empty() {
@@ -513,19 +524,20 @@ fn policy(
     let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
     policy.version = Some("2012-10-17".into());
     policy.statement = vec![statement];
-    let mut response = ApiGatewayCustomAuthorizerResponse::default();
+    let mut response = Policy::default();
     response.principal_id = Some(principal.to_owned());
     response.policy_document = policy;
-    response.context = serde_json::Value::Object(context);
+    response.context = context;
     response
 }
 
 impl Authorizer {
     /// Verifies with the ring's keys, reloaded when they are old and (rate-limited) when a token
     /// names an unknown `kid`: a rotation needs no redeploy, and a retired key stops being trusted.
-    async fn verify(&self, token: &str) -> Result<AccessClaims, Refusal> {
+    async fn verify(&self, token: &str) -> Result<(AccessClaims, String), Refusal> {
         let ring = &self.ring;
-        let verify = |keys: Arc<KeySet>| verify_own(&keys, &self.validation, token, now_unix());
+        let verify =
+            |keys: Arc<KeySet>| verify_own_encoded(&keys, &self.validation, token, now_unix());
         match verify(ring.fresh().await) {
             Err(VerifyError::UnknownKid) if ring.reload_if_due().await => {
                 Ok(verify(ring.current())?)
@@ -538,7 +550,7 @@ impl Authorizer {
     pub async fn decide(
         &self,
         event: &ApiGatewayCustomAuthorizerRequest,
-    ) -> Result<ApiGatewayCustomAuthorizerResponse, Refusal> {
+    ) -> Result<Policy, Refusal> {
         self.policy_for(
             event.authorization_token.as_deref(),
             event.method_arn.as_deref().unwrap_or(""),
@@ -565,11 +577,7 @@ impl Authorizer {
     }
 
     /// The policy for the bearer token in `authorization`, covering the stage of `arn`.
-    async fn policy_for(
-        &self,
-        authorization: Option<&str>,
-        arn: &str,
-    ) -> Result<ApiGatewayCustomAuthorizerResponse, Refusal> {
+    async fn policy_for(&self, authorization: Option<&str>, arn: &str) -> Result<Policy, Refusal> {
         let header = authorization.ok_or(Refusal::MissingToken)?;
         let token = bearer_token(header)?;
         let stage = stage_arn(arn)?;
@@ -582,12 +590,12 @@ impl Authorizer {
             let granted = claims.scopes.iter().map(String::as_str).collect();
             return Ok(policy(
                 &claims.sub,
-                &stage,
-                self.routes.allowed(&stage, &granted),
+                stage,
+                self.routes.allowed(stage, &granted),
                 outside_authorizer_context(&claims),
             ));
         }
-        let claims = self.verify(token).await?;
+        let (claims, encoded) = self.verify(token).await?;
         let (Ok(sid), Ok(user)) = (claims.sid.parse(), claims.sub.parse()) else {
             return Err(Refusal::NotOurSubject);
         };
@@ -595,9 +603,9 @@ impl Authorizer {
         let granted = claims.scope.split(' ').filter(|p| !p.is_empty()).collect();
         Ok(policy(
             &claims.sub,
-            &stage,
-            self.routes.allowed(&stage, &granted),
-            authorizer_context(&claims),
+            stage,
+            self.routes.allowed(stage, &granted),
+            authorizer_context_encoded(&claims, encoded),
         ))
     }
 }
@@ -632,24 +640,21 @@ impl EventHandler<Event> for Authorizer {
     async fn handle(&self, event: Event) -> Result<Answer, Unauthorized> {
         answer(self.decide_any(event).await, |response| match response {
             Answer::Policy(policy) => policy.principal_id.clone(),
-            Answer::Simple { context, .. } => context
-                .get("sub")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned),
+            Answer::Simple { context, .. } => Some(context.sub.clone()),
         })
     }
 }
 
 #[async_trait::async_trait]
 impl EventHandler<ApiGatewayCustomAuthorizerRequest> for Authorizer {
-    type Output = ApiGatewayCustomAuthorizerResponse;
+    type Output = Policy;
     type Error = Unauthorized;
 
     /// Handles one event: Allow, or `Unauthorized`.
     async fn handle(
         &self,
         event: ApiGatewayCustomAuthorizerRequest,
-    ) -> Result<ApiGatewayCustomAuthorizerResponse, Unauthorized> {
+    ) -> Result<Policy, Unauthorized> {
         answer(self.decide(&event).await, |response| {
             response.principal_id.clone()
         })
@@ -674,11 +679,11 @@ mod tests {
     fn the_stage_arn_is_read_from_the_method_arn() {
         assert_eq!(
             stage_arn("arn:aws:execute-api:eu-west-1:123456789012:abc123/Prod/GET/users/me"),
-            Ok("arn:aws:execute-api:eu-west-1:123456789012:abc123/Prod".into())
+            Ok("arn:aws:execute-api:eu-west-1:123456789012:abc123/Prod")
         );
         assert_eq!(
             stage_arn("arn:aws-cn:execute-api:cn-north-1:123456789012:abc/dev/POST/"),
-            Ok("arn:aws-cn:execute-api:cn-north-1:123456789012:abc/dev".into())
+            Ok("arn:aws-cn:execute-api:cn-north-1:123456789012:abc/dev")
         );
     }
 

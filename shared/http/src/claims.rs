@@ -13,7 +13,7 @@
 
 use authgate_token::outside::{OutsideClaims, outside_authorizer_context};
 use authgate_token::{
-    AccessClaims, CLAIMS_CONTEXT_KEY, SCOPE_CONTEXT_KEY, VERIFIED_BY_AUTHGATE,
+    AccessClaims, AuthorizerContext, CLAIMS_CONTEXT_KEY, SCOPE_CONTEXT_KEY, VERIFIED_BY_AUTHGATE,
     VERIFIED_BY_CONTEXT_KEY, VERIFIED_BY_OUTSIDE, authorizer_context,
 };
 use lambda_http::request::RequestContext;
@@ -186,12 +186,12 @@ pub fn with_outside_claims(request: Request, claims: &OutsideClaims) -> Request 
     with_context(request, outside_authorizer_context(claims), &claims.sub)
 }
 
-fn with_context(request: Request, fields: Map<String, Value>, principal: &str) -> Request {
+fn with_context(request: Request, fields: AuthorizerContext, principal: &str) -> Request {
     let mut context = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(context)) => context.clone(),
         _ => Default::default(),
     };
-    context.authorizer.fields = fields.into_iter().collect();
+    context.authorizer.fields = fields.fields().into_iter().collect();
     context
         .authorizer
         .fields
@@ -339,7 +339,7 @@ mod tests {
     fn a_context_that_does_not_say_who_verified_the_token_is_refused() {
         let mut context =
             lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext::default();
-        let mut fields = authorizer_context(&claims());
+        let mut fields = authorizer_context(&claims()).fields();
         fields.remove(VERIFIED_BY_CONTEXT_KEY);
         context.authorizer.fields.extend(fields);
         let request =

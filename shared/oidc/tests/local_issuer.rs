@@ -48,8 +48,8 @@ async fn outside_tokens_verify_with_the_discovered_jwks_and_their_scopes_are_map
     assert_eq!(claims.sub, "auth0|123");
     assert_eq!(claims.scopes, vec!["openid", "read:items", "write:items"]);
     let context = authgate_token::outside::outside_authorizer_context(&claims);
-    assert_eq!(context["scope"], "openid read:items write:items");
-    assert_eq!(context["iss"], issuer.issuer.as_str());
+    assert_eq!(context.scope, "openid read:items write:items");
+    assert_eq!(context.iss, issuer.issuer);
 }
 
 #[tokio::test]

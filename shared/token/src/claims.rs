@@ -55,22 +55,58 @@ pub const VERIFIED_BY_AUTHGATE: &str = "authgate";
 /// [`VERIFIED_BY_CONTEXT_KEY`] of a token a trusted outside issuer signed.
 pub const VERIFIED_BY_OUTSIDE: &str = "outside";
 
-/// The context the authorizer returns for verified `claims`, which API Gateway forwards to the
-/// protected function as `requestContext.authorizer`. API Gateway accepts only flat string,
-/// number and boolean values, so the whole claim set travels JSON-encoded under
-/// [`CLAIMS_CONTEXT_KEY`], with `sub`, `email`, `iss`, `scope` and `roles` (space-separated) also
-/// flat for mapping templates
-/// and logs (outside issuers' tokens get the same keys, see [`crate::outside`]).
-pub fn authorizer_context(claims: &AccessClaims) -> serde_json::Map<String, serde_json::Value> {
-    let mut context = serde_json::Map::new();
+/// The context the authorizer returns, which API Gateway forwards to the protected function as
+/// `requestContext.authorizer`. API Gateway accepts only flat string, number and boolean values,
+/// so the whole claim set travels JSON-encoded under [`CLAIMS_CONTEXT_KEY`], with `sub`, `iss`,
+/// `scope` and (for authgate's tokens) `email` and `roles` (space-separated) also flat for
+/// mapping templates and logs. Typed, so that the authorizer writes its answer in one pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizerContext {
+    /// Every claim of the token, as one JSON object in a string.
+    pub claims: String,
+    /// The token's subject.
+    pub sub: String,
+    /// The user's email (authgate's tokens only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The token's issuer.
+    pub iss: String,
+    /// The permissions granted, space-separated.
+    pub scope: String,
+    /// The user's roles, space-separated (authgate's tokens only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<String>,
+    /// Who verified the token: [`VERIFIED_BY_AUTHGATE`] or [`VERIFIED_BY_OUTSIDE`].
+    pub verified_by: String,
+}
+
+impl AuthorizerContext {
+    /// The context as the flat members API Gateway forwards.
+    pub fn fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        }
+    }
+}
+
+/// The context for verified `claims`, with the claims JSON-encoded anew (see
+/// [`authorizer_context_encoded`] for the claims as the token carried them).
+pub fn authorizer_context(claims: &AccessClaims) -> AuthorizerContext {
     // A struct of strings and integers always serializes.
-    let encoded = serde_json::to_string(claims).unwrap_or_default();
-    context.insert(CLAIMS_CONTEXT_KEY.into(), encoded.into());
-    context.insert("sub".into(), claims.sub.clone().into());
-    context.insert("email".into(), claims.email.clone().into());
-    context.insert("iss".into(), claims.iss.clone().into());
-    context.insert(SCOPE_CONTEXT_KEY.into(), claims.scope.clone().into());
-    context.insert("roles".into(), claims.roles.join(" ").into());
-    context.insert(VERIFIED_BY_CONTEXT_KEY.into(), VERIFIED_BY_AUTHGATE.into());
-    context
+    authorizer_context_encoded(claims, serde_json::to_string(claims).unwrap_or_default())
+}
+
+/// The context for verified `claims` whose JSON encoding is `encoded`: the authorizer passes on
+/// the verified payload itself rather than serializing the claims again.
+pub fn authorizer_context_encoded(claims: &AccessClaims, encoded: String) -> AuthorizerContext {
+    AuthorizerContext {
+        claims: encoded,
+        sub: claims.sub.clone(),
+        email: Some(claims.email.clone()),
+        iss: claims.iss.clone(),
+        scope: claims.scope.clone(),
+        roles: Some(claims.roles.join(" ")),
+        verified_by: VERIFIED_BY_AUTHGATE.into(),
+    }
 }

@@ -20,8 +20,9 @@ mod validation;
 mod verify;
 
 pub use claims::{
-    ACCESS_TOKEN_TYPE, AccessClaims, CLAIMS_CONTEXT_KEY, SCOPE_CONTEXT_KEY, VERIFIED_BY_AUTHGATE,
-    VERIFIED_BY_CONTEXT_KEY, VERIFIED_BY_OUTSIDE, authorizer_context,
+    ACCESS_TOKEN_TYPE, AccessClaims, AuthorizerContext, CLAIMS_CONTEXT_KEY, SCOPE_CONTEXT_KEY,
+    VERIFIED_BY_AUTHGATE, VERIFIED_BY_CONTEXT_KEY, VERIFIED_BY_OUTSIDE, authorizer_context,
+    authorizer_context_encoded,
 };
 pub use error::{KeyError, SignError, VerifyError};
 pub use issue::{IssuedToken, Subject, TokenIssuer};
@@ -33,7 +34,7 @@ pub use keys::{
 };
 pub use rsa::{MIN_RSA_BITS, generate_rs256_material};
 pub use validation::{ClaimsSet, DEFAULT_LEEWAY_SECS, Validation};
-pub use verify::{MAX_TOKEN_BYTES, TokenVerifier, verify_own};
+pub use verify::{MAX_TOKEN_BYTES, TokenVerifier, verify_own, verify_own_encoded};
 
 /// Seconds since the Unix epoch, the unit of every JWT date claim.
 pub fn now_unix() -> i64 {

@@ -72,21 +72,14 @@ pub fn validate_outside(
 /// The authorizer context for an outside token: the same keys as for authgate's own tokens
 /// (`claims`, `sub`, `scope`, `iss`), with `verified_by` saying `outside`, so that no route
 /// takes the outside `sub` for an authgate user's id.
-pub fn outside_authorizer_context(claims: &OutsideClaims) -> Map<String, Value> {
-    let mut context = Map::new();
-    context.insert(
-        crate::CLAIMS_CONTEXT_KEY.into(),
-        Value::Object(claims.raw.clone()).to_string().into(),
-    );
-    context.insert("sub".into(), claims.sub.clone().into());
-    context.insert("iss".into(), claims.iss.clone().into());
-    context.insert(
-        crate::SCOPE_CONTEXT_KEY.into(),
-        claims.scopes.join(" ").into(),
-    );
-    context.insert(
-        crate::VERIFIED_BY_CONTEXT_KEY.into(),
-        crate::VERIFIED_BY_OUTSIDE.into(),
-    );
-    context
+pub fn outside_authorizer_context(claims: &OutsideClaims) -> crate::AuthorizerContext {
+    crate::AuthorizerContext {
+        claims: Value::Object(claims.raw.clone()).to_string(),
+        sub: claims.sub.clone(),
+        email: None,
+        iss: claims.iss.clone(),
+        scope: claims.scopes.join(" "),
+        roles: None,
+        verified_by: crate::VERIFIED_BY_OUTSIDE.into(),
+    }
 }

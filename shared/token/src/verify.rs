@@ -61,6 +61,17 @@ pub fn verify_own(
     token: &str,
     now: i64,
 ) -> Result<AccessClaims, VerifyError> {
+    verify_own_encoded(keys, validation, token, now).map(|(claims, _)| claims)
+}
+
+/// [`verify_own`], with the verified payload: the claims as the token encodes them, which the
+/// authorizer passes on to protected functions as they are.
+pub fn verify_own_encoded(
+    keys: &KeySet,
+    validation: &Validation,
+    token: &str,
+    now: i64,
+) -> Result<(AccessClaims, String), VerifyError> {
     let verified = jws::verify_compact(token, keys)?;
     match verified.header.typ.as_deref() {
         Some(typ) if is_access_type(typ) => {}
@@ -70,7 +81,16 @@ pub fn verify_own(
         return Err(VerifyError::InvalidClaims);
     };
     validation.validate(&claims, now)?;
-    read_claims(claims, &validation.audience)
+    // The payload reads as `AccessClaims` downstream when its `aud` is one string, as authgate
+    // issues it; an audience list (which verification accepts) is encoded anew as the one
+    // audience checked.
+    let as_issued = claims.get("aud").is_some_and(Value::is_string);
+    let claims = read_claims(claims, &validation.audience)?;
+    let encoded = match String::from_utf8(verified.payload) {
+        Ok(payload) if as_issued => payload,
+        _ => serde_json::to_string(&claims).map_err(|_| VerifyError::InvalidClaims)?,
+    };
+    Ok((claims, encoded))
 }
 
 /// The registered and authgate claims of an access token, each read into its own place.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authgate_token::{
-    Algorithm, Key, KeySet, MAX_TOKEN_BYTES, Subject, TokenIssuer, TokenVerifier, Validation,
-    VerifyError,
+    AccessClaims, Algorithm, Key, KeySet, MAX_TOKEN_BYTES, Subject, TokenIssuer, TokenVerifier,
+    Validation, VerifyError, verify_own_encoded,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -188,6 +188,33 @@ fn accepts_audience_as_array_containing_this_api() {
         verifier()
             .verify_at(&forge(&good_header(), &claims, SECRET), NOW)
             .is_ok()
+    );
+}
+
+#[test]
+fn the_encoded_claims_are_the_verified_payload_and_read_as_the_claims_verified() {
+    let keys = keys();
+    let validation = Validation::own(ISS, AUD, 30);
+    let token = issue(NOW);
+    let (claims, encoded) = verify_own_encoded(&keys, &validation, &token, NOW + 1).unwrap();
+    let payload = URL_SAFE_NO_PAD
+        .decode(token.split('.').nth(1).unwrap())
+        .unwrap();
+    assert_eq!(encoded.as_bytes(), payload);
+    assert_eq!(
+        serde_json::from_str::<AccessClaims>(&encoded).unwrap(),
+        claims
+    );
+
+    let mut listed = good_claims();
+    listed["aud"] = json!(["other-api", AUD]);
+    let token = forge(&good_header(), &listed, SECRET);
+    let (claims, encoded) = verify_own_encoded(&keys, &validation, &token, NOW).unwrap();
+    let read: AccessClaims = serde_json::from_str(&encoded).unwrap();
+    assert_eq!(
+        (read.aud.as_str(), &read),
+        (AUD, &claims),
+        "one audience, the one checked"
     );
 }
 
