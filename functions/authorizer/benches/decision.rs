@@ -1,7 +1,7 @@
 //! One authorizer decision in process, as issue 12 measures it: a REST `TOKEN` event as JSON
 //! text in, the policy as JSON text out, an HS256 token, the session in memory, built by the
-//! production constructor. Beside it, its parts: parsing the event, verifying the token, the
-//! session check, the policy. `cargo bench -p authorizer --bench decision`.
+//! production constructor. Beside it, its parts: serializing the answer, parsing the event,
+//! verifying the token, the session check. `cargo bench -p authorizer --bench decision`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -60,6 +60,13 @@ fn decision(c: &mut Criterion) {
                 serde_json::to_string(&policy).unwrap()
             })
         })
+    });
+    let answer = runtime.block_on(async {
+        let event: authorizer::Event = serde_json::from_str(&event).unwrap();
+        authorizer.handle(event).await.unwrap()
+    });
+    group.bench_function("part: serialize the answer", |b| {
+        b.iter(|| serde_json::to_string(&answer).unwrap())
     });
     group.bench_function("part: parse the event", |b| {
         b.iter(|| serde_json::from_str::<authorizer::Event>(&event).unwrap())
