@@ -1,7 +1,8 @@
 //! One authorizer decision in process, as issue 12 measures it: a REST `TOKEN` event as JSON
 //! text in, the policy as JSON text out, an HS256 token, the session in memory, built by the
-//! production constructor. Beside it, its parts: serializing the answer, parsing the event,
-//! verifying the token, the session check. `cargo bench -p authorizer --bench decision`.
+//! production constructor. Beside it, its parts: serializing the answer (and escaping the
+//! JSON-encoded claims in it), parsing the event, verifying the token, the session check.
+//! `cargo bench -p authorizer --bench decision`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -67,6 +68,13 @@ fn decision(c: &mut Criterion) {
     });
     group.bench_function("part: serialize the answer", |b| {
         b.iter(|| serde_json::to_string(&answer).unwrap())
+    });
+    let claims = match &answer {
+        authorizer::Answer::Policy(policy) => policy.context.claims.clone(),
+        authorizer::Answer::Simple { context, .. } => context.claims.clone(),
+    };
+    group.bench_function("part: escape the context's claims", |b| {
+        b.iter(|| serde_json::to_string(&claims).unwrap())
     });
     group.bench_function("part: parse the event", |b| {
         b.iter(|| serde_json::from_str::<authorizer::Event>(&event).unwrap())
