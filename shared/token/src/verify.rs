@@ -61,17 +61,40 @@ pub fn verify_own(
     token: &str,
     now: i64,
 ) -> Result<AccessClaims, VerifyError> {
-    verify_own_encoded(keys, validation, token, now).map(|(claims, _)| claims)
+    verified_own(keys, validation, token, now).map(|verified| verified.claims)
 }
 
-/// [`verify_own`], with the verified payload: the claims as the token encodes them, which the
-/// authorizer passes on to protected functions as they are.
+/// [`verify_own`], with the claims also as JSON text for protected functions: the verified
+/// payload itself when its `aud` is one string, as authgate issues it; else (an audience list,
+/// which verification accepts) the claims encoded anew with the one audience checked, so that
+/// the text always reads as [`AccessClaims`].
 pub fn verify_own_encoded(
     keys: &KeySet,
     validation: &Validation,
     token: &str,
     now: i64,
 ) -> Result<(AccessClaims, String), VerifyError> {
+    let verified = verified_own(keys, validation, token, now)?;
+    let encoded = match String::from_utf8(verified.payload) {
+        Ok(payload) if verified.aud_as_issued => payload,
+        _ => serde_json::to_string(&verified.claims).map_err(|_| VerifyError::InvalidClaims)?,
+    };
+    Ok((verified.claims, encoded))
+}
+
+/// An own token's typed claims, with its verified payload bytes.
+struct VerifiedOwn {
+    claims: AccessClaims,
+    payload: Vec<u8>,
+    aud_as_issued: bool,
+}
+
+fn verified_own(
+    keys: &KeySet,
+    validation: &Validation,
+    token: &str,
+    now: i64,
+) -> Result<VerifiedOwn, VerifyError> {
     let verified = jws::verify_compact(token, keys)?;
     match verified.header.typ.as_deref() {
         Some(typ) if is_access_type(typ) => {}
@@ -81,16 +104,12 @@ pub fn verify_own_encoded(
         return Err(VerifyError::InvalidClaims);
     };
     validation.validate(&claims, now)?;
-    // The payload reads as `AccessClaims` downstream when its `aud` is one string, as authgate
-    // issues it; an audience list (which verification accepts) is encoded anew as the one
-    // audience checked.
-    let as_issued = claims.get("aud").is_some_and(Value::is_string);
-    let claims = read_claims(claims, &validation.audience)?;
-    let encoded = match String::from_utf8(verified.payload) {
-        Ok(payload) if as_issued => payload,
-        _ => serde_json::to_string(&claims).map_err(|_| VerifyError::InvalidClaims)?,
-    };
-    Ok((claims, encoded))
+    let aud_as_issued = claims.get("aud").is_some_and(Value::is_string);
+    Ok(VerifiedOwn {
+        claims: read_claims(claims, &validation.audience)?,
+        payload: verified.payload,
+        aud_as_issued,
+    })
 }
 
 /// The registered and authgate claims of an access token, each read into its own place.
