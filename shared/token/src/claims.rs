@@ -110,3 +110,41 @@ pub fn authorizer_context_encoded(claims: &AccessClaims, encoded: String) -> Aut
         verified_by: VERIFIED_BY_AUTHGATE.into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_context_members_carry_the_names_readers_look_up() {
+        let claims = AccessClaims {
+            iss: "i".into(),
+            sub: "s".into(),
+            aud: "a".into(),
+            iat: 1,
+            nbf: 1,
+            exp: 2,
+            jti: "j".into(),
+            sid: "d".into(),
+            email: "e@example.com".into(),
+            email_verified: false,
+            roles: vec!["r".into()],
+            scope: "p q".into(),
+            custom: Default::default(),
+        };
+        let fields = authorizer_context(&claims).fields();
+        for key in [
+            CLAIMS_CONTEXT_KEY,
+            SCOPE_CONTEXT_KEY,
+            VERIFIED_BY_CONTEXT_KEY,
+        ] {
+            assert!(fields.get(key).is_some_and(|v| v.is_string()), "{key}");
+        }
+        assert_eq!(fields[VERIFIED_BY_CONTEXT_KEY], VERIFIED_BY_AUTHGATE);
+        assert_eq!(fields[SCOPE_CONTEXT_KEY], "p q");
+        let read: AccessClaims =
+            serde_json::from_str(fields[CLAIMS_CONTEXT_KEY].as_str().unwrap_or_default())
+                .unwrap_or_else(|e| panic!("claims read back: {e}"));
+        assert_eq!(read, claims);
+    }
+}
