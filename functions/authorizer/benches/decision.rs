@@ -1,7 +1,8 @@
 //! One authorizer decision in process, as issue 12 measures it: a REST `TOKEN` event as JSON
 //! text in, the policy as JSON text out, an HS256 token, the session in memory, built by the
 //! production constructor. Beside it, its parts: serializing the answer (and escaping the
-//! JSON-encoded claims in it), parsing the event, verifying the token, the session check.
+//! JSON-encoded claims in it), parsing the event, verifying the token, the session check, and the
+//! runtime's `block_on` that the decision and the session check pay each iteration.
 //! `cargo bench -p authorizer --bench decision`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -86,6 +87,10 @@ fn decision(c: &mut Criterion) {
     group.bench_function("part: session check in memory", |b| {
         b.iter(|| runtime.block_on(store.state(session.id, user.id)).unwrap())
     });
+    group.bench_function(
+        "part: block_on of a ready future (the harness's own cost)",
+        |b| b.iter(|| runtime.block_on(async { std::hint::black_box(1) })),
+    );
     let signing = token.rsplit_once('.').unwrap().0;
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &[7; 32]);
     group.bench_function("peer: bare HMAC-SHA256 over the signed part", |b| {
