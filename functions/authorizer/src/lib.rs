@@ -507,7 +507,7 @@ pub fn stage_arn(method_arn: &str) -> Result<&str, Refusal> {
 /// The policy for `principal`: Allow on `resources`, or an explicit Deny on the whole stage when
 /// it may call none of them; with `context` for downstream functions.
 fn policy(
-    principal: &str,
+    principal: String,
     stage: &str,
     resources: Vec<String>,
     context: AuthorizerContext,
@@ -525,7 +525,7 @@ fn policy(
     policy.version = Some("2012-10-17".into());
     policy.statement = vec![statement];
     let mut response = Policy::default();
-    response.principal_id = Some(principal.to_owned());
+    response.principal_id = Some(principal);
     response.policy_document = policy;
     response.context = context;
     response
@@ -587,11 +587,11 @@ impl Authorizer {
             && self.outside.trusts(&iss)
         {
             let claims = self.outside.verify(token, &iss, now_unix()).await?;
-            let granted = claims.scopes.iter().map(String::as_str).collect();
+            let granted = |p: &str| claims.scopes.iter().any(|s| s == p);
             return Ok(policy(
-                &claims.sub,
+                claims.sub.clone(),
                 stage,
-                self.routes.allowed(stage, &granted),
+                self.routes.allowed(stage, granted),
                 outside_authorizer_context(&claims),
             ));
         }
@@ -600,12 +600,14 @@ impl Authorizer {
             return Err(Refusal::NotOurSubject);
         };
         self.sessions.state(sid, user).await?.may_act(now_ms())?;
-        let granted = claims.scope.split(' ').filter(|p| !p.is_empty()).collect();
+        let granted = |p: &str| !p.is_empty() && claims.scope.split(' ').any(|s| s == p);
+        let resources = self.routes.allowed(stage, granted);
+        let principal = claims.sub.clone();
         Ok(policy(
-            &claims.sub,
+            principal,
             stage,
-            self.routes.allowed(stage, &granted),
-            authorizer_context_encoded(&claims, encoded),
+            resources,
+            authorizer_context_encoded(claims, encoded),
         ))
     }
 }

@@ -107,19 +107,16 @@ impl RouteRules {
         &self.0
     }
 
-    /// The resources a token granting `granted` may invoke under `stage_arn`: every route when
-    /// there are no rules, else exactly the listed routes whose permissions it has.
-    pub fn allowed(&self, stage_arn: &str, granted: &BTreeSet<&str>) -> Vec<String> {
+    /// The resources a token may invoke under `stage_arn`, `granted` saying whether it has a
+    /// permission: every route when there are no rules (nothing asked of the token), else
+    /// exactly the listed routes whose permissions it has.
+    pub fn allowed(&self, stage_arn: &str, granted: impl Fn(&str) -> bool) -> Vec<String> {
         if self.0.is_empty() {
             return vec![format!("{stage_arn}/*/*")];
         }
         self.0
             .iter()
-            .filter(|rule| {
-                rule.permissions
-                    .iter()
-                    .all(|p| granted.contains(p.as_str()))
-            })
+            .filter(|rule| rule.permissions.iter().all(|p| granted(p)))
             .map(|rule| rule.resource(stage_arn))
             .collect()
     }
@@ -132,6 +129,10 @@ mod tests {
 
     const STAGE: &str = "arn:aws:execute-api:eu-west-1:123456789012:abc/Prod";
 
+    fn has<'a>(granted: &'a BTreeSet<&str>) -> impl Fn(&str) -> bool + 'a {
+        |p| granted.contains(p)
+    }
+
     fn rules() -> RouteRules {
         RouteRules::parse(
             r#"{"GET /users/me": [], "GET /users": ["users:read"], "PATCH /users/{id}": ["users:write"],
@@ -142,9 +143,9 @@ mod tests {
 
     #[test]
     fn a_token_is_allowed_exactly_the_routes_its_permissions_satisfy() {
-        let none = rules().allowed(STAGE, &BTreeSet::new());
+        let none = rules().allowed(STAGE, has(&BTreeSet::new()));
         assert_eq!(none, [format!("{STAGE}/GET/users/me")]);
-        let reader = rules().allowed(STAGE, &BTreeSet::from(["users:read", "files:read"]));
+        let reader = rules().allowed(STAGE, has(&BTreeSet::from(["users:read", "files:read"])));
         assert_eq!(
             reader,
             [
@@ -154,7 +155,12 @@ mod tests {
         );
         let all = rules().allowed(
             STAGE,
-            &BTreeSet::from(["users:read", "users:write", "files:read", "files:write"]),
+            has(&BTreeSet::from([
+                "users:read",
+                "users:write",
+                "files:read",
+                "files:write",
+            ])),
         );
         assert!(all.contains(&format!("{STAGE}/PATCH/users/*")));
         assert!(all.contains(&format!("{STAGE}/*/files/*")));
@@ -164,7 +170,7 @@ mod tests {
     #[test]
     fn without_rules_every_route_is_allowed() {
         assert_eq!(
-            RouteRules::default().allowed(STAGE, &BTreeSet::new()),
+            RouteRules::default().allowed(STAGE, has(&BTreeSet::new())),
             [format!("{STAGE}/*/*")]
         );
         assert_eq!(RouteRules::parse("  ").unwrap(), RouteRules::default());
@@ -193,7 +199,7 @@ mod tests {
             })
             .collect();
         let rules = RouteRules::parse(&serde_json::Value::Object(json).to_string()).unwrap();
-        let resources = rules.allowed(STAGE, &BTreeSet::from(["p"]));
+        let resources = rules.allowed(STAGE, has(&BTreeSet::from(["p"])));
         assert_eq!(resources.len(), 50);
         let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
             "Action": ["execute-api:Invoke"], "Effect": "Allow", "Resource": resources}]});
@@ -208,7 +214,7 @@ mod tests {
             .merged(RouteRules::parse(r#"{"GET /items": ["items:read"]}"#).unwrap())
             .unwrap();
         let granted = BTreeSet::from(["items:read"]);
-        let allowed = merged.allowed(STAGE, &granted);
+        let allowed = merged.allowed(STAGE, has(&granted));
         assert!(
             allowed.contains(&format!("{STAGE}/GET/items")),
             "{allowed:?}"

@@ -94,19 +94,23 @@ impl AuthorizerContext {
 /// [`authorizer_context_encoded`] for the claims as the token carried them).
 pub fn authorizer_context(claims: &AccessClaims) -> AuthorizerContext {
     // A struct of strings and integers always serializes.
-    authorizer_context_encoded(claims, serde_json::to_string(claims).unwrap_or_default())
+    authorizer_context_encoded(
+        claims.clone(),
+        serde_json::to_string(claims).unwrap_or_default(),
+    )
 }
 
 /// The context for verified `claims` whose JSON encoding is `encoded`: the authorizer passes on
-/// the verified payload itself rather than serializing the claims again.
-pub fn authorizer_context_encoded(claims: &AccessClaims, encoded: String) -> AuthorizerContext {
+/// the verified payload itself rather than serializing the claims again, and the claims are
+/// moved in rather than copied.
+pub fn authorizer_context_encoded(claims: AccessClaims, encoded: String) -> AuthorizerContext {
     AuthorizerContext {
         claims: encoded,
-        sub: claims.sub.clone(),
-        email: Some(claims.email.clone()),
-        iss: claims.iss.clone(),
-        scope: claims.scope.clone(),
         roles: Some(claims.roles.join(" ")),
+        sub: claims.sub,
+        email: Some(claims.email),
+        iss: claims.iss,
+        scope: claims.scope,
         verified_by: VERIFIED_BY_AUTHGATE.into(),
     }
 }
