@@ -10,7 +10,14 @@ authorizer, refresh and discovery then answer with them. The peers: the smallest
 the same runtime crate (shared/runtime/examples/hello.rs) and a Python authorizer doing the
 authorizer's work with boto3 and PyJWT (scripts/peers/python_authorizer.py).
 
+Beside the authorizer's starts it times the emulators alone answering the same two reads
+(moto's GetSecretValue at init, DynamoDB Local's BatchGetItem per request), each start followed
+by one of each, so that both see the emulators in the same state; with the hello peer's first
+response they give the floor these emulators set for the authorizer's cold start.
+
 Usage (scripts/coldstart does all this): coldstart.py TARGET_DIR RUNS
+With COLDSTART_LOG_DIR=DIR, each start of an authgate function also logs at debug level, every
+line timed from the start of its logging (AUTHGATE_LOG_UPTIME), to DIR/NAME-N.log.
 """
 import base64
 import http.client
@@ -125,19 +132,19 @@ def peak_rss_kib(pid):
     return 0
 
 
-def run_once(command, env, event):
+def run_once(command, env, event, log=None):
     # A server of its own per start: a late request of the last process cannot reach this one.
     api = RuntimeApi()
     api.reset(event)
     threading.Thread(target=api.serve_forever, daemon=True).start()
     try:
-        return start_once(api, command, env)
+        return start_once(api, command, env, log)
     finally:
         api.shutdown()
         api.server_close()
 
 
-def start_once(api, command, env):
+def start_once(api, command, env, log=None):
     environment = {
         "PATH": os.environ["PATH"],
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
@@ -157,13 +164,19 @@ def start_once(api, command, env):
         "TOKEN_AUDIENCE": AUDIENCE,
         **env,
     }
+    stdout = subprocess.DEVNULL
+    if log is not None:
+        # The process's own account of its start, each line timed from its logging's start.
+        environment.update(RUST_LOG="debug", AUTHGATE_LOG_UPTIME="true")
+        stdout = open(log, "w")
     start = time.perf_counter()
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, env=environment, stdout=stdout, stderr=subprocess.PIPE)
     answered = api.done.wait(60)
     rss = peak_rss_kib(process.pid) if answered else 0
     process.kill()
     _, stderr = process.communicate()
+    if log is not None:
+        stdout.close()
     if not answered:
         raise SystemExit(f"{command[0]}: no answer in 60 s\n{stderr.decode()[-2000:]}")
     if api.error is not None:
@@ -176,8 +189,17 @@ def start_once(api, command, env):
     }
 
 
-def measure(name, command, env, event, runs, check):
-    results = [run_once(command, env, event) for _ in range(runs)]
+def measure(name, command, env, event, runs, check, after=lambda: None):
+    """`runs` fresh starts of `command`, `after` called after each (to time the emulators alone
+    in the same state of their JVM and caches as the starts see). With COLDSTART_LOG_DIR set,
+    authgate's functions log at debug level, timed, to NAME-N.log there."""
+    log_dir = os.environ.get("COLDSTART_LOG_DIR")
+    logged = log_dir and not name.startswith("peer")
+    results = []
+    for i in range(runs):
+        log = os.path.join(log_dir, f"{name.split()[0]}-{i}.log") if logged else None
+        results.append(run_once(command, env, event, log))
+        after()
     for result in results:
         check(result["answer"])
     row = {key: statistics.median(r[key] for r in results)
@@ -216,6 +238,33 @@ def dynamodb_read_ms(endpoint, table, access_token):
     connection.close()
     if response.status != 200 or len(json.loads(answer)["Responses"][table]) != 2:
         sys.exit(f"DynamoDB Local: {response.status} {answer[:500]!r}")
+    return elapsed
+
+
+def secrets_read_ms(endpoint, secret_id):
+    """moto on its own: the verifying functions' one read at init (GetSecretValue of the
+    published keys), on a new connection, timed from connect to the whole answer. moto does
+    not check the SigV4 signature."""
+    url = urllib.parse.urlsplit(endpoint)
+    body = json.dumps({"SecretId": secret_id})
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "secretsmanager.GetSecretValue",
+        "X-Amz-Date": stamp,
+        "Authorization": f"AWS4-HMAC-SHA256 Credential=test/{stamp[:8]}/us-east-1/"
+                         "secretsmanager/aws4_request, SignedHeaders=content-type;host;"
+                         f"x-amz-date;x-amz-target, Signature={'0' * 64}",
+    }
+    start = time.perf_counter()
+    connection = http.client.HTTPConnection(url.hostname, url.port)
+    connection.request("POST", "/", body, headers)
+    response = connection.getresponse()
+    answer = response.read()
+    elapsed = (time.perf_counter() - start) * 1000
+    connection.close()
+    if response.status != 200 or "SecretString" not in json.loads(answer):
+        sys.exit(f"moto: {response.status} {answer[:500]!r}")
     return elapsed
 
 
@@ -283,7 +332,14 @@ def main(target, runs):
                       REPLACE_WITH_AN_ACCESS_TOKEN=tokens["access_token"])
     allowed = lambda answer: answer.get("policyDocument", {}).get("Statement", [{}])[0].get(
         "Effect") == "Allow" or sys.exit(f"not allowed: {answer}")
-    row, _ = measure("authorizer", binary("authorizer"), verifiers, authorize, runs, allowed)
+    reads, keys = [], []
+
+    def emulators_alone():
+        reads.append(dynamodb_read_ms(dynamodb, table, tokens["access_token"]))
+        keys.append(secrets_read_ms(moto, public))
+
+    row, _ = measure("authorizer", binary("authorizer"), verifiers, authorize, runs, allowed,
+                     emulators_alone)
     rows.append(row)
 
     refresh = event("refresh.json")
@@ -303,9 +359,12 @@ def main(target, runs):
                      verifiers, authorize, runs, allowed)
     rows.append(row)
 
-    reads = [dynamodb_read_ms(dynamodb, table, tokens["access_token"]) for _ in range(runs)]
     print(f"  DynamoDB Local alone: {statistics.median(reads):.1f} ms per BatchGetItem on a new "
           f"connection (median of {runs})", file=sys.stderr)
+    print(f"  moto alone: {statistics.median(keys):.1f} ms per GetSecretValue on a new "
+          f"connection (median of {runs})", file=sys.stderr)
+    hello = next(row for row in rows if row["name"].startswith("peer: Rust"))
+    floor = hello["answer_ms"] + statistics.median(keys) + statistics.median(reads)
 
     print("| function | start to ready | start to first response | peak RSS |")
     print("| --- | --- | --- | --- |")
@@ -314,6 +373,10 @@ def main(target, runs):
               f"| {row['rss_mib']:.1f} MiB |")
     print(f"| peer: DynamoDB Local alone, the authorizer's read (BatchGetItem, new connection) "
           f"| | {statistics.median(reads):.1f} ms | |")
+    print(f"| peer: moto alone, the authorizer's key read at init (GetSecretValue, new "
+          f"connection) | | {statistics.median(keys):.1f} ms | |")
+    print(f"| the emulators' floor for the authorizer: hello's first response + moto's read + "
+          f"DynamoDB Local's read (sum of the medians above) | | {floor:.1f} ms | |")
 
 
 if __name__ == "__main__":

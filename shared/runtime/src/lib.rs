@@ -33,7 +33,7 @@ use authgate_users::{
     ActionTokenStore, RefreshToken, RoleMap, Session, SessionStore, StoreError, ThrottleStore,
     User, UserStore, now_ms,
 };
-pub use logging::init_logging;
+pub use logging::{LOG_UPTIME, init_logging};
 pub use mail::{AccountMail, RedeemError};
 pub use passwords::NewPasswords;
 

@@ -5,6 +5,10 @@
 //! `info,aws_smithy_runtime=warn`), else `INFO`. This is what `lambda_runtime`'s default
 //! subscriber does, read with a target filter instead of an `EnvFilter`: per-span and per-field
 //! filters are not needed here, and leaving them out keeps a regex engine out of every function.
+//!
+//! Lambda stamps every line it receives, so lines carry no time of their own; with
+//! `AUTHGATE_LOG_UPTIME=true` plain-text lines start with the time since logging began, which
+//! `scripts/coldstart` uses to show where a cold start's milliseconds go.
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -34,6 +38,10 @@ fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
     }
 }
 
+/// Name of the variable that, set to `true`, starts plain-text log lines with the time since
+/// logging began and the event's target (for timing a cold start, not for Lambda's logs).
+pub const LOG_UPTIME: &str = "AUTHGATE_LOG_UPTIME";
+
 /// Installs the subscriber for this process's environment (once; later calls do nothing).
 pub fn init_logging() {
     let var = |name| std::env::var(name).ok();
@@ -42,10 +50,16 @@ pub fn init_logging() {
         var("RUST_LOG").as_deref(),
     );
     let json = var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
-    let text = (!json).then(|| {
+    let uptime = var(LOG_UPTIME).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let text = (!json && !uptime).then(|| {
         tracing_subscriber::fmt::layer()
             .with_target(false)
             .without_time()
+    });
+    let timed = (!json && uptime).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_timer(tracing_subscriber::fmt::time::Uptime::default())
+            .with_ansi(false)
     });
     let json = json.then(|| {
         tracing_subscriber::fmt::layer()
@@ -55,6 +69,7 @@ pub fn init_logging() {
     });
     let _already_set = tracing_subscriber::registry()
         .with(text)
+        .with(timed)
         .with(json)
         .with(filter)
         .try_init();
