@@ -6,9 +6,11 @@
 //! subscriber does, read with a target filter instead of an `EnvFilter`: per-span and per-field
 //! filters are not needed here, and leaving them out keeps a regex engine out of every function.
 //!
-//! Lambda stamps every line it receives, so lines carry no time of their own; with
-//! `AUTHGATE_LOG_UPTIME=true` plain-text lines start with the time since logging began, which
-//! `scripts/coldstart` uses to show where a cold start's milliseconds go.
+//! Lambda stamps every line it receives, so lines carry no time of their own. Built with the
+//! `log-uptime` feature (as `COLDSTART_LOG_DIR=DIR scripts/coldstart` builds the functions), a
+//! function run with `AUTHGATE_LOG_UPTIME=true` starts its plain-text lines with the time since
+//! logging began, to show where a cold start's milliseconds go; without the feature that second
+//! formatter (about 28 KB) is not in the binary.
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -38,8 +40,9 @@ fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
     }
 }
 
-/// Name of the variable that, set to `true`, starts plain-text log lines with the time since
-/// logging began and the event's target (for timing a cold start, not for Lambda's logs).
+/// Name of the variable that, set to `true` in a build with the `log-uptime` feature, starts
+/// plain-text log lines with the time since logging began and the event's target (for timing a
+/// cold start, not for Lambda's logs).
 pub const LOG_UPTIME: &str = "AUTHGATE_LOG_UPTIME";
 
 /// Installs the subscriber for this process's environment (once; later calls do nothing).
@@ -50,16 +53,20 @@ pub fn init_logging() {
         var("RUST_LOG").as_deref(),
     );
     let json = var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    #[cfg(feature = "log-uptime")]
     let uptime = var(LOG_UPTIME).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let text = (!json && !uptime).then(|| {
-        tracing_subscriber::fmt::layer()
-            .with_target(false)
-            .without_time()
-    });
+    #[cfg(feature = "log-uptime")]
     let timed = (!json && uptime).then(|| {
         tracing_subscriber::fmt::layer()
             .with_timer(tracing_subscriber::fmt::time::Uptime::default())
             .with_ansi(false)
+    });
+    #[cfg(not(feature = "log-uptime"))]
+    let timed: Option<tracing_subscriber::layer::Identity> = None;
+    let text = (!json && timed.is_none()).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .without_time()
     });
     let json = json.then(|| {
         tracing_subscriber::fmt::layer()
