@@ -210,61 +210,52 @@ def measure(name, command, env, event, runs, check, after=lambda: None):
     return row, results[-1]["answer"]
 
 
-def dynamodb_read_ms(endpoint, table, access_token):
-    """DynamoDB Local on its own: the authorizer's read per request (one strongly consistent
-    BatchGetItem of the token's session and user items, here without the projection), on a new
-    connection, timed from connect to the whole answer. DynamoDB Local parses the SigV4 header
-    but does not check the signature."""
-    payload = access_token.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+def aws_json_call_ms(endpoint, service, json_version, target, body):
+    """One AWS JSON-protocol call, alone, on a new connection, timed from connect to the whole
+    answer: (milliseconds, status, answer). The SigV4 header has the right shape, which the
+    emulators parse, but a dummy signature, which they do not check."""
     url = urllib.parse.urlsplit(endpoint)
-    body = json.dumps({"RequestItems": {table: {"ConsistentRead": True, "Keys": [
-        {"pk": {"S": f"session#{claims['sid']}"}}, {"pk": {"S": f"user#{claims['sub']}"}}]}}})
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     headers = {
-        "Content-Type": "application/x-amz-json-1.0",
-        "X-Amz-Target": "DynamoDB_20120810.BatchGetItem",
+        "Content-Type": f"application/x-amz-json-{json_version}",
+        "X-Amz-Target": target,
         "X-Amz-Date": stamp,
-        "Authorization": f"AWS4-HMAC-SHA256 Credential=test/{stamp[:8]}/us-east-1/dynamodb/"
+        "Authorization": f"AWS4-HMAC-SHA256 Credential=test/{stamp[:8]}/us-east-1/{service}/"
                          "aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
                          f"Signature={'0' * 64}",
     }
     start = time.perf_counter()
     connection = http.client.HTTPConnection(url.hostname, url.port)
-    connection.request("POST", "/", body, headers)
+    connection.request("POST", "/", json.dumps(body), headers)
     response = connection.getresponse()
     answer = response.read()
     elapsed = (time.perf_counter() - start) * 1000
     connection.close()
-    if response.status != 200 or len(json.loads(answer)["Responses"][table]) != 2:
-        sys.exit(f"DynamoDB Local: {response.status} {answer[:500]!r}")
+    return elapsed, response.status, answer
+
+
+def dynamodb_read_ms(endpoint, table, access_token):
+    """DynamoDB Local on its own: the authorizer's read per request (one strongly consistent
+    BatchGetItem of the token's session and user items, here without the projection)."""
+    payload = access_token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    body = {"RequestItems": {table: {"ConsistentRead": True, "Keys": [
+        {"pk": {"S": f"session#{claims['sid']}"}}, {"pk": {"S": f"user#{claims['sub']}"}}]}}}
+    elapsed, status, answer = aws_json_call_ms(endpoint, "dynamodb", "1.0",
+                                               "DynamoDB_20120810.BatchGetItem", body)
+    if status != 200 or len(json.loads(answer)["Responses"][table]) != 2:
+        sys.exit(f"DynamoDB Local: {status} {answer[:500]!r}")
     return elapsed
 
 
 def secrets_read_ms(endpoint, secret_id):
     """moto on its own: the verifying functions' one read at init (GetSecretValue of the
-    published keys), on a new connection, timed from connect to the whole answer. moto does
-    not check the SigV4 signature."""
-    url = urllib.parse.urlsplit(endpoint)
-    body = json.dumps({"SecretId": secret_id})
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    headers = {
-        "Content-Type": "application/x-amz-json-1.1",
-        "X-Amz-Target": "secretsmanager.GetSecretValue",
-        "X-Amz-Date": stamp,
-        "Authorization": f"AWS4-HMAC-SHA256 Credential=test/{stamp[:8]}/us-east-1/"
-                         "secretsmanager/aws4_request, SignedHeaders=content-type;host;"
-                         f"x-amz-date;x-amz-target, Signature={'0' * 64}",
-    }
-    start = time.perf_counter()
-    connection = http.client.HTTPConnection(url.hostname, url.port)
-    connection.request("POST", "/", body, headers)
-    response = connection.getresponse()
-    answer = response.read()
-    elapsed = (time.perf_counter() - start) * 1000
-    connection.close()
-    if response.status != 200 or "SecretString" not in json.loads(answer):
-        sys.exit(f"moto: {response.status} {answer[:500]!r}")
+    published keys)."""
+    elapsed, status, answer = aws_json_call_ms(endpoint, "secretsmanager", "1.1",
+                                               "secretsmanager.GetSecretValue",
+                                               {"SecretId": secret_id})
+    if status != 200 or "SecretString" not in json.loads(answer):
+        sys.exit(f"moto: {status} {answer[:500]!r}")
     return elapsed
 
 
