@@ -13,7 +13,7 @@ import re
 import statistics
 import sys
 
-# (phase, line that ends it, the line before which it began): the first line matching each.
+# (mark, pattern): the time of the first log line matching each pattern.
 MARKS = [
     ("config", r"aws_sdk_sts::endpoint_lib: loading default partitions"),
     ("sdk_clients", r"aws_sdk_dynamodb::endpoint_lib: loading default partitions"),
@@ -25,6 +25,7 @@ MARKS = [
     ("ddb_answer", r"BatchGetItem.*entering 'before deserialization'"),
     ("decided", r"authorizer: allowed"),
 ]
+# (label, mark it starts at (None: logging's start), mark it ends at).
 PHASES = [
     ("logging start -> SDK configuration read (env, profile files)", None, "config"),
     ("-> SDK clients built (the SDK's HTTP client, its root certificate store loaded)",
