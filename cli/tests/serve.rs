@@ -248,11 +248,12 @@ fn users_are_administered_from_the_command_line() {
         "the superuser made from the command line can log in"
     );
     let claims = payload(body["access_token"].as_str().unwrap());
-    assert_eq!(claims["roles"], json!(["admin", "editor"]));
     assert_eq!(
-        claims["scope"], "users:read users:write",
-        "serve has no editor role defined"
+        claims["roles"],
+        json!(["admin"]),
+        "serve has no editor role defined: it is neither named nor grants anything"
     );
+    assert_eq!(claims["scope"], "users:read users:roles users:write");
     assert_eq!(
         claims["foo"],
         json!(["fiz", "baz"]),

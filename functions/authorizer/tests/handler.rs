@@ -257,7 +257,13 @@ impl UserStore for Down {
 
 #[async_trait::async_trait]
 impl SessionStore for Down {
-    async fn start(&self, _: &Session, _: &TokenHash, _: i64) -> Result<(), StoreError> {
+    async fn start(
+        &self,
+        _: &Session,
+        _: &TokenHash,
+        _: i64,
+        _: &authgate_users::User,
+    ) -> Result<(), StoreError> {
         Err(StoreError::Backend("down".into()))
     }
     async fn rotate(

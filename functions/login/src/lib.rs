@@ -153,6 +153,7 @@ impl Login {
             }
             Err(ThrottleError::Store(e)) => return Err(e.into()),
         };
+        let read_at = now_ms();
         let user = match Email::parse(&email) {
             Ok(email) => self.store.get_by_email(&email).await?,
             Err(_) => None,
@@ -184,7 +185,13 @@ impl Login {
         if self.requires_verified_email && !user.email_verified {
             return Err(LoginError::EmailNotVerified);
         }
-        let (issued, refresh) = self.sessions.start(&user).await?;
+        let (issued, refresh) = match self.sessions.start(&user, read_at).await {
+            Ok(started) => started,
+            Err(StartError::Store(StoreError::Changed)) => {
+                return Err(refused("changed_during_login"));
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(token_response(&issued, refresh.as_str()))
     }
 }

@@ -315,3 +315,89 @@ async fn with_verification_required_an_unverified_address_gets_403_only_after_th
         "the token says the address is verified"
     );
 }
+
+#[tokio::test]
+async fn a_login_that_straddles_a_password_change_disable_or_logout_all_gets_no_session() {
+    let f = fixture().await;
+    let alice = f.alice().await;
+    let new_hash = authgate_users::PasswordHasher::new()
+        .hash(authgate_users::Password::for_verification(
+            "an entirely new passphrase",
+        ))
+        .await
+        .unwrap();
+    let later = authgate_users::now_ms() + 1;
+    for (tag, changes) in [
+        (
+            "password change",
+            authgate_users::UserChanges {
+                password_hash: Some(new_hash),
+                end_sessions_at_ms: Some(later),
+                ..Default::default()
+            },
+        ),
+        (
+            "logout-all",
+            authgate_users::UserChanges {
+                end_sessions_at_ms: Some(later + 60_000),
+                ..Default::default()
+            },
+        ),
+        (
+            "disable",
+            authgate_users::UserChanges {
+                disabled: Some(true),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let racing = std::sync::Arc::new(authgate_users::contract::Interleaved::new(
+            f.store.clone(),
+            alice.id,
+            changes,
+        ));
+        let env =
+            authgate_runtime::Env::from_pairs([("TOKEN_ISSUER", ISS), ("TOKEN_AUDIENCE", AUD)]);
+        let ring = std::sync::Arc::new(authgate_keys::KeyRing::fixed(
+            std::sync::Arc::unwrap_or_clone(keys()),
+        ));
+        let login = login::build(&env, &authgate_runtime::Resources::new(racing, ring))
+            .await
+            .unwrap();
+        // Each round logs in with the password alice has when the round begins.
+        let password = if tag == "password change" {
+            "correct horse battery staple"
+        } else {
+            "an entirely new passphrase"
+        };
+        let response = login
+            .handle(with_body(
+                request("login.json"),
+                &serde_json::json!({"email": "alice@example.com", "password": password})
+                    .to_string(),
+            ))
+            .await;
+        assert_eq!(response.status(), 401, "{tag}: {:?}", json_body(&response));
+        assert_eq!(json_body(&response)["detail"], INVALID_CREDENTIALS, "{tag}");
+    }
+}
+
+#[tokio::test]
+async fn a_role_no_longer_defined_is_not_named_in_the_token() {
+    let f = fixture().await;
+    let alice = f.alice().await;
+    f.store
+        .update(
+            alice.id,
+            authgate_users::UserChanges {
+                roles: Some(authgate_users::parse_roles(["admin", "retired-role"]).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let response = f.login.handle(request("login.json")).await;
+    assert_eq!(response.status(), 200);
+    let claims = verify(json_body(&response)["access_token"].as_str().unwrap());
+    assert_eq!(claims.roles, ["admin"]);
+}

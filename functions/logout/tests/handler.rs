@@ -49,7 +49,12 @@ async fn fixture() -> (Arc<InMemoryUserStore>, Session, Session) {
             revoked: false,
         };
         store
-            .start(&session, &RefreshToken::generate().hash(), now + 600_000)
+            .start(
+                &session,
+                &RefreshToken::generate().hash(),
+                now + 600_000,
+                &user,
+            )
             .await
             .unwrap();
         sessions.push(session);

@@ -6,14 +6,17 @@
 
 use std::sync::Arc;
 
-use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response};
+use authgate_config::ThrottleSettings;
+use authgate_http::{
+    ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response, source_ip,
+};
 use authgate_runtime::{
     AccountMail, AccountStore, Backend, Env, InitError, NewPasswords, Sessions, change_user,
 };
 use authgate_token::AccessClaims;
 use authgate_users::{
-    Denied, Email, EmailError, HashError, Password, PasswordError, PasswordHasher, StoreError,
-    TokenPurpose, User, UserChanges, user_may_act,
+    Denied, Email, EmailError, HashError, LoginLimits, Password, PasswordError, PasswordHasher,
+    StoreError, ThrottleError, Throttled, TokenPurpose, User, UserChanges, now_ms, user_may_act,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
@@ -55,6 +58,9 @@ struct Patched {
 /// `detail` of a 400 for a wrong `current_password`.
 pub const WRONG_CURRENT_PASSWORD: &str = "Current password is incorrect";
 
+/// `detail` of a 409 when another change to the account landed while this one was made.
+pub const ACCOUNT_CHANGED: &str = "The account changed during this request; try again";
+
 /// Everything that can stop the request.
 #[derive(Debug, thiserror::Error)]
 pub enum MeError {
@@ -68,6 +74,8 @@ pub enum MeError {
     Denied(#[from] Denied),
     #[error("the current password is wrong")]
     WrongPassword,
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
     #[error("invalid email: {0}")]
     Email(#[from] EmailError),
     #[error("invalid password: {0}")]
@@ -88,11 +96,13 @@ impl From<MeError> for ApiError {
             }
             MeError::Denied(denied) => denied.into(),
             MeError::WrongPassword => ApiError::BadRequest(WRONG_CURRENT_PASSWORD.into()),
+            MeError::Throttled(throttled) => throttled.into(),
             MeError::Email(e) => e.into(),
             MeError::Password(e) => e.into(),
             MeError::Store(StoreError::DuplicateEmail) => {
                 ApiError::Conflict(authgate_http::EMAIL_TAKEN.into())
             }
+            MeError::Store(StoreError::Changed) => ApiError::Conflict(ACCOUNT_CHANGED.into()),
             other => ApiError::internal(other),
         }
     }
@@ -105,6 +115,7 @@ pub struct Me {
     sessions: Sessions,
     passwords: NewPasswords,
     mail: AccountMail,
+    guesses: LoginLimits,
 }
 
 /// The `/users/me` function: users and sessions in `backend`'s store. It needs no keys: it
@@ -116,6 +127,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Me, InitError> {
         sessions: Sessions::build(env, backend)?,
         passwords: NewPasswords::build(env)?,
         mail: AccountMail::build(env, backend)?,
+        guesses: ThrottleSettings::from_env(env)?.login,
     })
 }
 
@@ -149,6 +161,25 @@ impl Me {
     async fn patch(&self, request: &Request, user: User) -> Result<Response<Body>, MeError> {
         body::require_media_type(request, false)?;
         let patch: Patch = body::json(request)?;
+        // A stolen access token must not make `current_password` an unthrottled oracle: the
+        // guesses count toward the account's login backoff, and wait as logins do.
+        let attempt = match self
+            .guesses
+            .begin(
+                self.store.as_ref(),
+                user.email.as_str(),
+                source_ip(request),
+                now_ms(),
+            )
+            .await
+        {
+            Ok(attempt) => attempt,
+            Err(ThrottleError::Throttled(throttled)) => {
+                tracing::warn!(user_id = %user.id, "current password check throttled");
+                return Err(throttled.into());
+            }
+            Err(ThrottleError::Store(e)) => return Err(e.into()),
+        };
         let matches = self
             .hasher
             .verify(
@@ -157,8 +188,10 @@ impl Me {
             )
             .await?;
         if !matches {
+            tracing::warn!(user_id = %user.id, "wrong current password");
             return Err(MeError::WrongPassword);
         }
+        attempt.succeeded(self.store.as_ref()).await?;
         let email = patch.email.as_deref().map(Email::parse).transpose()?;
         let password_hash = match patch.password {
             Some(password) => {
@@ -183,9 +216,10 @@ impl Me {
                 .await?;
         }
         let updated = changed.user;
-        let refresh = match changed.sessions_ended_at_ms {
-            Some(cut_off) => Some(self.sessions.open_after(&updated, cut_off).await?.1),
-            None => None,
+        let refresh = if changed.sessions_ended {
+            Some(self.sessions.open(&updated, now_ms()).await?.1)
+        } else {
+            None
         };
         let new_password = refresh.is_some();
         tracing::info!(user_id = %user.id, new_password, "user updated their account");

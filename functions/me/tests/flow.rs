@@ -365,7 +365,7 @@ async fn roles_and_custom_claims_reach_the_next_refreshed_token_on_dynamodb() {
     assert_eq!(second["roles"], "admin editor");
     assert_eq!(
         second["scope"],
-        "items:read items:write users:read users:write"
+        "items:read items:write users:read users:roles users:write"
     );
 
     // A protected function reads the custom claim from the verified claims.
@@ -398,9 +398,24 @@ async fn an_administrator_pages_patches_and_deletes_users_on_dynamodb() {
             .await;
         ids.push(json_body(&registered)["id"].as_str().unwrap().to_owned());
     }
+    // The third is the administrator: the users function reads the caller's roles as stored.
+    let administrator: uuid::Uuid = ids[2].parse().unwrap();
+    app.store
+        .update(
+            administrator,
+            UserChanges {
+                roles: Some(parse_roles(["admin"]).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     // The administrator's request, with the context the authorizer would have forwarded.
     let admin = |name: &str, id: Option<&str>, body: Option<Value>| {
         let mut request = request(name);
+        let mut claims = authgate_http::RequestClaimsExt::verified_claims(&request).unwrap();
+        claims.sub = administrator.to_string();
+        request = authgate_http::with_claims(request, &claims);
         if let Some(id) = id {
             request = request.with_path_parameters(std::collections::HashMap::from([(
                 "id".to_owned(),

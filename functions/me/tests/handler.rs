@@ -141,6 +141,7 @@ async fn alice_with_password() -> (Arc<InMemoryUserStore>, User, authgate_users:
             &session,
             &authgate_users::RefreshToken::generate().hash(),
             now + 600_000,
+            &user,
         )
         .await
         .unwrap();
@@ -312,4 +313,57 @@ async fn a_new_email_is_unverified_and_gets_a_verification_mail() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to, "alice@new.example");
     assert_eq!(sent[0].subject, "Verify your email address");
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_wait_like_failed_logins() {
+    let (store, user, _) = alice_with_password().await;
+    let me = me_on(store).await;
+    let guess = |password: &str| {
+        patch_for(
+            &user,
+            serde_json::json!({"email": "mine@example.com", "current_password": password}),
+        )
+    };
+    for i in 0..5 {
+        let response = me.handle(guess(&format!("guess number {i}"))).await;
+        assert_eq!(response.status(), 400, "guess {i}");
+    }
+    for password in ["guess number 5", "correct horse battery staple"] {
+        let response = me.handle(guess(password)).await;
+        assert_eq!(response.status(), 429, "{password}");
+        assert_eq!(response.headers()["retry-after"], "1");
+        assert!(json_body(&response)["detail"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn every_verification_mail_counts_toward_the_address_cap() {
+    let (store, user, _) = alice_with_password().await;
+    let mailer = authgate_runtime::RecordingMailer::new();
+    let env = Env::from_pairs([
+        ("TOKEN_ISSUER", "urn:t"),
+        ("TOKEN_AUDIENCE", "aud"),
+        ("MAILS_PER_ADDRESS", "2"),
+    ]);
+    let resources = Resources::new(store.clone(), Arc::new(KeyRing::fixed(keys())))
+        .with_mailer(Arc::new(mailer.clone()));
+    let me = me::build(&env, &resources).await.unwrap();
+    for round in 0..4 {
+        for email in ["victim@example.com", "alice@example.com"] {
+            let response = me
+                .handle(patch_for(
+                    &user,
+                    serde_json::json!({"email": email, "current_password": "correct horse battery staple"}),
+                ))
+                .await;
+            assert_eq!(response.status(), 200, "round {round}, {email}");
+        }
+    }
+    let to_victim = mailer
+        .sent()
+        .iter()
+        .filter(|m| m.to == "victim@example.com")
+        .count();
+    assert_eq!(to_victim, 2, "the cap holds for mail an email change sends");
 }

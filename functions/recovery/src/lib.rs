@@ -8,8 +8,8 @@
 //!   mail with a one-time link.
 //! - `POST /auth/verify` `{"token"}` → 200 with the user, whose address is now verified.
 //!
-//! Every bad token (unknown, used, expired, malformed, or for an account that changed since) is
-//! one 400 with one `detail`. Tokens, mail and their limits are `authgate_runtime::AccountMail`'s.
+//! Every bad token (unknown, used, expired, malformed, or for an account that changed since, even
+//! between the token's check and its write) is one 400 with one `detail`. Tokens, mail and their limits are `authgate_runtime::AccountMail`'s.
 
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use authgate_runtime::{
     AccountMail, AccountStore, Backend, Env, InitError, NewPasswords, RedeemError, change_user,
 };
 use authgate_users::{
-    HashError, PasswordError, PasswordHasher, StoreError, TokenPurpose, UserChanges,
+    Expected, HashError, PasswordError, PasswordHasher, StoreError, TokenPurpose, UserChanges,
 };
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
@@ -75,7 +75,9 @@ impl From<RecoveryError> for ApiError {
     fn from(err: RecoveryError) -> Self {
         match err {
             RecoveryError::Request(api) => api,
-            RecoveryError::BadToken => ApiError::BadRequest(BAD_TOKEN.into()),
+            RecoveryError::BadToken | RecoveryError::Store(StoreError::Changed) => {
+                ApiError::BadRequest(BAD_TOKEN.into())
+            }
             RecoveryError::Password(e) => e.into(),
             other => ApiError::internal(other),
         }
@@ -146,6 +148,10 @@ impl Endpoint for Recovery {
                     .await?;
                 let changes = UserChanges {
                     email_verified: Some(true),
+                    expected: Expected {
+                        email: Some(user.email.clone()),
+                        password_hash: None,
+                    },
                     ..UserChanges::default()
                 };
                 let changed = change_user(self.store.as_ref(), user.id, changes).await?;
@@ -172,6 +178,10 @@ impl Recovery {
         };
         let changes = UserChanges {
             password_hash: Some(self.hasher.hash(password).await?),
+            expected: Expected {
+                email: Some(user.email.clone()),
+                password_hash: Some(user.password_hash.clone()),
+            },
             ..UserChanges::default()
         };
         change_user(self.store.as_ref(), user.id, changes).await?;

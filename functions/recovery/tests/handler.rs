@@ -116,7 +116,12 @@ async fn a_reset_sets_the_new_password_ends_every_session_and_works_once() {
         revoked: false,
     };
     f.store
-        .start(&session, &RefreshToken::generate().hash(), now + 600_000)
+        .start(
+            &session,
+            &RefreshToken::generate().hash(),
+            now + 600_000,
+            &f.alice,
+        )
         .await
         .unwrap();
     f.recovery.handle(request("forgot-password.json")).await;
@@ -301,4 +306,113 @@ async fn a_malformed_body_is_a_client_error_with_a_detail() {
         .await;
     assert_eq!(response.status(), 422);
     assert!(json_body(&response)["detail"].is_string());
+}
+
+/// The recovery function on `store`, mail recorded by `mailer`.
+async fn recovery_on(
+    store: Arc<dyn authgate_runtime::AccountStore>,
+    mailer: &RecordingMailer,
+) -> recovery::Recovery {
+    let resources = Resources::new(store, Arc::new(KeyRing::fixed(KeySet::default())))
+        .with_mailer(Arc::new(mailer.clone()));
+    recovery::build(
+        &Env::from_pairs(std::iter::empty::<(&str, &str)>()),
+        &resources,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_verification_is_refused_when_the_address_changes_between_its_check_and_its_write() {
+    let f = fixture().await;
+    f.recovery
+        .handle(request("request-verify-token.json"))
+        .await;
+    let token = mailed_token(&f.mailer);
+    let victim = authgate_users::Email::parse("victim@example.com").unwrap();
+    let racing = Arc::new(authgate_users::contract::Interleaved::new(
+        f.store.clone(),
+        f.alice.id,
+        UserChanges {
+            email: Some(victim.clone()),
+            ..UserChanges::default()
+        },
+    ));
+    let recovery = recovery_on(racing, &f.mailer).await;
+    let response = recovery
+        .handle(call("verify.json", json!({"token": token})))
+        .await;
+    assert_eq!(response.status(), 400, "{:?}", json_body(&response));
+    assert_eq!(json_body(&response)["detail"], recovery::BAD_TOKEN);
+    let user = f.store.get_by_id(f.alice.id).await.unwrap().unwrap();
+    assert_eq!(user.email, victim);
+    assert!(
+        !user.email_verified,
+        "the address the token was not sent to stays unverified"
+    );
+}
+
+#[tokio::test]
+async fn a_reset_is_refused_when_the_account_changes_between_its_check_and_its_write() {
+    let f = fixture().await;
+    for (tag, changes) in [
+        (
+            "password",
+            UserChanges {
+                password_hash: Some(
+                    PasswordHasher::new()
+                        .hash(Password::for_verification("someone else's new pass"))
+                        .await
+                        .unwrap(),
+                ),
+                ..UserChanges::default()
+            },
+        ),
+        (
+            "email",
+            UserChanges {
+                email: Some(authgate_users::Email::parse("moved@example.com").unwrap()),
+                ..UserChanges::default()
+            },
+        ),
+    ] {
+        f.recovery.handle(request("forgot-password.json")).await;
+        let token = mailed_token(&f.mailer);
+        let racing = Arc::new(authgate_users::contract::Interleaved::new(
+            f.store.clone(),
+            f.alice.id,
+            changes,
+        ));
+        let recovery = recovery_on(racing, &f.mailer).await;
+        let response = recovery
+            .handle(call(
+                "reset-password.json",
+                json!({"token": token, "password": "a brand new passphrase"}),
+            ))
+            .await;
+        assert_eq!(response.status(), 400, "{tag}: {:?}", json_body(&response));
+        let after = f.store.get_by_id(f.alice.id).await.unwrap().unwrap();
+        assert!(
+            !PasswordHasher::new()
+                .verify(
+                    Password::for_verification("a brand new passphrase"),
+                    Some(after.password_hash.clone())
+                )
+                .await
+                .unwrap(),
+            "{tag}: the reset did not overwrite it"
+        );
+        // Put alice back for the next round.
+        f.store
+            .update(
+                f.alice.id,
+                UserChanges {
+                    email: Some(f.alice.email.clone()),
+                    ..UserChanges::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
 }

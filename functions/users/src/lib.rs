@@ -1,12 +1,18 @@
 //! User administration, FastAPI Users' users router with roles and claims: `GET /users`
 //! (paginated), `GET /users/{id}`, `PATCH /users/{id}`, `DELETE /users/{id}`.
 //!
-//! Who may call which route is the gateway's decision (`ROUTE_PERMISSIONS` in template.yaml:
-//! `users:read` to read, `users:write` to change); this function trusts it and acts on the
-//! verified claims. Two rules are its own, so that administration can never lock itself out: an
-//! administrator cannot take `users:write` away from themselves, disable themselves or delete
-//! themselves; another administrator must. Disabling a user or changing their password ends
-//! their sessions; deleting them ends their sessions and frees their email.
+//! The gateway decides first (`ROUTE_PERMISSIONS` in template.yaml: `users:read` to read,
+//! `users:write` to change); this function decides again at the top of each request from the
+//! caller's roles as stored now, not as its token says, so a demoted administrator's token stops
+//! here at once. Beyond that:
+//! - roles and custom claims (what a user's tokens grant) change only with `users:roles`;
+//! - a caller manages only users whose administration permissions it holds itself
+//!   (`RoleMap::may_manage`), so a support role cannot take over an administrator's account;
+//! - nobody changes their own roles or claims, disables or deletes themselves: another
+//!   administrator must, so administration can never lock itself out or promote itself.
+//!
+//! Disabling a user, changing their password, or taking a role or claim away ends their sessions;
+//! deleting them ends their sessions and frees their email.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -17,8 +23,9 @@ use authgate_runtime::{
     AccountMail, AccountStore, Backend, Env, InitError, NewPasswords, change_user,
 };
 use authgate_users::{
-    AuthzError, CustomClaims, Email, EmailError, HashError, PasswordError, PasswordHasher, RoleMap,
-    StoreError, TokenPurpose, USERS_WRITE, User, UserChanges, UserId, parse_roles,
+    AuthzError, CustomClaims, Denied, Email, EmailError, HashError, PasswordError, PasswordHasher,
+    RoleMap, StoreError, TokenPurpose, USERS_READ, USERS_ROLES, USERS_WRITE, User, UserChanges,
+    UserId, parse_roles, user_may_act,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
@@ -91,6 +98,10 @@ pub enum UsersError {
     Authz(#[from] AuthzError),
     #[error("{0}")]
     LockOut(&'static str),
+    #[error("the caller may not act: {0}")]
+    CallerDenied(#[from] Denied),
+    #[error("the caller lacks {0}")]
+    NotPermitted(&'static str),
     #[error("password hashing failed")]
     Hash(#[from] HashError),
     #[error("user store failed")]
@@ -116,6 +127,10 @@ impl From<UsersError> for ApiError {
             UsersError::Password(e) => e.into(),
             UsersError::Authz(e) => ApiError::Unprocessable(e.to_string()),
             UsersError::LockOut(why) => ApiError::Conflict(why.into()),
+            UsersError::CallerDenied(denied) => denied.into(),
+            UsersError::NotPermitted(_) => {
+                ApiError::Forbidden(authgate_http::NOT_ENOUGH_PERMISSIONS.into())
+            }
             UsersError::Store(StoreError::DuplicateEmail) => {
                 ApiError::Conflict(authgate_http::EMAIL_TAKEN.into())
             }
@@ -153,22 +168,29 @@ impl Endpoint for Users {
     type Error = UsersError;
 
     async fn respond(&self, request: Request) -> Result<Response<Body>, UsersError> {
-        // Administrators are authgate users: an outside issuer's token, whatever its scopes,
-        // manages no one here.
-        request.verified_claims()?;
         let resource = match request.request_context_ref() {
             Some(RequestContext::ApiGatewayV1(context)) => context.resource_path.clone(),
             _ => None,
         };
         let method = request.method().clone();
         match (resource.as_deref(), method) {
-            (Some("/users"), Method::GET) => self.list(&request).await,
+            (Some("/users"), Method::GET) => {
+                self.caller(&request, USERS_READ).await?;
+                self.list(&request).await
+            }
             (Some("/users/{id}"), Method::GET) => {
+                self.caller(&request, USERS_READ).await?;
                 let user = self.find(&request).await?;
                 Ok(json_response(StatusCode::OK, &AdminView::from(user)))
             }
-            (Some("/users/{id}"), Method::PATCH) => self.patch(&request).await,
-            (Some("/users/{id}"), Method::DELETE) => self.delete(&request).await,
+            (Some("/users/{id}"), Method::PATCH) => {
+                let caller = self.caller(&request, USERS_WRITE).await?;
+                self.patch(&request, &caller).await
+            }
+            (Some("/users/{id}"), Method::DELETE) => {
+                let caller = self.caller(&request, USERS_WRITE).await?;
+                self.delete(&request, &caller).await
+            }
             _ => Err(ApiError::MethodNotAllowed("Method Not Allowed".into()).into()),
         }
     }
@@ -212,26 +234,62 @@ impl Users {
             .ok_or(UsersError::NotFound)
     }
 
-    /// Whether the verified caller is `user`.
-    fn is_caller(request: &Request, user: &User) -> Result<bool, UsersError> {
-        Ok(request.verified_claims()?.sub == user.id.to_string())
+    /// The caller as stored now, if it may act and its current roles grant `permission`: the
+    /// check at the top of every request. Administrators are authgate users, so an outside
+    /// issuer's token, whatever its scopes, manages no one here.
+    async fn caller(
+        &self,
+        request: &Request,
+        permission: &'static str,
+    ) -> Result<User, UsersError> {
+        let claims = request.verified_claims()?;
+        let id: UserId = claims
+            .sub
+            .parse()
+            .map_err(|_| UsersError::CallerDenied(Denied::UnknownUser))?;
+        let caller = user_may_act(self.store.get_by_id(id).await?)?;
+        self.require(&caller, permission)?;
+        Ok(caller)
     }
 
-    async fn patch(&self, request: &Request) -> Result<Response<Body>, UsersError> {
+    /// `Ok` if `caller`'s current roles grant `permission`.
+    fn require(&self, caller: &User, permission: &'static str) -> Result<(), UsersError> {
+        if self.roles.permissions(&caller.roles).contains(permission) {
+            Ok(())
+        } else {
+            tracing::warn!(user_id = %caller.id, permission, "administration refused: permission not held");
+            Err(UsersError::NotPermitted(permission))
+        }
+    }
+
+    /// The user the request names, if `caller` may manage them.
+    async fn managed(&self, request: &Request, caller: &User) -> Result<User, UsersError> {
+        let user = self.find(request).await?;
+        if !self.roles.may_manage(&caller.roles, &user.roles) {
+            tracing::warn!(user_id = %caller.id, target = %user.id, "administration refused: the target holds administration permissions the caller does not");
+            return Err(UsersError::NotPermitted("the target's permissions"));
+        }
+        Ok(user)
+    }
+
+    async fn patch(&self, request: &Request, caller: &User) -> Result<Response<Body>, UsersError> {
         body::require_media_type(request, false)?;
         let patch: Patch = body::json(request)?;
-        let user = self.find(request).await?;
+        let user = self.managed(request, caller).await?;
         let roles = patch.roles.map(parse_roles).transpose()?;
         if let Some(roles) = &roles {
             self.roles.check(roles)?;
         }
-        if Self::is_caller(request, &user)? {
-            if roles
-                .as_ref()
-                .is_some_and(|roles| !self.roles.permissions(roles).contains(USERS_WRITE))
-            {
+        let claims = patch.claims.map(CustomClaims::parse).transpose()?;
+        let grants_change = roles.as_ref().is_some_and(|r| *r != user.roles)
+            || claims.as_ref().is_some_and(|c| *c != user.claims);
+        if grants_change {
+            self.require(caller, USERS_ROLES)?;
+        }
+        if caller.id == user.id {
+            if grants_change {
                 return Err(UsersError::LockOut(
-                    "You cannot take users:write from yourself; another administrator must",
+                    "You cannot change your own roles or claims; another administrator must",
                 ));
             }
             if patch.disabled == Some(true) {
@@ -258,7 +316,8 @@ impl Users {
             disabled: patch.disabled,
             email_verified: None,
             roles,
-            claims: patch.claims.map(CustomClaims::parse).transpose()?,
+            claims,
+            ..UserChanges::default()
         };
         let changed = change_user(self.store.as_ref(), user.id, changes).await?;
         if changed.email_changed {
@@ -266,7 +325,7 @@ impl Users {
                 .send(TokenPurpose::VerifyEmail, &changed.user)
                 .await?;
         }
-        let ended_sessions = changed.sessions_ended_at_ms.is_some();
+        let ended_sessions = changed.sessions_ended;
         tracing::info!(user_id = %user.id, ended_sessions, "user updated by an administrator");
         Ok(json_response(
             StatusCode::OK,
@@ -274,9 +333,9 @@ impl Users {
         ))
     }
 
-    async fn delete(&self, request: &Request) -> Result<Response<Body>, UsersError> {
-        let user = self.find(request).await?;
-        if Self::is_caller(request, &user)? {
+    async fn delete(&self, request: &Request, caller: &User) -> Result<Response<Body>, UsersError> {
+        let user = self.managed(request, caller).await?;
+        if caller.id == user.id {
             return Err(UsersError::LockOut(
                 "You cannot delete yourself; another administrator must",
             ));

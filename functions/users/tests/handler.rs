@@ -48,7 +48,10 @@ async fn fixture() -> Fixture {
     };
     let admin = create("root@example.com", true).await;
     let alice = create("alice@example.com", false).await;
-    let env = Env::default().with("ROLES", r#"{"editor": ["items:write"]}"#);
+    let env = Env::default().with(
+        "ROLES",
+        r#"{"editor": ["items:write"], "support": ["users:read", "users:write"]}"#,
+    );
     let mailer = authgate_runtime::RecordingMailer::new();
     let resources = Resources::new(store.clone(), Arc::new(KeyRing::fixed(KeySet::default())))
         .with_mailer(Arc::new(mailer.clone()));
@@ -246,7 +249,7 @@ async fn an_administrator_cannot_lock_themselves_out() {
     assert_eq!(response.status(), 409);
     let still = f.store.get_by_id(f.admin.id).await.unwrap().unwrap();
     assert!(still.roles.contains(ADMIN_ROLE) && !still.disabled);
-    let keeps = f
+    let promotes = f
         .users
         .handle(patch(
             &f.admin,
@@ -254,7 +257,16 @@ async fn an_administrator_cannot_lock_themselves_out() {
             json!({"roles": ["admin", "editor"]}),
         ))
         .await;
-    assert_eq!(keeps.status(), 200, "keeping users:write is fine");
+    assert_eq!(
+        promotes.status(),
+        409,
+        "no one changes their own roles, not even to add one"
+    );
+    let keeps = f
+        .users
+        .handle(patch(&f.admin, &f.admin, json!({"roles": ["admin"]})))
+        .await;
+    assert_eq!(keeps.status(), 200, "naming one's roles unchanged is fine");
 }
 
 #[tokio::test]
@@ -277,6 +289,7 @@ async fn disabling_or_a_new_password_ends_the_users_sessions() {
                 &session,
                 &authgate_users::RefreshToken::generate().hash(),
                 now + 600_000,
+                &f.alice,
             )
             .await
             .unwrap();
@@ -346,4 +359,151 @@ async fn an_administrator_changing_an_email_leaves_it_unverified_and_mails_the_n
         1,
         "the same address again sends nothing"
     );
+}
+
+/// A user with `roles`, stored in `f`'s store.
+async fn member(f: &Fixture, email: &str, roles: &[&str]) -> User {
+    f.store
+        .create(NewUser {
+            email: Email::parse(email).unwrap(),
+            password_hash: PasswordHash::from_phc(PHC).unwrap(),
+            roles: parse_roles(roles.iter().copied()).unwrap(),
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn users_write_alone_neither_grants_roles_nor_manages_an_administrator() {
+    let f = fixture().await;
+    let support = member(&f, "support@example.com", &["support"]).await;
+    for (target, body) in [
+        (&f.alice, json!({"roles": ["admin"]})),
+        (&f.alice, json!({"claims": {"tenant": "acme"}})),
+        (&support, json!({"roles": ["support", "admin"]})),
+        (&f.admin, json!({"password": "a takeover passphrase"})),
+        (&f.admin, json!({"email": "mine@example.com"})),
+        (&f.admin, json!({"disabled": true})),
+    ] {
+        let response = f.users.handle(patch(&support, target, body.clone())).await;
+        assert_eq!(response.status(), 403, "{body}");
+        assert_eq!(
+            json_body(&response)["detail"],
+            authgate_http::NOT_ENOUGH_PERMISSIONS
+        );
+    }
+    let response = f
+        .users
+        .handle(call("users-delete.json", &support, Some(&f.admin)))
+        .await;
+    assert_eq!(response.status(), 403);
+    let admin = f.store.get_by_id(f.admin.id).await.unwrap().unwrap();
+    assert_eq!(admin, f.admin, "the administrator is untouched");
+    let alice = f.store.get_by_id(f.alice.id).await.unwrap().unwrap();
+    assert!(alice.roles.is_empty() && alice.claims.is_empty());
+
+    let response = f
+        .users
+        .handle(patch(&support, &f.alice, json!({"disabled": true})))
+        .await;
+    assert_eq!(response.status(), 200, "support manages a plain user");
+}
+
+#[tokio::test]
+async fn the_callers_current_roles_decide_not_its_token() {
+    let f = fixture().await;
+    let former = member(&f, "former@example.com", &["admin"]).await;
+    f.store
+        .update(
+            former.id,
+            authgate_users::UserChanges {
+                roles: Some(Default::default()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // The request's claims still say `admin` and `users:write`, as a token issued before the
+    // demotion would.
+    for request in [
+        patch(&former, &f.alice, json!({"disabled": true})),
+        patch(&former, &former, json!({"roles": ["admin"]})),
+        call("users-get.json", &former, Some(&f.alice)),
+        call("users-list.json", &former, None),
+        call("users-delete.json", &former, Some(&f.alice)),
+    ] {
+        let response = f.users.handle(request).await;
+        assert_eq!(response.status(), 403, "{:?}", json_body(&response));
+    }
+    assert!(
+        !f.store
+            .get_by_id(f.alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+    f.store.delete(former.id).await.unwrap();
+    let response = f.users.handle(call("users-list.json", &former, None)).await;
+    assert_eq!(response.status(), 401, "a deleted caller");
+}
+
+#[tokio::test]
+async fn taking_a_role_or_claim_away_ends_the_users_sessions_and_adding_one_does_not() {
+    let f = fixture().await;
+    let start = |user: User| {
+        let store = Arc::clone(&f.store);
+        async move {
+            let now = now_ms();
+            let session = authgate_users::Session {
+                id: uuid::Uuid::new_v4(),
+                user_id: user.id,
+                created_at_ms: now.max(user.sessions_valid_after_ms + 1),
+                expires_at_ms: now + 3_600_000,
+                revoked: false,
+            };
+            store
+                .start(
+                    &session,
+                    &authgate_users::RefreshToken::generate().hash(),
+                    now + 600_000,
+                    &user,
+                )
+                .await
+                .unwrap();
+            session
+        }
+    };
+    let alive = |session: authgate_users::Session| {
+        let store = Arc::clone(&f.store);
+        async move {
+            store
+                .state(session.id, session.user_id)
+                .await
+                .unwrap()
+                .may_act(now_ms())
+                .is_ok()
+        }
+    };
+    let session = start(f.alice.clone()).await;
+    let granted = f
+        .users
+        .handle(patch(
+            &f.admin,
+            &f.alice,
+            json!({"roles": ["editor"], "claims": {"tenant": "acme", "tier": 1}}),
+        ))
+        .await;
+    assert_eq!(granted.status(), 200);
+    assert!(alive(session.clone()).await, "adding ends nothing");
+    for body in [json!({"roles": []}), json!({"claims": {"tenant": "acme"}})] {
+        let alice = f.store.get_by_id(f.alice.id).await.unwrap().unwrap();
+        let session = start(alice).await;
+        let response = f
+            .users
+            .handle(patch(&f.admin, &f.alice, body.clone()))
+            .await;
+        assert_eq!(response.status(), 200, "{body}");
+        assert!(!alive(session).await, "{body}: the session ended");
+    }
 }

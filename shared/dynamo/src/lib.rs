@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 
 use authgate_users::{
     ADMIN_ROLE, CustomClaims, Email, NewUser, PasswordHash, StoreError, User, UserChanges, UserId,
-    UserPage, UserStore, decode_cursor, encode_cursor,
+    UserPage, UserStore, decode_cursor, encode_cursor, raised_cut_off,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -42,6 +42,10 @@ const KIND_USER: &str = "user";
 const KIND_EMAIL: &str = "email";
 /// Attempts at a registration transaction that DynamoDB cancelled for a conflicting transaction.
 const CONFLICT_ATTEMPTS: u32 = 8;
+/// Attempts at an update whose item changed between its read and its conditional write.
+const UPDATE_ATTEMPTS: u32 = 5;
+/// The user item's attribute holding logout-all's cut-off.
+pub(crate) const CUT_OFF: &str = "sessions_valid_after_ms";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -173,7 +177,16 @@ fn user_from_item(item: &Item) -> Result<User, StoreError> {
         email_verified: get_bool(item, "email_verified"),
         roles: roles_from_item(item)?,
         claims: claims_from_item(item)?,
+        sessions_valid_after_ms: cut_off(item)?,
     })
+}
+
+/// The user item's logout-all cut-off (absent: none yet).
+pub(crate) fn cut_off(item: &Item) -> Result<i64, StoreError> {
+    item.get(CUT_OFF)
+        .map(|_| get_n(item, CUT_OFF))
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 impl DynamoUserStore {
@@ -202,29 +215,32 @@ impl DynamoUserStore {
         value: AttributeValue,
     ) -> Result<bool, StoreError> {
         Ok(self
-            .update_existing(pk, vec![(attribute, value)])
+            .update_if(pk, vec![(attribute, value)], Condition::default())
             .await?
             .is_some())
     }
 
-    /// Sets each attribute on the item `pk` if that item exists, in one conditional update: the
-    /// item as it is afterwards, or `None` if there is no such item.
-    pub(crate) async fn update_existing(
+    /// Sets each attribute on the item `pk` if that item exists and `condition` holds, in one
+    /// conditional update: the item as it is afterwards, or `None` if the condition failed.
+    pub(crate) async fn update_if(
         &self,
         pk: String,
         sets: Vec<(&str, AttributeValue)>,
+        condition: Condition,
     ) -> Result<Option<Item>, StoreError> {
         let set = SetExpression::of(sets);
+        let expression = condition.expression();
+        let mut values = set.values;
+        values.extend(condition.values);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk))
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PARTITION_KEY)
+            .condition_expression(expression)
             .update_expression(set.expression)
             .set_expression_attribute_names(Some(set.names))
-            .set_expression_attribute_values(Some(set.values))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;
@@ -239,6 +255,67 @@ impl DynamoUserStore {
                 Ok(None)
             }
             Err(err) => Err(backend(aws_sdk_dynamodb::Error::from(err))),
+        }
+    }
+
+    /// One attempt at `changes` on `current` (as just read): the user as stored afterwards, or
+    /// `None` when the item changed since the read.
+    async fn try_update(
+        &self,
+        current: &User,
+        changes: &UserChanges,
+    ) -> Result<Option<User>, StoreError> {
+        let id = current.id;
+        let mut sets = assignments(changes);
+        if let Some(cut_off) = new_cut_off(changes, current) {
+            sets.push((CUT_OFF, cut_off));
+        }
+        if sets.is_empty() {
+            return Ok(Some(current.clone()));
+        }
+        let condition = Condition::user_as_read(current);
+        let Some(new_key) = changes.new_email_key(&current.email) else {
+            return self
+                .update_if(user_key(id), sets, condition)
+                .await?
+                .map(|item| user_from_item(&item))
+                .transpose();
+        };
+        // A new email moves the lock: the user item (still as read), the old lock (still this
+        // user's) and the new lock (still free) change together or not at all.
+        let set = SetExpression::of(sets);
+        let mut values = set.values;
+        values.extend(condition.values.clone());
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(user_key(id)))
+            .condition_expression(condition.expression())
+            .update_expression(set.expression)
+            .set_expression_attribute_names(Some(set.names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(backend)?;
+        let release = self.release_email(&current.email, id)?;
+        let lock = HashMap::from([
+            (PARTITION_KEY.to_owned(), s(format!("email#{new_key}"))),
+            ("kind".to_owned(), s(KIND_EMAIL)),
+            ("user_id".to_owned(), s(id.to_string())),
+        ]);
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().delete(release).build())
+            .transact_items(self.put(lock)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => self.get_by_id(id).await,
+            Err(err) => match failed_condition(&err) {
+                Some(2) => Err(StoreError::DuplicateEmail),
+                Some(_) => Ok(None),
+                None => Err(backend(aws_sdk_dynamodb::Error::from(err))),
+            },
         }
     }
 
@@ -320,6 +397,51 @@ impl SetExpression {
     }
 }
 
+/// A condition on an item beyond its existence: clauses joined by `AND`, with their values.
+#[derive(Default)]
+pub(crate) struct Condition {
+    clauses: Vec<String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Condition {
+    /// The user item is still as `read` was in what a change decides on: its address, its
+    /// password hash and its logout-all cut-off (optimistic concurrency: the write happens only
+    /// if no other write to these came between the read and it).
+    fn user_as_read(read: &User) -> Self {
+        let mut condition = Self::default();
+        condition.clause(
+            "email_normalized = :read_email",
+            ":read_email",
+            s(read.email.normalized()),
+        );
+        condition.clause(
+            "password_hash = :read_hash",
+            ":read_hash",
+            s(read.password_hash.as_phc()),
+        );
+        condition.clause(
+            &format!("(attribute_not_exists({CUT_OFF}) OR {CUT_OFF} = :read_cut)"),
+            ":read_cut",
+            n(read.sessions_valid_after_ms),
+        );
+        condition
+    }
+
+    pub(crate) fn clause(&mut self, clause: &str, name: &str, value: AttributeValue) {
+        self.clauses.push(clause.to_owned());
+        self.values.insert(name.to_owned(), value);
+    }
+
+    /// The whole expression, the item's existence first (`#pk` is named by `SetExpression`).
+    fn expression(&self) -> String {
+        std::iter::once("attribute_exists(#pk)")
+            .chain(self.clauses.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+}
+
 /// The attribute assignments `changes` make.
 fn assignments(changes: &UserChanges) -> Vec<(&'static str, AttributeValue)> {
     let mut sets = Vec::new();
@@ -345,8 +467,15 @@ fn assignments(changes: &UserChanges) -> Vec<(&'static str, AttributeValue)> {
     sets
 }
 
+/// The cut-off to write when `changes` end sessions of `current`.
+fn new_cut_off(changes: &UserChanges, current: &User) -> Option<AttributeValue> {
+    changes
+        .end_sessions_at_ms
+        .map(|at| n(raised_cut_off(current.sessions_valid_after_ms, at)))
+}
+
 /// Which item's condition cancelled a transaction, by its index, if one did.
-fn failed_condition(err: &SdkError<TransactWriteItemsError>) -> Option<usize> {
+pub(crate) fn failed_condition(err: &SdkError<TransactWriteItemsError>) -> Option<usize> {
     let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
         err.as_service_error()
     else {
@@ -437,55 +566,21 @@ impl UserStore for DynamoUserStore {
         self.get_by_id(id).await
     }
 
+    /// Read, decide, then write conditioned on the item being as read; a write that lost a race
+    /// reads again, so `changes.expected` is judged on the user as it is when the write lands.
     async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError> {
-        let current = self.get_by_id(id).await?.ok_or(StoreError::NotFound)?;
-        let sets = assignments(&changes);
-        if sets.is_empty() {
-            return Ok(current);
+        for _ in 0..UPDATE_ATTEMPTS {
+            let current = self.get_by_id(id).await?.ok_or(StoreError::NotFound)?;
+            if !changes.expected.holds(&current) {
+                return Err(StoreError::Changed);
+            }
+            if let Some(user) = self.try_update(&current, &changes).await? {
+                return Ok(user);
+            }
         }
-        let Some(new_key) = changes.new_email_key(&current.email) else {
-            let item = self
-                .update_existing(user_key(id), sets)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            return user_from_item(&item);
-        };
-        // A new email moves the lock: the user item (still on the old email), the old lock (still
-        // this user's) and the new lock (still free) change together or not at all.
-        let set = SetExpression::of(sets);
-        let mut values = set.values;
-        values.insert(":old".to_owned(), s(current.email.normalized()));
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(user_key(id)))
-            .condition_expression("attribute_exists(#pk) AND email_normalized = :old")
-            .update_expression(set.expression)
-            .set_expression_attribute_names(Some(set.names))
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(backend)?;
-        let release = self.release_email(&current.email, id)?;
-        let lock = HashMap::from([
-            (PARTITION_KEY.to_owned(), s(format!("email#{new_key}"))),
-            ("kind".to_owned(), s(KIND_EMAIL)),
-            ("user_id".to_owned(), s(id.to_string())),
-        ]);
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().delete(release).build())
-            .transact_items(self.put(lock)?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => self.get_by_id(id).await?.ok_or(StoreError::NotFound),
-            Err(err) => match failed_condition(&err) {
-                Some(2) => Err(StoreError::DuplicateEmail),
-                Some(_) => Err(StoreError::NotFound),
-                None => Err(backend(aws_sdk_dynamodb::Error::from(err))),
-            },
-        }
+        Err(StoreError::Backend(
+            "the user kept changing during an update".into(),
+        ))
     }
 
     async fn delete(&self, id: UserId) -> Result<(), StoreError> {

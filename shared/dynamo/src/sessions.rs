@@ -15,17 +15,18 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use authgate_users::UserStore;
 use authgate_users::{
     RefreshError, RefreshRecord, Rotated, RotationDecision, RotationPolicy, Session, SessionId,
-    SessionState, SessionStore, StoreError, TokenHash, UserId, decide_rotation,
+    SessionState, SessionStore, StoreError, TokenHash, User, UserId, decide_rotation,
 };
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update,
 };
 
 use crate::{
-    DynamoUserStore, PARTITION_KEY, TTL_ATTRIBUTE, backend, dynamo, get_bool, get_id, get_n, get_s,
-    n, s, user_key,
+    CUT_OFF, Condition, DynamoUserStore, PARTITION_KEY, TTL_ATTRIBUTE, backend, cut_off, dynamo,
+    failed_condition, get_bool, get_id, get_n, get_s, n, s, user_key,
 };
 
 /// Every attribute the session check reads, from the session and the user item. The authorizer's
@@ -185,11 +186,7 @@ impl DynamoUserStore {
                 }
                 "user" => {
                     state.user_disabled = Some(get_bool(item, "disabled"));
-                    state.sessions_valid_after_ms = item
-                        .get("sessions_valid_after_ms")
-                        .map(|_| get_n(item, "sessions_valid_after_ms"))
-                        .transpose()?
-                        .unwrap_or(0);
+                    state.sessions_valid_after_ms = cut_off(item)?;
                 }
                 _ => {}
             }
@@ -304,7 +301,26 @@ impl SessionStore for DynamoUserStore {
         session: &Session,
         first: &TokenHash,
         first_expires_at_ms: i64,
+        as_read: &User,
     ) -> Result<(), StoreError> {
+        if as_read.id != session.user_id {
+            return Err(StoreError::Changed);
+        }
+        // The rule of `authgate_users::may_start`, as a condition on the user item.
+        let user_as_read = ConditionCheck::builder()
+            .table_name(self.table())
+            .key(PARTITION_KEY, s(user_key(session.user_id)))
+            .condition_expression(format!(
+                "attribute_exists(#pk) AND (attribute_not_exists(disabled) OR disabled = :false) \
+                 AND password_hash = :hash \
+                 AND (attribute_not_exists({CUT_OFF}) OR {CUT_OFF} < :created)"
+            ))
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":hash", s(as_read.password_hash.as_phc()))
+            .expression_attribute_values(":created", n(session.created_at_ms))
+            .build()
+            .map_err(backend)?;
         let session_item = HashMap::from([
             (PARTITION_KEY.to_owned(), s(session_key(session.id))),
             ("kind".to_owned(), s("session")),
@@ -319,14 +335,23 @@ impl SessionStore for DynamoUserStore {
             ("revoked".to_owned(), AttributeValue::Bool(session.revoked)),
             (HEAD_ATTRIBUTE.to_owned(), s(first.as_str())),
         ]);
-        self.client()
+        let result = self
+            .client()
             .transact_write_items()
             .transact_items(self.put_new(session_item)?)
             .transact_items(self.put_new(refresh_item(first, session, first_expires_at_ms))?)
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(user_as_read)
+                    .build(),
+            )
             .send()
-            .await
-            .map_err(dynamo)?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if failed_condition(&err) == Some(2) => Err(StoreError::Changed),
+            Err(err) => Err(dynamo(err)),
+        }
     }
 
     async fn rotate(
@@ -351,15 +376,27 @@ impl SessionStore for DynamoUserStore {
             .map(|_| ())
     }
 
+    /// One `UpdateItem` conditioned on the stored cut-off being earlier (then `now_ms` is
+    /// `raised_cut_off`'s answer); otherwise, rarely (a clock behind the last cut-off's), the
+    /// read-then-conditional-write of an update, which raises it past the stored one.
     async fn revoke_all(&self, user: UserId, now_ms: i64) -> Result<(), StoreError> {
-        let existed = self
-            .set_on_existing(user_key(user), "sessions_valid_after_ms", n(now_ms))
+        let mut later = Condition::default();
+        later.clause(
+            &format!("(attribute_not_exists({CUT_OFF}) OR {CUT_OFF} < :cut)"),
+            ":cut",
+            n(now_ms),
+        );
+        let raised = self
+            .update_if(user_key(user), vec![(CUT_OFF, n(now_ms))], later)
             .await?;
-        if existed {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
+        if raised.is_some() {
+            return Ok(());
         }
+        let changes = authgate_users::UserChanges {
+            end_sessions_at_ms: Some(now_ms),
+            ..Default::default()
+        };
+        self.update(user, changes).await.map(|_| ())
     }
 
     /// One strongly consistent `BatchGetItem` of the session and the user, projected onto what

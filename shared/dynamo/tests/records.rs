@@ -191,6 +191,7 @@ async fn recorded_store() -> (
         &session,
         &authgate_users::RefreshToken::generate().hash(),
         now + 600_000,
+        &user,
     )
     .await
     .unwrap();

@@ -86,6 +86,7 @@ impl Record {
             email_verified: self.email_verified,
             roles: self.roles,
             claims: self.claims,
+            sessions_valid_after_ms: 0,
         })
     }
 }
@@ -169,8 +170,31 @@ impl EmbeddedUserStore {
 fn read_user(db: &Database, id: &str) -> Result<Option<User>, StoreError> {
     let txn = db.begin_read().map_err(backend)?;
     let users = txn.open_table(USERS).map_err(backend)?;
-    let found = users.get(id).map_err(backend)?;
-    found.map(|bytes| decode(bytes.value())).transpose()
+    let valid_after = txn.open_table(VALID_AFTER).map_err(backend)?;
+    user_in(&users, &valid_after, id)
+}
+
+/// The user `id` with its logout-all cut-off, which lives in a table of its own.
+pub(crate) fn user_in(
+    users: &impl ReadableTable<&'static str, &'static [u8]>,
+    valid_after: &impl ReadableTable<&'static str, i64>,
+    id: &str,
+) -> Result<Option<User>, StoreError> {
+    let Some(bytes) = users.get(id).map_err(backend)? else {
+        return Ok(None);
+    };
+    with_cut_off(decode(bytes.value())?, valid_after).map(Some)
+}
+
+fn with_cut_off(
+    mut user: User,
+    valid_after: &impl ReadableTable<&'static str, i64>,
+) -> Result<User, StoreError> {
+    user.sessions_valid_after_ms = valid_after
+        .get(user.id.to_string().as_str())
+        .map_err(backend)?
+        .map_or(0, |v| v.value());
+    Ok(user)
 }
 
 #[async_trait]
@@ -227,10 +251,11 @@ impl UserStore for EmbeddedUserStore {
             let txn = db.begin_write().map_err(backend)?;
             let user = {
                 let mut users = txn.open_table(USERS).map_err(backend)?;
-                let mut user = match users.get(id.as_str()).map_err(backend)? {
-                    Some(bytes) => decode(bytes.value())?,
-                    None => return Err(StoreError::NotFound),
-                };
+                let mut valid_after = txn.open_table(VALID_AFTER).map_err(backend)?;
+                let mut user = user_in(&users, &valid_after, &id)?.ok_or(StoreError::NotFound)?;
+                if !changes.expected.holds(&user) {
+                    return Err(StoreError::Changed);
+                }
                 if let Some(key) = changes.new_email_key(&user.email) {
                     let mut emails = txn.open_table(EMAILS).map_err(backend)?;
                     if emails.get(key.as_str()).map_err(backend)?.is_some() {
@@ -246,6 +271,11 @@ impl UserStore for EmbeddedUserStore {
                 users
                     .insert(id.as_str(), bytes.as_slice())
                     .map_err(backend)?;
+                if user.sessions_valid_after_ms > 0 {
+                    valid_after
+                        .insert(id.as_str(), user.sessions_valid_after_ms)
+                        .map_err(backend)?;
+                }
                 user
             };
             txn.commit().map_err(backend)?;
@@ -284,6 +314,7 @@ impl UserStore for EmbeddedUserStore {
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(backend)?;
             let users = txn.open_table(USERS).map_err(backend)?;
+            let valid_after = txn.open_table(VALID_AFTER).map_err(backend)?;
             // The table is keyed by id: read only the page after the cursor, and one more.
             let range = match &after {
                 Some(after) => users.range::<&str>((
@@ -296,7 +327,7 @@ impl UserStore for EmbeddedUserStore {
             let mut page = Vec::new();
             for entry in range.take(limit.saturating_add(1)) {
                 let (_, bytes) = entry.map_err(backend)?;
-                page.push(decode(bytes.value())?);
+                page.push(with_cut_off(decode(bytes.value())?, &valid_after)?);
             }
             page_of(page, limit, None)
         })
@@ -307,10 +338,11 @@ impl UserStore for EmbeddedUserStore {
         self.blocking(|db| {
             let txn = db.begin_read().map_err(backend)?;
             let users = txn.open_table(USERS).map_err(backend)?;
+            let valid_after = txn.open_table(VALID_AFTER).map_err(backend)?;
             let mut all = Vec::new();
             for entry in users.iter().map_err(backend)? {
                 let (_, bytes) = entry.map_err(backend)?;
-                all.push(decode(bytes.value())?);
+                all.push(with_cut_off(decode(bytes.value())?, &valid_after)?);
             }
             all.sort_by_key(|u| u.email.normalized());
             Ok(all)

@@ -4,12 +4,15 @@
 use async_trait::async_trait;
 use authgate_users::{
     RefreshError, RefreshRecord, Rotated, RotationDecision, RotationPolicy, Session, SessionId,
-    SessionState, SessionStore, StoreError, TokenHash, UserId, decide_rotation,
+    SessionState, SessionStore, StoreError, TokenHash, User, UserId, decide_rotation, may_start,
+    raised_cut_off,
 };
 use redb::{ReadableTable, Table};
 use serde::{Deserialize, Serialize};
 
-use crate::{EmbeddedUserStore, HEADS, REFRESH, SESSIONS, USERS, VALID_AFTER, backend, decode};
+use crate::{
+    EmbeddedUserStore, HEADS, REFRESH, SESSIONS, USERS, VALID_AFTER, backend, decode, user_in,
+};
 
 #[derive(Serialize, Deserialize)]
 struct StoredSession {
@@ -101,12 +104,22 @@ impl SessionStore for EmbeddedUserStore {
         session: &Session,
         first: &TokenHash,
         first_expires_at_ms: i64,
+        as_read: &User,
     ) -> Result<(), StoreError> {
         let session = session.clone();
         let first = first.clone();
+        let as_read = as_read.clone();
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(backend)?;
             {
+                let stored = user_in(
+                    &txn.open_table(USERS).map_err(backend)?,
+                    &txn.open_table(VALID_AFTER).map_err(backend)?,
+                    &session.user_id.to_string(),
+                )?;
+                if !may_start(&session, &as_read, stored.as_ref()) {
+                    return Err(StoreError::Changed);
+                }
                 put_session(&mut txn.open_table(SESSIONS).map_err(backend)?, &session)?;
                 let record = RefreshRecord {
                     session: session.id,
@@ -229,10 +242,15 @@ impl SessionStore for EmbeddedUserStore {
             {
                 return Err(StoreError::NotFound);
             }
-            txn.open_table(VALID_AFTER)
+            let mut valid_after = txn.open_table(VALID_AFTER).map_err(backend)?;
+            let stored = valid_after
+                .get(key.as_str())
                 .map_err(backend)?
-                .insert(key.as_str(), now_ms)
+                .map_or(0, |v| v.value());
+            valid_after
+                .insert(key.as_str(), raised_cut_off(stored, now_ms))
                 .map_err(backend)?;
+            drop(valid_after);
             txn.commit().map_err(backend)
         })
         .await

@@ -253,7 +253,8 @@ impl UserTokens {
         })
     }
 
-    /// A fresh access token for `user` in `session`, with what the user is now.
+    /// A fresh access token for `user` in `session`, with what the user is now: a role no
+    /// longer defined is neither named nor grants anything.
     pub async fn issue(&self, user: &User, session: &Session) -> Result<IssuedToken, SignError> {
         let (id, sid) = (user.id.to_string(), session.id.to_string());
         self.issuer.current().await?.issue(&Subject {
@@ -261,7 +262,12 @@ impl UserTokens {
             email: user.email.as_str(),
             email_verified: user.email_verified,
             session: &sid,
-            roles: user.roles.iter().cloned().collect(),
+            roles: user
+                .roles
+                .iter()
+                .filter(|role| self.roles.defines(role))
+                .cloned()
+                .collect(),
             permissions: self.roles.permissions(&user.roles).into_iter().collect(),
             claims: user.claims.as_map().clone(),
         })
@@ -274,39 +280,49 @@ pub struct Changed {
     pub user: User,
     /// Whether the address changed (it is unverified now, and wants a verification mail).
     pub email_changed: bool,
-    /// The logout-all cut-off the change set: sessions created at or before it are ended.
-    pub sessions_ended_at_ms: Option<i64>,
+    /// Whether the change ended every session of the user (the user's
+    /// `sessions_valid_after_ms` is the cut-off then).
+    pub sessions_ended: bool,
 }
 
 /// Applies `changes` to a user, the one way the admin API, `PATCH /users/me`, a password reset and
-/// the command line change users: a user who is disabled or given a new password loses every
-/// session, and a new address is unverified until verified.
+/// the command line change users: a user who is disabled, given a new password, or loses a role
+/// or a custom claim loses every session in the same write (tokens issued before must not keep
+/// what was taken away), and a new address is unverified until verified.
 pub async fn change_user(
     store: &dyn AccountStore,
     id: authgate_users::UserId,
     mut changes: authgate_users::UserChanges,
 ) -> Result<Changed, StoreError> {
-    let ends_sessions = changes.disabled == Some(true) || changes.password_hash.is_some();
+    let mut sessions_ended = changes.disabled == Some(true) || changes.password_hash.is_some();
     let mut email_changed = false;
-    if let Some(email) = &changes.email {
+    if changes.email.is_some() || changes.roles.is_some() || changes.claims.is_some() {
         let current = store.get_by_id(id).await?.ok_or(StoreError::NotFound)?;
-        if current.email != *email {
+        if changes.email.as_ref().is_some_and(|e| *e != current.email) {
             email_changed = true;
             changes.email_verified = Some(false);
         }
+        let roles_taken = changes
+            .roles
+            .as_ref()
+            .is_some_and(|roles| !current.roles.is_subset(roles));
+        let claims_taken = changes.claims.as_ref().is_some_and(|claims| {
+            current
+                .claims
+                .as_map()
+                .iter()
+                .any(|(name, value)| claims.as_map().get(name) != Some(value))
+        });
+        sessions_ended |= roles_taken || claims_taken;
+    }
+    if sessions_ended {
+        changes.end_sessions_at_ms = Some(now_ms());
     }
     let user = store.update(id, changes).await?;
-    let sessions_ended_at_ms = if ends_sessions {
-        let cut_off = now_ms();
-        store.revoke_all(id, cut_off).await?;
-        Some(cut_off)
-    } else {
-        None
-    };
     Ok(Changed {
         user,
         email_changed,
-        sessions_ended_at_ms,
+        sessions_ended,
     })
 }
 
@@ -328,28 +344,30 @@ impl Sessions {
         })
     }
 
-    /// A new session for `user`, counted as created after `cut_off_ms` (a logout-all of the
-    /// same millisecond must not end it), and its first refresh token.
-    pub async fn open_after(
+    /// A new session for `user` as it was read at `read_at_ms`, and its first refresh token. The
+    /// session counts as created then (or just after the user's cut-off, whichever is later), and
+    /// the store starts it only if the user is still as read: a password change, disable or
+    /// logout-all that lands after the read ends it before it begins (`StoreError::Changed`).
+    pub async fn open(
         &self,
         user: &User,
-        cut_off_ms: i64,
+        read_at_ms: i64,
     ) -> Result<(Session, RefreshToken), StoreError> {
-        let now = now_ms().max(cut_off_ms.saturating_add(1));
+        let created = read_at_ms.max(user.sessions_valid_after_ms.saturating_add(1));
         let lifetime = i64::try_from(self.settings.max_lifetime.as_millis()).unwrap_or(i64::MAX);
         let session = Session {
             id: uuid::Uuid::new_v4(),
             user_id: user.id,
-            created_at_ms: now,
-            expires_at_ms: now.saturating_add(lifetime),
+            created_at_ms: created,
+            expires_at_ms: created.saturating_add(lifetime),
             revoked: false,
         };
         let refresh = RefreshToken::generate();
-        let refresh_expires = now
+        let refresh_expires = now_ms()
             .saturating_add(self.settings.rotation_policy().refresh_ttl_ms)
             .min(session.expires_at_ms);
         self.store
-            .start(&session, &refresh.hash(), refresh_expires)
+            .start(&session, &refresh.hash(), refresh_expires, user)
             .await?;
         tracing::info!(user_id = %user.id, sid = %session.id, "session started");
         Ok((session, refresh))
@@ -380,9 +398,14 @@ impl SessionStarter {
         })
     }
 
-    /// A new session for `user`: its access token and its first refresh token.
-    pub async fn start(&self, user: &User) -> Result<(IssuedToken, RefreshToken), StartError> {
-        let (session, refresh) = self.sessions.open_after(user, i64::MIN).await?;
+    /// A new session for `user` as read at `read_at_ms` (see [`Sessions::open`]): its access
+    /// token and its first refresh token.
+    pub async fn start(
+        &self,
+        user: &User,
+        read_at_ms: i64,
+    ) -> Result<(IssuedToken, RefreshToken), StartError> {
+        let (session, refresh) = self.sessions.open(user, read_at_ms).await?;
         let issued = self.tokens.issue(user, &session).await?;
         tracing::info!(user_id = %user.id, sid = %session.id, jti = %issued.claims.jti, "access token issued");
         Ok((issued, refresh))

@@ -78,23 +78,28 @@ impl AccountMail {
             Err(_) => return Ok(()),
         };
         let user = self.store.get_by_email(&email).await?;
-        let allowed = self.address_allows(purpose, &email.normalized()).await?;
-        let Some(user) = user.filter(|u| !u.disabled) else {
-            return Ok(());
-        };
-        if purpose == TokenPurpose::VerifyEmail && user.email_verified {
-            return Ok(());
+        let receives = user
+            .filter(|u| !u.disabled && (purpose != TokenPurpose::VerifyEmail || !u.email_verified));
+        match receives {
+            Some(user) => self.send(purpose, &user).await,
+            None => self
+                .address_allows(purpose, &email.normalized())
+                .await
+                .map(|_| ()),
         }
-        if !allowed {
+    }
+
+    /// Issues a token of `purpose` for `user` and mails its link to the user's address, within
+    /// the address's cap, which every mail counts toward, whichever route sends it. Only a store
+    /// failure is an error; a mail over the cap or that cannot be sent is logged.
+    pub async fn send(&self, purpose: TokenPurpose, user: &User) -> Result<(), StoreError> {
+        if !self
+            .address_allows(purpose, &user.email.normalized())
+            .await?
+        {
             tracing::warn!(user_id = %user.id, purpose = purpose.as_str(), "mail limit for the address reached; no mail sent");
             return Ok(());
         }
-        self.send(purpose, &user).await
-    }
-
-    /// Issues a token of `purpose` for `user` and mails its link to the user's address. Only a
-    /// store failure is an error; a mail that cannot be sent is logged.
-    pub async fn send(&self, purpose: TokenPurpose, user: &User) -> Result<(), StoreError> {
         let token = ActionToken::generate();
         let (ttl, url) = match purpose {
             TokenPurpose::ResetPassword => (self.settings.reset_ttl, &self.settings.reset_url),

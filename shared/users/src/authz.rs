@@ -16,6 +16,12 @@ pub const ADMIN_ROLE: &str = "admin";
 pub const USERS_READ: &str = "users:read";
 /// Permission to change and delete users through the admin API.
 pub const USERS_WRITE: &str = "users:write";
+/// Permission to change what a user's tokens grant: their roles and custom claims. Apart from
+/// `users:write`, so that a support role that resets passwords cannot hand out `admin`.
+pub const USERS_ROLES: &str = "users:roles";
+/// The permissions of user administration: a caller manages only users whose administration
+/// permissions it holds itself (a support role cannot take over an administrator's account).
+pub const ADMINISTRATION_PERMISSIONS: [&str; 3] = [USERS_READ, USERS_WRITE, USERS_ROLES];
 
 /// Largest encoded size of a user's custom claims, in bytes.
 pub const MAX_CUSTOM_CLAIMS_BYTES: usize = 2048;
@@ -168,7 +174,7 @@ impl Default for RoleMap {
     fn default() -> Self {
         Self(BTreeMap::from([(
             ADMIN_ROLE.to_owned(),
-            BTreeSet::from([USERS_READ.to_owned(), USERS_WRITE.to_owned()]),
+            ADMINISTRATION_PERMISSIONS.map(str::to_owned).into(),
         )]))
     }
 }
@@ -218,6 +224,16 @@ impl RoleMap {
             .cloned()
             .collect()
     }
+
+    /// Whether a caller holding `caller` roles may manage a user holding `target` roles: only if
+    /// it holds every administration permission the target holds.
+    pub fn may_manage(&self, caller: &BTreeSet<String>, target: &BTreeSet<String>) -> bool {
+        let mine = self.permissions(caller);
+        self.permissions(target)
+            .iter()
+            .filter(|p| ADMINISTRATION_PERMISSIONS.contains(&p.as_str()))
+            .all(|p| mine.contains(p))
+    }
 }
 
 #[cfg(test)]
@@ -234,7 +250,7 @@ mod tests {
         let admin = map.permissions(&BTreeSet::from([ADMIN_ROLE.to_owned()]));
         assert_eq!(
             admin.into_iter().collect::<Vec<_>>(),
-            ["audit:read", USERS_READ, USERS_WRITE]
+            ["audit:read", USERS_READ, USERS_ROLES, USERS_WRITE]
         );
         let both = map.permissions(&parse_roles(["editor", "ghost"]).unwrap());
         assert_eq!(
@@ -292,6 +308,20 @@ mod tests {
         assert!(CustomClaims::parse(json!({ "x".repeat(64): 1 })).is_ok());
         let big = CustomClaims::parse(json!({"blob": "a".repeat(MAX_CUSTOM_CLAIMS_BYTES)}));
         assert!(matches!(big, Err(AuthzError::ClaimsTooLarge(_))), "{big:?}");
+    }
+
+    #[test]
+    fn a_caller_manages_only_users_whose_administration_permissions_it_holds() {
+        let map = RoleMap::parse(
+            r#"{"support": ["users:read", "users:write"], "editor": ["items:write"]}"#,
+        )
+        .unwrap();
+        let roles = |names: &[&str]| parse_roles(names.iter().copied()).unwrap();
+        assert!(map.may_manage(&roles(&["admin"]), &roles(&["admin", "editor"])));
+        assert!(map.may_manage(&roles(&["support"]), &roles(&["editor"])));
+        assert!(map.may_manage(&roles(&["support"]), &roles(&["support"])));
+        assert!(!map.may_manage(&roles(&["support"]), &roles(&["admin"])));
+        assert!(!map.may_manage(&roles(&["editor"]), &roles(&["support"])));
     }
 
     #[test]

@@ -236,6 +236,71 @@ pub async fn an_email_change_moves_the_login_and_refuses_a_taken_email<S: UserSt
     );
 }
 
+/// A change made on a decision about the user as read (a verification for the address the token
+/// was sent to, a reset for the hash it replaces) applies only while the user is still so.
+pub async fn an_update_applies_only_while_the_user_is_as_expected<S: UserStore>(store: S) {
+    let first = unique_email("expect");
+    let user = store.create(new_user(&first)).await.expect("create");
+    let moved = unique_email("moved");
+    store
+        .update(
+            user.id,
+            crate::UserChanges {
+                email: Some(moved.clone()),
+                ..crate::UserChanges::default()
+            },
+        )
+        .await
+        .expect("the address changes");
+    let verify_first = crate::UserChanges {
+        email_verified: Some(true),
+        expected: crate::Expected {
+            email: Some(first.clone()),
+            password_hash: None,
+        },
+        ..crate::UserChanges::default()
+    };
+    let err = store
+        .update(user.id, verify_first)
+        .await
+        .expect_err("the address is no longer the one expected");
+    assert!(matches!(err, StoreError::Changed), "{err:?}");
+    let found = store.get_by_id(user.id).await.expect("get").expect("found");
+    assert!(!found.email_verified, "nothing changed");
+
+    let other_hash = PasswordHash::from_phc(
+        "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0b3RoZXI$YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI",
+    )
+    .unwrap();
+    let reset_from_other = crate::UserChanges {
+        password_hash: Some(other_hash.clone()),
+        expected: crate::Expected {
+            email: None,
+            password_hash: Some(other_hash),
+        },
+        ..crate::UserChanges::default()
+    };
+    let err = store
+        .update(user.id, reset_from_other)
+        .await
+        .expect_err("the hash is not the one expected");
+    assert!(matches!(err, StoreError::Changed), "{err:?}");
+
+    let verify_moved = crate::UserChanges {
+        email_verified: Some(true),
+        expected: crate::Expected {
+            email: Some(Email::parse(&moved.as_str().to_uppercase()).unwrap()),
+            password_hash: Some(PasswordHash::from_phc(PHC).unwrap()),
+        },
+        ..crate::UserChanges::default()
+    };
+    let verified = store
+        .update(user.id, verify_moved)
+        .await
+        .expect("the user is as expected");
+    assert!(verified.email_verified);
+}
+
 pub async fn password_and_disabled_are_updated<S: UserStore>(store: S) {
     let user = store
         .create(new_user(&unique_email("pw")))
@@ -392,6 +457,7 @@ macro_rules! user_store_contract_tests {
             roles_and_claims_are_stored_and_updated,
             an_email_change_moves_the_login_and_refuses_a_taken_email,
             password_and_disabled_are_updated,
+            an_update_applies_only_while_the_user_is_as_expected,
             pages_walk_every_user_once_with_a_bounded_page,
             list_includes_created_users,
             concurrent_creates_of_one_email_yield_exactly_one_user,
@@ -447,7 +513,7 @@ pub async fn user_with_session<S: UserStore + crate::SessionStore + ?Sized>(
     };
     let token = crate::RefreshToken::generate();
     store
-        .start(&session, &token.hash(), now + 600_000)
+        .start(&session, &token.hash(), now + 600_000, &user)
         .await
         .expect("start");
     (user, session, token)
@@ -715,7 +781,12 @@ pub async fn logout_and_logout_all_end_sessions<S: UserStore + crate::SessionSto
         ..one.clone()
     };
     store
-        .start(&two, &crate::RefreshToken::generate().hash(), now + 600_000)
+        .start(
+            &two,
+            &crate::RefreshToken::generate().hash(),
+            now + 600_000,
+            &user,
+        )
         .await
         .expect("start");
 
@@ -775,6 +846,7 @@ pub async fn logout_and_logout_all_end_sessions<S: UserStore + crate::SessionSto
             &three,
             &crate::RefreshToken::generate().hash(),
             now + 600_000,
+            &user,
         )
         .await
         .expect("start");
@@ -807,6 +879,167 @@ pub async fn disabled_or_missing_users_have_no_active_session<
         "a session belongs to its user"
     );
     assert_eq!(state.session, None, "a session belongs to its user");
+}
+
+/// A session starts only for its user as read: a password change, a disable or a logout-all
+/// that lands between the read and the start leaves no session.
+pub async fn a_session_starts_only_while_its_user_is_as_read<S: UserStore + crate::SessionStore>(
+    store: S,
+) {
+    let now = 1_800_000_000_000;
+    let start = |user: &crate::User, created_at_ms: i64| {
+        let session = crate::Session {
+            id: uuid::Uuid::new_v4(),
+            user_id: user.id,
+            created_at_ms,
+            expires_at_ms: created_at_ms + 3_600_000,
+            revoked: false,
+        };
+        (session, crate::RefreshToken::generate().hash())
+    };
+    let as_read = store
+        .create(new_user(&unique_email("straddle")))
+        .await
+        .expect("create");
+
+    store
+        .update(
+            as_read.id,
+            crate::UserChanges {
+                password_hash: Some(
+                    PasswordHash::from_phc(
+                        "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0b3RoZXI$YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI",
+                    )
+                    .unwrap(),
+                ),
+                ..crate::UserChanges::default()
+            },
+        )
+        .await
+        .expect("the password changes");
+    let (session, first) = start(&as_read, now);
+    let err = store
+        .start(&session, &first, now + 600_000, &as_read)
+        .await
+        .expect_err("the hash it was read with is gone");
+    assert!(matches!(err, StoreError::Changed), "{err:?}");
+    assert_eq!(
+        store
+            .state(session.id, as_read.id)
+            .await
+            .expect("state")
+            .session,
+        None,
+        "nothing was stored"
+    );
+
+    let as_read = store
+        .get_by_id(as_read.id)
+        .await
+        .expect("get")
+        .expect("found");
+    store
+        .revoke_all(as_read.id, now + 5)
+        .await
+        .expect("logout-all after the read");
+    let (session, first) = start(&as_read, now);
+    let err = store
+        .start(&session, &first, now + 600_000, &as_read)
+        .await
+        .expect_err("a logout-all at or after its creation");
+    assert!(matches!(err, StoreError::Changed), "{err:?}");
+    let (session, first) = start(&as_read, now + 6);
+    store
+        .start(&session, &first, now + 600_000, &as_read)
+        .await
+        .expect("a session created after the cut-off starts");
+
+    store.set_disabled(as_read.id, true).await.expect("disable");
+    let (session, first) = start(&as_read, now + 10);
+    let err = store
+        .start(&session, &first, now + 600_000, &as_read)
+        .await
+        .expect_err("disabled");
+    assert!(matches!(err, StoreError::Changed), "{err:?}");
+}
+
+/// The logout-all cut-off never moves back: not by an earlier clock, not by a change that ends
+/// sessions; and a change that ends sessions does it in the same write.
+pub async fn the_logout_all_cut_off_only_moves_forward<S: UserStore + crate::SessionStore>(
+    store: S,
+) {
+    let now = 1_800_000_000_000;
+    let (user, session, _) = user_with_session(&store, now).await;
+    let ended = store
+        .update(
+            user.id,
+            crate::UserChanges {
+                disabled: Some(false),
+                end_sessions_at_ms: Some(now + 100),
+                ..crate::UserChanges::default()
+            },
+        )
+        .await
+        .expect("update");
+    assert_eq!(ended.sessions_valid_after_ms, now + 100);
+    let later_login = crate::Session {
+        id: uuid::Uuid::new_v4(),
+        created_at_ms: now + 101,
+        ..session.clone()
+    };
+    store
+        .start(
+            &later_login,
+            &crate::RefreshToken::generate().hash(),
+            now + 600_000,
+            &ended,
+        )
+        .await
+        .expect("a login just after the cut-off");
+    assert_eq!(
+        store
+            .state(session.id, user.id)
+            .await
+            .expect("state")
+            .may_act(now + 200)
+            .err(),
+        Some(crate::Denied::LoggedOutEverywhere),
+        "the change ended the session"
+    );
+    store
+        .revoke_all(user.id, now + 50)
+        .await
+        .expect("an earlier clock");
+    assert_eq!(
+        store
+            .state(later_login.id, user.id)
+            .await
+            .expect("state")
+            .may_act(now + 200)
+            .err(),
+        Some(crate::Denied::LoggedOutEverywhere),
+        "a logout-all on a clock behind the cut-off still ends the sessions after it"
+    );
+    let lowered = store
+        .update(
+            user.id,
+            crate::UserChanges {
+                end_sessions_at_ms: Some(now + 60),
+                ..crate::UserChanges::default()
+            },
+        )
+        .await
+        .expect("update");
+    assert_eq!(
+        lowered.sessions_valid_after_ms,
+        now + 102,
+        "never lowered, always past the stored one"
+    );
+    let state = store.state(session.id, user.id).await.expect("state");
+    assert_eq!(state.sessions_valid_after_ms, now + 102);
+    store.revoke_all(user.id, now + 300).await.expect("later");
+    let found = store.get_by_id(user.id).await.expect("get").expect("found");
+    assert_eq!(found.sessions_valid_after_ms, now + 300);
 }
 
 /// Logout-all names a user; for one that does not exist every store says `NotFound` (and writes
@@ -874,6 +1107,8 @@ macro_rules! session_store_contract_tests {
                 logout_and_logout_all_end_sessions,
                 disabled_or_missing_users_have_no_active_session,
                 logout_all_of_a_missing_user_is_not_found,
+                a_session_starts_only_while_its_user_is_as_read,
+                the_logout_all_cut_off_only_moves_forward,
                 a_deleted_user_is_gone_and_their_email_free,
                 concurrent_refreshes_with_one_token_have_one_winner,
             );
@@ -1176,4 +1411,156 @@ macro_rules! action_token_store_contract_tests {
             );
         }
     };
+}
+
+/// The in-memory store with one interleaving for race tests: right after its next read of a
+/// user (by id or by email), `changes` are applied to `user`, as a concurrent request's write
+/// that lands between a read and the write that depends on it.
+pub struct Interleaved {
+    pub inner: Arc<crate::InMemoryUserStore>,
+    next: std::sync::Mutex<Option<(crate::UserId, crate::UserChanges)>>,
+}
+
+impl Interleaved {
+    /// `inner`, which will apply `changes` to `user` right after its next read of a user.
+    pub fn new(
+        inner: Arc<crate::InMemoryUserStore>,
+        user: crate::UserId,
+        changes: crate::UserChanges,
+    ) -> Self {
+        Self {
+            inner,
+            next: std::sync::Mutex::new(Some((user, changes))),
+        }
+    }
+
+    async fn interleave(&self) {
+        let next = self.next.lock().unwrap().take();
+        if let Some((user, changes)) = next {
+            self.inner
+                .update(user, changes)
+                .await
+                .expect("the interleaved write");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl UserStore for Interleaved {
+    async fn create(&self, new_user: NewUser) -> Result<crate::User, StoreError> {
+        self.inner.create(new_user).await
+    }
+    async fn get_by_id(&self, id: crate::UserId) -> Result<Option<crate::User>, StoreError> {
+        let read = self.inner.get_by_id(id).await;
+        self.interleave().await;
+        read
+    }
+    async fn get_by_email(&self, email: &Email) -> Result<Option<crate::User>, StoreError> {
+        let read = self.inner.get_by_email(email).await;
+        self.interleave().await;
+        read
+    }
+    async fn update(
+        &self,
+        id: crate::UserId,
+        changes: crate::UserChanges,
+    ) -> Result<crate::User, StoreError> {
+        self.inner.update(id, changes).await
+    }
+    async fn delete(&self, id: crate::UserId) -> Result<(), StoreError> {
+        self.inner.delete(id).await
+    }
+    async fn list(&self) -> Result<Vec<crate::User>, StoreError> {
+        self.inner.list().await
+    }
+    async fn page(
+        &self,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<crate::UserPage, StoreError> {
+        self.inner.page(limit, cursor).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::SessionStore for Interleaved {
+    async fn start(
+        &self,
+        session: &crate::Session,
+        first: &crate::TokenHash,
+        first_expires_at_ms: i64,
+        as_read: &crate::User,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .start(session, first, first_expires_at_ms, as_read)
+            .await
+    }
+    async fn rotate(
+        &self,
+        presented: &crate::TokenHash,
+        next: &crate::TokenHash,
+        now_ms: i64,
+        policy: crate::RotationPolicy,
+    ) -> Result<crate::Rotated, crate::RefreshError> {
+        self.inner.rotate(presented, next, now_ms, policy).await
+    }
+    async fn revoke(&self, session: crate::SessionId) -> Result<(), StoreError> {
+        self.inner.revoke(session).await
+    }
+    async fn revoke_all(&self, user: crate::UserId, now_ms: i64) -> Result<(), StoreError> {
+        self.inner.revoke_all(user, now_ms).await
+    }
+    async fn state(
+        &self,
+        session: crate::SessionId,
+        user: crate::UserId,
+    ) -> Result<crate::SessionState, StoreError> {
+        self.inner.state(session, user).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ThrottleStore for Interleaved {
+    async fn backoff(
+        &self,
+        key: &crate::ThrottleKey,
+    ) -> Result<Option<crate::Backoff>, StoreError> {
+        self.inner.backoff(key).await
+    }
+    async fn swap_backoff(
+        &self,
+        key: &crate::ThrottleKey,
+        seen: Option<&crate::Backoff>,
+        next: &crate::Backoff,
+    ) -> Result<bool, StoreError> {
+        self.inner.swap_backoff(key, seen, next).await
+    }
+    async fn clear_backoff(&self, key: &crate::ThrottleKey) -> Result<(), StoreError> {
+        self.inner.clear_backoff(key).await
+    }
+    async fn add(
+        &self,
+        key: &crate::ThrottleKey,
+        delta: i64,
+        expires_at_ms: i64,
+    ) -> Result<i64, StoreError> {
+        self.inner.add(key, delta, expires_at_ms).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ActionTokenStore for Interleaved {
+    async fn put_action(
+        &self,
+        hash: &crate::TokenHash,
+        record: &crate::ActionRecord,
+    ) -> Result<(), StoreError> {
+        self.inner.put_action(hash, record).await
+    }
+    async fn take_action(
+        &self,
+        hash: &crate::TokenHash,
+    ) -> Result<Option<crate::ActionRecord>, StoreError> {
+        self.inner.take_action(hash).await
+    }
 }

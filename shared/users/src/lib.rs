@@ -18,8 +18,8 @@ mod throttle;
 
 pub use access::{Denied, user_may_act};
 pub use authz::{
-    ADMIN_ROLE, AuthzError, CustomClaims, MAX_CUSTOM_CLAIMS_BYTES, RESERVED_CLAIMS, RoleMap,
-    USERS_READ, USERS_WRITE, parse_roles,
+    ADMIN_ROLE, ADMINISTRATION_PERMISSIONS, AuthzError, CustomClaims, MAX_CUSTOM_CLAIMS_BYTES,
+    RESERVED_CLAIMS, RoleMap, USERS_READ, USERS_ROLES, USERS_WRITE, parse_roles,
 };
 pub use email::{Email, EmailError};
 pub use memory::InMemoryUserStore;
@@ -35,11 +35,11 @@ pub use recovery::{
 pub use sessions::{
     InvalidRefreshToken, RefreshError, RefreshRecord, RefreshToken, Rotated, RotationDecision,
     RotationPolicy, Session, SessionId, SessionState, SessionStore, TokenHash, decide_rotation,
-    now_ms, sha256_hex,
+    may_start, now_ms, raised_cut_off, sha256_hex,
 };
 pub use store::{
-    NewUser, PublicUser, StoreError, User, UserChanges, UserId, UserPage, UserStore, decode_cursor,
-    encode_cursor, page_of,
+    Expected, NewUser, PublicUser, StoreError, User, UserChanges, UserId, UserPage, UserStore,
+    decode_cursor, encode_cursor, page_of,
 };
 pub use throttle::{
     Backoff, Counted, LOGIN_THROTTLED, LoginAttempt, LoginLimits, REGISTER_THROTTLED,

@@ -7,7 +7,7 @@ use crate::email::Email;
 use crate::recovery::{ActionRecord, ActionTokenStore};
 use crate::sessions::{
     RefreshError, RefreshRecord, Rotated, RotationDecision, RotationPolicy, Session, SessionId,
-    SessionState, SessionStore, TokenHash, decide_rotation,
+    SessionState, SessionStore, TokenHash, decide_rotation, may_start, raised_cut_off,
 };
 use crate::store::{NewUser, StoreError, User, UserChanges, UserId, UserPage, UserStore, page_of};
 use crate::throttle::{Backoff, ThrottleKey, ThrottleStore};
@@ -18,7 +18,6 @@ struct Inner {
     by_email: HashMap<String, UserId>,
     sessions: HashMap<SessionId, Session>,
     refresh: HashMap<TokenHash, RefreshRecord>,
-    sessions_valid_after_ms: HashMap<UserId, i64>,
     heads: HashMap<SessionId, TokenHash>,
     backoffs: HashMap<ThrottleKey, Backoff>,
     counters: HashMap<ThrottleKey, (i64, i64)>,
@@ -35,10 +34,9 @@ impl Inner {
                 .cloned(),
             user_disabled: self.users.get(&user).map(|u| u.disabled),
             sessions_valid_after_ms: self
-                .sessions_valid_after_ms
+                .users
                 .get(&user)
-                .copied()
-                .unwrap_or(0),
+                .map_or(0, |u| u.sessions_valid_after_ms),
             refresh_head: self.heads.get(&session).cloned(),
         }
     }
@@ -92,12 +90,11 @@ impl UserStore for InMemoryUserStore {
 
     async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError> {
         let mut inner = self.lock()?;
-        let current = inner
-            .users
-            .get(&id)
-            .ok_or(StoreError::NotFound)?
-            .email
-            .clone();
+        let current = inner.users.get(&id).ok_or(StoreError::NotFound)?;
+        if !changes.expected.holds(current) {
+            return Err(StoreError::Changed);
+        }
+        let current = current.email.clone();
         if let Some(key) = changes.new_email_key(&current) {
             if inner.by_email.contains_key(&key) {
                 return Err(StoreError::DuplicateEmail);
@@ -114,7 +111,6 @@ impl UserStore for InMemoryUserStore {
         let mut inner = self.lock()?;
         let user = inner.users.remove(&id).ok_or(StoreError::NotFound)?;
         inner.by_email.remove(&user.email.normalized());
-        inner.sessions_valid_after_ms.remove(&id);
         Ok(())
     }
 
@@ -138,8 +134,12 @@ impl SessionStore for InMemoryUserStore {
         session: &Session,
         first: &TokenHash,
         first_expires_at_ms: i64,
+        as_read: &User,
     ) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
+        if !may_start(session, as_read, inner.users.get(&session.user_id)) {
+            return Err(StoreError::Changed);
+        }
         inner.sessions.insert(session.id, session.clone());
         inner.heads.insert(session.id, first.clone());
         inner.refresh.insert(
@@ -203,10 +203,8 @@ impl SessionStore for InMemoryUserStore {
 
     async fn revoke_all(&self, user: UserId, now_ms: i64) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
-        if !inner.users.contains_key(&user) {
-            return Err(StoreError::NotFound);
-        }
-        inner.sessions_valid_after_ms.insert(user, now_ms);
+        let user = inner.users.get_mut(&user).ok_or(StoreError::NotFound)?;
+        user.sessions_valid_after_ms = raised_cut_off(user.sessions_valid_after_ms, now_ms);
         Ok(())
     }
 

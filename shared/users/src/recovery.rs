@@ -5,8 +5,10 @@
 //! A token is 256 random bits, sent once and stored only as its SHA-256 (like refresh tokens),
 //! bound to one user and one purpose, short-lived, and taken atomically from the store when it
 //! is used, so it works once. A reset token is also bound to the password hash it was issued
-//! against, so a password changed by any route kills every reset token issued before; a verify
-//! token is bound to the address it was sent to, so it cannot verify a later one. Every way a
+//! against and the address it was mailed to, so a password or address changed by any route kills
+//! every reset token issued before; a verify token is bound to the address it was sent to, so it
+//! cannot verify a later one. The write a token leads to is conditioned on the same fields
+//! (`Expected`), so a change that lands between the token's check and its write wins. Every way a
 //! token can fail (unknown, used, expired, malformed, for another purpose or a changed account)
 //! is one error, [`InvalidActionToken`], and one response.
 
@@ -93,10 +95,17 @@ pub struct ActionRecord {
 pub struct InvalidActionToken;
 
 /// What ties a token of `purpose` to `user` as they are now: for a reset, the password hash it
-/// replaces (a changed password kills the token); for a verification, the address.
+/// replaces and the address it was mailed to (a changed password or address kills the token);
+/// for a verification, the address.
 pub fn binding(purpose: TokenPurpose, user: &User) -> String {
     let bound = match purpose {
-        TokenPurpose::ResetPassword => user.password_hash.as_phc().to_owned(),
+        TokenPurpose::ResetPassword => {
+            format!(
+                "{}\n{}",
+                user.password_hash.as_phc(),
+                user.email.normalized()
+            )
+        }
         TokenPurpose::VerifyEmail => user.email.normalized(),
     };
     sha256_hex(bound.as_bytes())
@@ -173,6 +182,14 @@ mod tests {
         assert!(redeemable(&reset, TokenPurpose::ResetPassword, Some(&alice), 2_000).is_err());
         assert!(redeemable(&reset, TokenPurpose::ResetPassword, Some(&user()), 1_000).is_err());
         assert!(redeemable(&reset, TokenPurpose::ResetPassword, None, 1_000).is_err());
+    }
+
+    #[test]
+    fn a_changed_email_kills_reset_tokens_too() {
+        let mut alice = user();
+        let reset = record(TokenPurpose::ResetPassword, &alice);
+        alice.email = Email::parse("alice@elsewhere.example").unwrap();
+        assert!(redeemable(&reset, TokenPurpose::ResetPassword, Some(&alice), 1).is_err());
     }
 
     #[test]

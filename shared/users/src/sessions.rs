@@ -170,12 +170,17 @@ pub struct SessionState {
 /// Where sessions and refresh-token hashes live; implemented by each user store on the same data.
 #[async_trait::async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Stores a new session with its first refresh token.
+    /// Stores a new session with its first refresh token, if its user is still as `as_read`
+    /// (the user the session was decided on): not disabled, the same password hash, and no
+    /// logout-all at or after the session's `created_at_ms`. `StoreError::Changed` otherwise,
+    /// and nothing is stored: a login that straddles a password change, reset, disable or
+    /// logout-all gets no session.
     async fn start(
         &self,
         session: &Session,
         first: &TokenHash,
         first_expires_at_ms: i64,
+        as_read: &crate::User,
     ) -> Result<(), StoreError>;
     /// Consumes `presented` and stores `next` in the same session, as one atomic step: of two
     /// concurrent refreshes with one token exactly one succeeds.
@@ -188,10 +193,32 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<Rotated, RefreshError>;
     /// Ends one session (logout).
     async fn revoke(&self, session: SessionId) -> Result<(), StoreError>;
-    /// Ends every session of `user` started at or before `now_ms` (logout-all).
+    /// Ends every session of `user` started at or before `now_ms` (logout-all); a later cut-off
+    /// already stored stays (the cut-off only moves forward).
     async fn revoke_all(&self, user: UserId, now_ms: i64) -> Result<(), StoreError>;
     /// The session and user facts the authorizer checks.
     async fn state(&self, session: SessionId, user: UserId) -> Result<SessionState, StoreError>;
+}
+
+/// Whether a session may start for `stored` (its user as it is now) when it was decided on
+/// `as_read`: the one rule of [`SessionStore::start`] for stores that read and write in one
+/// transaction.
+pub fn may_start(session: &Session, as_read: &crate::User, stored: Option<&crate::User>) -> bool {
+    stored.is_some_and(|stored| {
+        stored.id == session.user_id
+            && as_read.id == session.user_id
+            && !stored.disabled
+            && stored.password_hash.as_phc() == as_read.password_hash.as_phc()
+            && stored.sessions_valid_after_ms < session.created_at_ms
+    })
+}
+
+/// The logout-all cut-off that ends every session up to `at_ms` when `stored_ms` is the one in
+/// place: never lower, and always past the stored one, so that it also ends a session that
+/// [`SessionStore::start`] dated just after `stored_ms` (a login in the same millisecond as the
+/// last cut-off).
+pub fn raised_cut_off(stored_ms: i64, at_ms: i64) -> i64 {
+    at_ms.max(stored_ms.saturating_add(1))
 }
 
 /// A stored refresh token (by its hash).

@@ -32,6 +32,9 @@ pub struct User {
     pub roles: BTreeSet<String>,
     /// Custom claims, carried at top level by the user's access tokens.
     pub claims: CustomClaims,
+    /// Logout-all's cut-off (Unix ms): sessions created at or before it are ended. It only moves
+    /// forward.
+    pub sessions_valid_after_ms: i64,
 }
 
 /// The public view of a user, as the API returns it: never the hash.
@@ -75,6 +78,7 @@ impl NewUser {
             email_verified: false,
             roles: self.roles,
             claims: CustomClaims::default(),
+            sessions_valid_after_ms: 0,
         }
     }
 }
@@ -129,10 +133,39 @@ pub struct UserChanges {
     pub email_verified: Option<bool>,
     pub roles: Option<BTreeSet<String>>,
     pub claims: Option<CustomClaims>,
+    /// Ends every session created at or before this time (Unix ms), in the same write as the
+    /// other changes: the stored cut-off becomes `raised_cut_off(stored, this)`.
+    pub end_sessions_at_ms: Option<i64>,
+    /// What the user must still be for the changes to apply; `StoreError::Changed` otherwise.
+    pub expected: Expected,
+}
+
+/// The fields a decision to change a user was made on, as they were read: a store applies the
+/// change only if they still hold when it writes (a conditional write, not a second read).
+#[derive(Debug, Clone, Default)]
+pub struct Expected {
+    /// The address, compared as a login name (case-insensitively).
+    pub email: Option<Email>,
+    /// The password hash, exactly.
+    pub password_hash: Option<PasswordHash>,
+}
+
+impl Expected {
+    /// Whether `user` is still as expected.
+    pub fn holds(&self, user: &User) -> bool {
+        self.email
+            .as_ref()
+            .is_none_or(|e| e.normalized() == user.email.normalized())
+            && self
+                .password_hash
+                .as_ref()
+                .is_none_or(|h| h.as_phc() == user.password_hash.as_phc())
+    }
 }
 
 impl UserChanges {
-    /// `user` with these changes, for stores that read, change and write a whole record.
+    /// `user` with these changes, for stores that read, change and write a whole record; the
+    /// caller has checked [`Self::expected`].
     pub fn apply_to(self, user: &mut User) {
         if let Some(email) = self.email {
             user.email = email;
@@ -151,6 +184,10 @@ impl UserChanges {
         }
         if let Some(claims) = self.claims {
             user.claims = claims;
+        }
+        if let Some(cut_off) = self.end_sessions_at_ms {
+            user.sessions_valid_after_ms =
+                crate::raised_cut_off(user.sessions_valid_after_ms, cut_off);
         }
     }
 
@@ -174,6 +211,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the page cursor is not one this store handed out")]
     BadCursor,
+    /// The user is no longer as the caller read it (see [`Expected`] and `SessionStore::start`).
+    #[error("the user changed since it was read")]
+    Changed,
     #[error("user store unavailable")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -197,7 +237,8 @@ pub trait UserStore: Send + Sync {
         self.update(id, changes).await.map(|_| ())
     }
     /// Applies `changes` to a user and returns the user as stored; `NotFound` if there is none,
-    /// `DuplicateEmail` if the new email is another user's (nothing changes then).
+    /// `DuplicateEmail` if the new email is another user's, `Changed` if the user is not as
+    /// `changes.expected` says (nothing changes then).
     async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError>;
     /// Deletes a user and frees their email for registration; their sessions die with them
     /// (a session of a missing user may not act). `NotFound` if there is none.
