@@ -173,15 +173,21 @@ impl Login {
             );
             LoginError::InvalidCredentials
         };
-        let user = match (user, matches) {
-            (None, _) => return Err(refused("unknown_email")),
-            (Some(_), false) => return Err(refused("wrong_password")),
-            (Some(user), true) => {
-                user_may_act(Some(user)).map_err(|_| refused("user_may_not_act"))?
+        let outcome = match (user, matches) {
+            (None, _) => Err("unknown_email"),
+            (Some(_), false) => Err("wrong_password"),
+            (Some(user), true) => user_may_act(Some(user)).map_err(|_| "user_may_not_act"),
+        };
+        let user = match outcome {
+            Ok(user) => {
+                attempt.succeeded(self.store.as_ref()).await?;
+                user
+            }
+            Err(reason) => {
+                attempt.failed(self.store.as_ref()).await?;
+                return Err(refused(reason));
             }
         };
-
-        attempt.succeeded(self.store.as_ref()).await?;
         if self.requires_verified_email && !user.email_verified {
             return Err(LoginError::EmailNotVerified);
         }

@@ -401,3 +401,20 @@ async fn a_role_no_longer_defined_is_not_named_in_the_token() {
     let claims = verify(json_body(&response)["access_token"].as_str().unwrap());
     assert_eq!(claims.roles, ["admin"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_sharing_an_account_log_in_together_without_throttling_each_other() {
+    let f = std::sync::Arc::new(fixture().await);
+    let logins = (0..32).map(|_| {
+        let f = std::sync::Arc::clone(&f);
+        tokio::spawn(async move { f.login.handle(request("login.json")).await.status() })
+    });
+    let statuses: Vec<u16> = futures::future::join_all(logins)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().as_u16())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let wrong = f.login.handle(request("login-wrong-password.json")).await;
+    assert_eq!(wrong.status(), 401, "failures still count after the burst");
+}

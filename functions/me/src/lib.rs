@@ -188,6 +188,7 @@ impl Me {
             )
             .await?;
         if !matches {
+            attempt.failed(self.store.as_ref()).await?;
             tracing::warn!(user_id = %user.id, "wrong current password");
             return Err(MeError::WrongPassword);
         }

@@ -1205,10 +1205,13 @@ pub async fn failed_logins_make_an_account_wait_and_a_success_forgets_them<
     let email = unique_email("guess");
     let now = 1_800_000_000_000;
     for i in 0..5 {
-        let _failed = limits
+        limits
             .begin(&store, email.as_str(), None, now + i)
             .await
-            .expect("the first five attempts are free");
+            .expect("the first five attempts are free")
+            .failed(&store)
+            .await
+            .unwrap();
     }
     let err = limits
         .begin(&store, email.as_str(), None, now + 10)
@@ -1224,7 +1227,8 @@ pub async fn failed_logins_make_an_account_wait_and_a_success_forgets_them<
         .await
         .expect("another account is not affected");
     other.succeeded(&store).await.unwrap();
-    // The wait has passed: the sixth attempt goes through and makes the next wait 2 s.
+    // The wait has passed: the sixth attempt goes through and makes the next wait 2 s. While it
+    // is in flight the seventh waits for it, then is refused when it does not end in time.
     let sixth = limits
         .begin(&store, email.as_str(), None, now + 1_100)
         .await
@@ -1240,10 +1244,13 @@ pub async fn failed_logins_make_an_account_wait_and_a_success_forgets_them<
     assert_eq!(throttled.retry_after_secs(), 2);
     sixth.succeeded(&store).await.unwrap();
     for i in 0..5 {
-        let _failed = limits
+        limits
             .begin(&store, email.as_str(), None, now + 1_300 + i)
             .await
-            .expect("a success forgot the run");
+            .expect("a success forgot the run")
+            .failed(&store)
+            .await
+            .unwrap();
     }
     // A day later the run is forgotten even without a success.
     limits
@@ -1332,6 +1339,41 @@ pub async fn one_address_failing_across_accounts_is_capped_per_window<
         .unwrap();
 }
 
+/// Right passwords checked at the same time for one account (workers sharing it, users behind
+/// one address) are not throttled by each other's attempts in flight: only failures count.
+pub async fn right_passwords_in_flight_together_are_not_throttled<
+    S: crate::ThrottleStore + 'static,
+>(
+    store: S,
+) {
+    let store = Arc::new(store);
+    let limits = crate::LoginLimits::default();
+    let email = unique_email("shared");
+    let now = 1_800_000_000_000;
+    let logins = (0..24).map(|_| {
+        let (store, email) = (Arc::clone(&store), email.clone());
+        tokio::spawn(async move {
+            let attempt = limits
+                .begin(store.as_ref(), email.as_str(), None, now)
+                .await?;
+            // The password check, as long as an Argon2id verification.
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            attempt.succeeded(store.as_ref()).await?;
+            Ok::<_, crate::ThrottleError>(())
+        })
+    });
+    let refused: Vec<String> = futures::future::join_all(logins)
+        .await
+        .into_iter()
+        .filter_map(|r| r.unwrap().err().map(|e| e.to_string()))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "{} of 24 refused: {refused:?}",
+        refused.len()
+    );
+}
+
 /// Expands to one test per throttle-store rule.
 #[macro_export]
 macro_rules! throttle_store_contract_tests {
@@ -1344,6 +1386,7 @@ macro_rules! throttle_store_contract_tests {
                 backoff_swaps_are_compare_and_set,
                 failed_logins_make_an_account_wait_and_a_success_forgets_them,
                 concurrent_guesses_are_each_counted_before_any_is_checked,
+                right_passwords_in_flight_together_are_not_throttled,
                 one_address_failing_across_accounts_is_capped_per_window,
             );
         }

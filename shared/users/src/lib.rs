@@ -26,7 +26,7 @@ pub use memory::InMemoryUserStore;
 pub use password::{
     ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST, HashError, MAX_MIN_PASSWORD_CHARS,
     MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Password, PasswordError, PasswordHash, PasswordHasher,
-    PasswordPolicy, PolicyError,
+    PasswordPolicy, PolicyError, max_concurrent_hashes,
 };
 pub use recovery::{
     ActionRecord, ActionToken, ActionTokenStore, InvalidActionToken, TokenPurpose, binding,

@@ -12,8 +12,10 @@
 //! Hashing takes tens of milliseconds of CPU, so it runs on the blocking pool, never on the executor.
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::Semaphore;
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -215,6 +217,8 @@ pub enum HashError {
     Corrupt(argon2::password_hash::Error),
     #[error("hashing task did not complete")]
     Join(#[from] tokio::task::JoinError),
+    #[error("no hashing permit")]
+    Permit(#[from] tokio::sync::AcquireError),
 }
 
 /// Hashes and verifies passwords on the blocking thread pool.
@@ -222,6 +226,23 @@ pub enum HashError {
 pub struct PasswordHasher {
     argon2: Arc<Argon2<'static>>,
     verifications: Arc<AtomicU64>,
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+/// How many Argon2id computations run at once in this process: about one per core. Each holds
+/// 19 MiB and a core for its duration, so more at once only adds memory and blocking-pool
+/// threads; the rest wait their turn without a thread.
+fn hashing_permits() -> &'static Semaphore {
+    static PERMITS: OnceLock<Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+    })
+}
+
+/// The most Argon2id computations this process runs at once.
+pub fn max_concurrent_hashes() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }
 
 impl fmt::Debug for PasswordHasher {
@@ -245,20 +266,39 @@ impl PasswordHasher {
         Self {
             argon2: Arc::new(Argon2::new(Algorithm::Argon2id, Version::V0x13, params)),
             verifications: Arc::new(AtomicU64::new(0)),
+            running: Arc::new(AtomicUsize::new(0)),
+            peak: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Runs `work` on the blocking pool once a hashing permit is free.
+    async fn bounded<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _permit = hashing_permits().acquire().await?;
+        let (running, peak) = (Arc::clone(&self.running), Arc::clone(&self.peak));
+        tokio::task::spawn_blocking(move || {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            let result = work();
+            running.fetch_sub(1, Ordering::SeqCst);
+            result
+        })
+        .await?
     }
 
     /// Hashes `password` with a fresh random salt.
     pub async fn hash(&self, password: Password) -> Result<PasswordHash, HashError> {
         let argon2 = Arc::clone(&self.argon2);
-        tokio::task::spawn_blocking(move || {
+        self.bounded(move || {
             let salt = SaltString::generate(&mut OsRng);
             argon2
                 .hash_password(password.as_bytes(), &salt)
                 .map(|hash| PasswordHash(hash.to_string()))
                 .map_err(HashError::Argon2)
         })
-        .await?
+        .await
     }
 
     /// Whether `password` matches `stored`. With no stored hash (unknown user) it verifies against
@@ -270,7 +310,7 @@ impl PasswordHasher {
     ) -> Result<bool, HashError> {
         let argon2 = Arc::clone(&self.argon2);
         let verifications = Arc::clone(&self.verifications);
-        tokio::task::spawn_blocking(move || {
+        self.bounded(move || {
             verifications.fetch_add(1, Ordering::Relaxed);
             let known = stored.is_some();
             let phc = stored.map_or_else(|| DUMMY_HASH.to_owned(), |h| h.0);
@@ -281,7 +321,7 @@ impl PasswordHasher {
                 Err(e) => Err(HashError::Argon2(e)),
             }
         })
-        .await?
+        .await
     }
 
     /// How many Argon2 verifications this hasher (and its clones) has run: the evidence that
@@ -289,11 +329,38 @@ impl PasswordHasher {
     pub fn verifications(&self) -> u64 {
         self.verifications.load(Ordering::Relaxed)
     }
+
+    /// The most Argon2 computations this hasher (and its clones) has run at once.
+    pub fn peak_concurrency(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn argon2_runs_at_most_one_computation_per_core_at_once() {
+        let hasher = PasswordHasher::new();
+        let checks = (0..4 * max_concurrent_hashes() + 4).map(|i| {
+            let hasher = hasher.clone();
+            tokio::spawn(async move {
+                hasher
+                    .verify(Password::for_verification(format!("guess {i}")), None)
+                    .await
+            })
+        });
+        for check in futures::future::join_all(checks).await {
+            assert!(!check.unwrap().unwrap());
+        }
+        assert!(hasher.peak_concurrency() >= 1);
+        assert!(
+            hasher.peak_concurrency() <= max_concurrent_hashes(),
+            "{} at once",
+            hasher.peak_concurrency()
+        );
+    }
 
     fn alice() -> Email {
         Email::parse("alice@example.com").unwrap()

@@ -10,7 +10,11 @@
 //! The account is keyed by the email as typed (normalised when it parses), known or not, so an
 //! unknown email is throttled exactly like a known one and the throttle does not tell which
 //! emails have accounts. Every attempt is counted before the password is checked (and the count
-//! taken back on success), so concurrent guesses cannot slip past the count.
+//! taken back on success), so concurrent guesses cannot slip past the count. Attempts are also
+//! counted while in flight: one that would be throttled only because attempts still being checked
+//! were counted in advance waits (up to [`IN_FLIGHT_WAIT`]) for them to end rather than answer
+//! 429, so clients sharing an account that log in together are not locked out by each other's
+//! right passwords, while concurrent guesses stay bounded as before.
 //!
 //! Per source address, fixed windows count failed logins across accounts (credential stuffing)
 //! and registrations; over the cap, 429 until the window ends.
@@ -41,6 +45,13 @@ impl ThrottleKey {
     /// Registrations from `ip` in the window starting at `window_start_ms`.
     pub fn register_address(ip: &str, window_start_ms: i64) -> Self {
         Self(format!("register-ip#{ip}#{window_start_ms}"))
+    }
+
+    /// Login attempts of the account named `email` that began in the window starting at
+    /// `window_start_ms` and have not ended yet.
+    pub fn login_in_flight(email: &str, window_start_ms: i64) -> Self {
+        let account = Self::login_account(email);
+        Self(format!("{}#flight#{window_start_ms}", account.0))
     }
 
     /// Mails of `purpose` to the address whose SHA-256 is `address_hash`, in the window
@@ -124,8 +135,14 @@ pub enum ThrottleError {
 
 /// A run of failures is forgotten this long after its last attempt.
 const FORGET_AFTER_MS: i64 = 24 * 3600 * 1000;
-/// Attempts at a compare-and-set before contention counts as a reason to wait.
+/// Attempts at a compare-and-set before contention makes an attempt pause between tries.
 const SWAP_ATTEMPTS: u32 = 5;
+/// How long an attempt that only attempts still in flight throttle waits for them to end: longer
+/// than a burst of logins of one account takes to clear the hashing queue.
+pub const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+/// In-flight counts are kept per window of this length; an attempt that never ends (its process
+/// died) is forgotten after two.
+const IN_FLIGHT_WINDOW_MS: i64 = 10_000;
 
 /// The login limits, from the deployment's parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,10 +169,64 @@ impl Default for LoginLimits {
 }
 
 /// An attempt that was let through and counted as a failure in advance: say how it ended.
-#[must_use = "a successful login must clear its counts"]
+#[must_use = "an attempt must say how it ended"]
 pub struct LoginAttempt {
     account: ThrottleKey,
     address: Option<Counted>,
+    in_flight: InFlight,
+}
+
+/// One attempt counted as in flight, to take back when it ends.
+struct InFlight {
+    key: ThrottleKey,
+    expires_at_ms: i64,
+}
+
+impl InFlight {
+    /// Counts an attempt of `email` as in flight at `now_ms`.
+    async fn enter(
+        store: &dyn ThrottleStore,
+        email: &str,
+        now_ms: i64,
+    ) -> Result<Self, StoreError> {
+        let start = now_ms - now_ms.rem_euclid(IN_FLIGHT_WINDOW_MS);
+        let flight = Self {
+            key: ThrottleKey::login_in_flight(email, start),
+            expires_at_ms: start + 2 * IN_FLIGHT_WINDOW_MS,
+        };
+        store.add(&flight.key, 1, flight.expires_at_ms).await?;
+        Ok(flight)
+    }
+
+    /// The attempt ended.
+    async fn leave(self, store: &dyn ThrottleStore) -> Result<(), StoreError> {
+        store
+            .add(&self.key, -1, self.expires_at_ms)
+            .await
+            .map(|_| ())
+    }
+
+    /// Whether attempts of `email` other than this one are in flight (begun in this window or
+    /// the one before, not ended).
+    async fn others(
+        &self,
+        store: &dyn ThrottleStore,
+        email: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let start = now_ms - now_ms.rem_euclid(IN_FLIGHT_WINDOW_MS);
+        let mut total = 0;
+        for window in [start, start - IN_FLIGHT_WINDOW_MS] {
+            total += store
+                .add(
+                    &ThrottleKey::login_in_flight(email, window),
+                    0,
+                    window + 2 * IN_FLIGHT_WINDOW_MS,
+                )
+                .await?;
+        }
+        Ok(total > 1)
+    }
 }
 
 /// At most `limit` occurrences per fixed window of `window_ms`: the one rule behind every cap
@@ -240,10 +311,45 @@ impl LoginLimits {
             None => None,
         };
         let account = ThrottleKey::login_account(email);
-        for _ in 0..SWAP_ATTEMPTS {
-            let seen = store.backoff(&account).await?;
+        let in_flight = InFlight::enter(store, email, now_ms).await?;
+        match self
+            .take_turn(store, &account, &in_flight, email, now_ms)
+            .await
+        {
+            Ok(()) => Ok(LoginAttempt {
+                account,
+                address,
+                in_flight,
+            }),
+            Err(refused) => {
+                in_flight.leave(store).await?;
+                Err(refused)
+            }
+        }
+    }
+
+    /// Counts the attempt against the account's run of failures, in advance, or says why not:
+    /// waiting while the run is locked only by attempts still in flight.
+    async fn take_turn(
+        &self,
+        store: &dyn ThrottleStore,
+        account: &ThrottleKey,
+        in_flight: &InFlight,
+        email: &str,
+        now_ms: i64,
+    ) -> Result<(), ThrottleError> {
+        let deadline = tokio::time::Instant::now() + IN_FLIGHT_WAIT;
+        let mut conflicts = 0;
+        loop {
+            let seen = store.backoff(account).await?;
             let live = seen.filter(|b| b.expires_at_ms > now_ms);
             if let Some(locked) = live.filter(|b| b.locked_until_ms > now_ms) {
+                if tokio::time::Instant::now() < deadline
+                    && in_flight.others(store, email, now_ms).await?
+                {
+                    pause().await;
+                    continue;
+                }
                 return Err(Throttled {
                     retry_after_ms: locked.locked_until_ms - now_ms,
                     message: LOGIN_THROTTLED,
@@ -256,16 +362,28 @@ impl LoginLimits {
                 locked_until_ms: now_ms + self.delay_ms(failures),
                 expires_at_ms: now_ms + self.max_delay_ms + FORGET_AFTER_MS,
             };
-            if store.swap_backoff(&account, seen.as_ref(), &next).await? {
-                return Ok(LoginAttempt { account, address });
+            if store.swap_backoff(account, seen.as_ref(), &next).await? {
+                return Ok(());
+            }
+            conflicts += 1;
+            if conflicts >= SWAP_ATTEMPTS {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(Throttled {
+                        retry_after_ms: 1000,
+                        message: LOGIN_THROTTLED,
+                    }
+                    .into());
+                }
+                pause().await;
             }
         }
-        Err(Throttled {
-            retry_after_ms: 1000,
-            message: LOGIN_THROTTLED,
-        }
-        .into())
     }
+}
+
+/// A short random pause between tries, so that waiting attempts do not retry in lockstep.
+async fn pause() {
+    let ms = 10 + rand::random::<u64>() % 30;
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
 }
 
 impl LoginAttempt {
@@ -276,7 +394,12 @@ impl LoginAttempt {
         if let Some(counted) = &self.address {
             store.add(&counted.key, -1, counted.window_end_ms).await?;
         }
-        Ok(())
+        self.in_flight.leave(store).await
+    }
+
+    /// The password was wrong: the failure counted in advance stands.
+    pub async fn failed(self, store: &dyn ThrottleStore) -> Result<(), StoreError> {
+        self.in_flight.leave(store).await
     }
 }
 
