@@ -93,6 +93,11 @@ pub enum Refusal {
     Outside(String),
     #[error("the event is none of the authorizer events API Gateway sends")]
     UnknownEvent,
+    #[error(
+        "HTTP API simple responses are cached per identity source, and route rules answer per \
+         route: add $context.routeKey to the authorizer's identity sources"
+    )]
+    RouteNotInIdentity,
 }
 
 impl From<OidcError> for Refusal {
@@ -235,6 +240,9 @@ pub struct AuthorizerEvent {
     pub kind: EventKind,
     pub authorization: Option<String>,
     pub arn: String,
+    /// Whether the route (`routeKey`) is one of the identity sources, and so part of API
+    /// Gateway's cache key for this answer.
+    pub route_in_identity: bool,
 }
 
 /// Any authorizer event as the Lambda receives it, read in one pass without building a JSON tree:
@@ -245,7 +253,9 @@ pub struct AuthorizerEvent {
 pub struct Event {
     version: Option<String>,
     kind: Option<String>,
-    identity_source: Option<String>,
+    /// The identity sources' values: a list in HTTP API 2.0 events, one string in 1.0 events.
+    identity_source: Vec<String>,
+    route_key: Option<String>,
     authorization_header: Option<String>,
     authorization_token: Option<String>,
     route_arn: Option<String>,
@@ -296,7 +306,7 @@ mod event {
     #[derive(Default)]
     pub(super) enum Shape {
         Text(String),
-        List(Option<String>),
+        List(Vec<String>),
         #[default]
         Other,
     }
@@ -310,13 +320,13 @@ mod event {
             }
         }
 
-        /// The string, or a list's first string: `identitySource` is a list in HTTP API 2.0
-        /// events and a string in 1.0 events.
-        pub(super) fn text_or_first(self) -> Option<String> {
+        /// The string, or a list's strings: `identitySource` is a list in HTTP API 2.0 events
+        /// and a string in 1.0 events.
+        pub(super) fn texts(self) -> Vec<String> {
             match self {
-                Shape::Text(s) => Some(s),
-                Shape::List(first) => first,
-                Shape::Other => None,
+                Shape::Text(s) => vec![s],
+                Shape::List(texts) => texts,
+                Shape::Other => Vec::new(),
             }
         }
     }
@@ -336,8 +346,11 @@ mod event {
                     Ok(Shape::Text(v))
                 }
                 fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
-                    let first = seq.next_element::<Shape>()?.and_then(Shape::text);
-                    drain_seq(seq).map(|()| Shape::List(first))
+                    let mut texts = Vec::new();
+                    while let Some(element) = seq.next_element::<Shape>()? {
+                        texts.extend(element.text());
+                    }
+                    Ok(Shape::List(texts))
                 }
                 fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Shape, A::Error> {
                     drain_map(map).map(|()| Shape::Other)
@@ -415,8 +428,9 @@ mod event {
                             "version" => event.version = text(map.next_value()?),
                             "type" => event.kind = text(map.next_value()?),
                             "identitySource" => {
-                                event.identity_source = map.next_value::<Shape>()?.text_or_first();
+                                event.identity_source = map.next_value::<Shape>()?.texts();
                             }
+                            "routeKey" => event.route_key = text(map.next_value()?),
                             "headers" => {
                                 event.authorization_header =
                                     map.next_value::<AuthorizationHeader>()?.0;
@@ -443,15 +457,25 @@ mod event {
 impl AuthorizerEvent {
     /// Recognises `event` by its shape; anything else is [`Refusal::UnknownEvent`].
     pub fn read(event: Event) -> Result<Self, Refusal> {
+        let route_key = event.route_key.as_deref();
+        let route_in_identity =
+            route_key.is_some_and(|key| event.identity_source.iter().any(|s| s == key));
         let (kind, authorization, arn) = match (event.version.as_deref(), event.kind.as_deref()) {
             (Some("2.0"), Some("REQUEST")) => (
                 EventKind::HttpV2,
-                event.identity_source.or(event.authorization_header),
+                event
+                    .identity_source
+                    .iter()
+                    .find(|s| Some(s.as_str()) != route_key)
+                    .cloned()
+                    .or(event.authorization_header),
                 event.route_arn,
             ),
             (Some("1.0"), Some("REQUEST")) => (
                 EventKind::HttpV1,
-                event.authorization_header.or(event.identity_source),
+                event
+                    .authorization_header
+                    .or(event.identity_source.into_iter().next()),
                 event.method_arn,
             ),
             (None, Some("TOKEN")) => (
@@ -470,6 +494,7 @@ impl AuthorizerEvent {
             kind,
             authorization,
             arn: arn.ok_or(Refusal::UnknownEvent)?,
+            route_in_identity,
         })
     }
 }
@@ -561,13 +586,17 @@ impl Authorizer {
     /// Decides an event of any kind and answers it in that kind's shape: the one decision path.
     pub async fn decide_any(&self, event: Event) -> Result<Answer, Refusal> {
         let event = AuthorizerEvent::read(event)?;
+        let simple = event.kind == EventKind::HttpV2 && self.simple_responses;
+        // A simple response says yes or no for this route only, and API Gateway caches it per
+        // identity source: unless the route is one of them, one route's yes would answer every
+        // route. Route rules make answers differ by route, so then the route must be in the key.
+        if simple && !self.routes.rules().is_empty() && !event.route_in_identity {
+            return Err(Refusal::RouteNotInIdentity);
+        }
         let response = self
             .policy_for(event.authorization.as_deref(), &event.arn)
             .await?;
-        if event.kind == EventKind::HttpV2 && self.simple_responses {
-            // A simple response says yes or no for this route only: with caching on, the HTTP
-            // API's identity sources must include the route ($context.routeKey) when route rules
-            // differ between routes.
+        if simple {
             return Ok(Answer::Simple {
                 is_authorized: policy_allows(&response, &event.arn),
                 context: response.context,
@@ -624,6 +653,10 @@ fn answer<T>(
         }
         Err(Refusal::SessionCheck(cause)) => {
             tracing::error!(error = %cause, "refused: the session could not be checked");
+            Err(Unauthorized)
+        }
+        Err(refusal @ Refusal::RouteNotInIdentity) => {
+            tracing::error!(reason = %refusal, "refused: the HTTP API's authorizer is misconfigured");
             Err(Unauthorized)
         }
         Err(refusal) => {

@@ -220,3 +220,54 @@ async fn an_event_of_no_known_kind_or_without_a_token_is_refused() {
         assert_eq!(authorizer.handle(read).await, Err(Unauthorized), "{event}");
     }
 }
+
+#[tokio::test]
+async fn a_simple_response_under_route_rules_needs_the_route_among_the_identity_sources() {
+    let f = fixture().await;
+    let with = f.token(SECRET, &["profile:read"], authgate_token::now_unix());
+    let without_route = |token: &str| {
+        let mut event: Value = serde_json::from_str(
+            &event("authorizer-http-v2.json").replace("REPLACE_WITH_AN_ACCESS_TOKEN", token),
+        )
+        .unwrap();
+        event["identitySource"] = serde_json::json!([format!("Bearer {token}")]);
+        serde_json::from_value::<authorizer::Event>(event).unwrap()
+    };
+    let ruled = f
+        .authorizer(&[(
+            "ROUTE_PERMISSIONS",
+            r#"{"GET /users/me": ["profile:read"]}"#,
+        )])
+        .await;
+    assert_eq!(
+        ruled.handle(without_route(&with)).await,
+        Err(Unauthorized),
+        "a cached yes for this route would answer every route"
+    );
+    let answer = decide(&ruled, "authorizer-http-v2.json", &with)
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["isAuthorized"], true,
+        "the route is in the cache key"
+    );
+    let unruled = f.authorizer(&[]).await;
+    let answer = serde_json::to_value(unruled.handle(without_route(&with)).await.unwrap()).unwrap();
+    assert_eq!(
+        answer["isAuthorized"], true,
+        "no rules: every route answers alike"
+    );
+    let iam = f
+        .authorizer(&[
+            (
+                "ROUTE_PERMISSIONS",
+                r#"{"GET /users/me": ["profile:read"]}"#,
+            ),
+            ("HTTP_API_SIMPLE_RESPONSES", "false"),
+        ])
+        .await;
+    assert!(
+        iam.handle(without_route(&with)).await.is_ok(),
+        "an IAM policy names its routes itself"
+    );
+}
