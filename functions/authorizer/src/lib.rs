@@ -146,6 +146,10 @@ pub async fn build<B: Backend + ?Sized>(env: &Env, backend: &B) -> Result<Author
             name: EXTRA_ROUTE_PERMISSIONS,
             reason: e.to_string(),
         })?;
+    routes.check_coverage().map_err(|e| ConfigError::Invalid {
+        name: ROUTE_PERMISSIONS,
+        reason: e.to_string(),
+    })?;
     let simple_responses = env.parsed_or(HTTP_API_SIMPLE_RESPONSES, true)?;
     let sessions = backend.sessions(env)?;
     let ring = backend.verifying_keys(env).await?;

@@ -271,3 +271,26 @@ async fn a_simple_response_under_route_rules_needs_the_route_among_the_identity_
         "an IAM policy names its routes itself"
     );
 }
+
+#[tokio::test]
+async fn rules_whose_patterns_over_allow_stop_the_authorizer_at_init() {
+    let f = fixture().await;
+    let ring = Arc::new(KeyRing::fixed(Arc::unwrap_or_clone(keys(SECRET))));
+    let env = Env::from_pairs([
+        ("TOKEN_ISSUER", ISS),
+        ("TOKEN_AUDIENCE", AUD),
+        (
+            "ROUTE_PERMISSIONS",
+            r#"{"GET /users/{id}": [], "GET /users/{id}/admin": ["admin"]}"#,
+        ),
+    ]);
+    let err = authorizer::build(&env, &Resources::new(f.store.clone(), ring))
+        .await
+        .err()
+        .expect("refused at init");
+    let message = authgate_config::error_chain(&err);
+    assert!(
+        message.contains("GET /users/{id}/admin") && message.contains("crosses /"),
+        "{message}"
+    );
+}
