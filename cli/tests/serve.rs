@@ -763,3 +763,69 @@ fn guessing_is_throttled_and_common_passwords_refused_over_http() {
     );
     drop(server);
 }
+
+/// A store that stops answering: each request is answered within the SDK's time limits (never
+/// held for as long as the store stalls), login with an opaque 503 that says when to retry, a
+/// protected route refused by the authorizer (failing closed), and both logged as errors; when
+/// the store answers again, so does everything.
+#[test]
+fn a_stalled_dynamodb_is_a_503_with_retry_after_and_the_authorizer_fails_closed() {
+    let dynamodb = authgate_testkit::own_dynamodb_local();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &[
+            "--dynamodb-endpoint",
+            &dynamodb.endpoint,
+            "--authorizer-cache-ttl",
+            "0",
+        ],
+    );
+    let email = "stall@example.com";
+    let (status, _) = post_json(
+        &server.base,
+        "/auth/register",
+        json!({"email": email, "password": PASSWORD}),
+    );
+    assert_eq!(status, 201);
+    let (status, body) = login_form(&server.base, email, PASSWORD);
+    assert_eq!(status, 200);
+    let bearer = format!("Bearer {}", body["access_token"].as_str().unwrap());
+
+    dynamodb.freeze();
+    let started = std::time::Instant::now();
+    let response = agent()
+        .post(format!("{}/auth/login", server.base))
+        .send_form([
+            ("grant_type", "password"),
+            ("username", email),
+            ("password", PASSWORD),
+        ])
+        .unwrap();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let (status, body) = read(response);
+    let (me_status, _) = me(&server.base, Some(&bearer));
+    let waited = started.elapsed();
+    dynamodb.thaw();
+
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(retry_after.as_deref(), Some("5"));
+    assert_eq!(body["detail"], authgate_http::SERVICE_UNAVAILABLE);
+    assert_eq!(me_status, 401, "the authorizer fails closed");
+    // Answered, not held: within the two requests' operation time limits, far below the
+    // functions' 10-second timeout each.
+    assert!(
+        waited < 2 * authgate_runtime::AWS_OPERATION_TIMEOUT + Duration::from_secs(2),
+        "{waited:?}"
+    );
+    let (status, _) = login_form(&server.base, email, PASSWORD);
+    assert_eq!(status, 200, "answers again once the store does");
+    let (_, _, log) = server.interrupt();
+    assert!(
+        log.contains("ERROR") && log.contains("did not answer in time"),
+        "{log}"
+    );
+}

@@ -88,9 +88,24 @@ pub(crate) fn get_id(item: &Item, name: &str) -> Result<uuid::Uuid, StoreError> 
         .map_err(|_| StoreError::Corrupt(format!("attribute {name} is not a UUID")))
 }
 
-/// An SDK error of any operation, kept as the source.
-pub(crate) fn dynamo(err: impl Into<aws_sdk_dynamodb::Error>) -> StoreError {
-    backend(err.into())
+/// An SDK error of any operation, kept as the source: `Unavailable` when DynamoDB did not answer
+/// in time or could not be reached (the SDK's attempt and operation timeouts, a connection that
+/// failed), else `Backend`.
+pub(crate) fn dynamo<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
+{
+    let unavailable = match &err {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(failure) => failure.is_timeout() || failure.is_io(),
+        _ => false,
+    };
+    let source = aws_sdk_dynamodb::Error::from(err);
+    if unavailable {
+        StoreError::Unavailable(Box::new(source))
+    } else {
+        backend(source)
+    }
 }
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
@@ -254,7 +269,7 @@ impl DynamoUserStore {
             {
                 Ok(None)
             }
-            Err(err) => Err(backend(aws_sdk_dynamodb::Error::from(err))),
+            Err(err) => Err(dynamo(err)),
         }
     }
 
@@ -314,7 +329,7 @@ impl DynamoUserStore {
             Err(err) => match failed_condition(&err) {
                 Some(2) => Err(StoreError::DuplicateEmail),
                 Some(_) => Ok(None),
-                None => Err(backend(aws_sdk_dynamodb::Error::from(err))),
+                None => Err(dynamo(err)),
             },
         }
     }
@@ -360,7 +375,7 @@ impl DynamoUserStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| backend(aws_sdk_dynamodb::Error::from(e)))?;
+            .map_err(dynamo)?;
         Ok(output.item)
     }
 }
@@ -539,7 +554,7 @@ impl UserStore for DynamoUserStore {
                         tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt) + jitter))
                             .await;
                     }
-                    _ => return Err(backend(aws_sdk_dynamodb::Error::from(err))),
+                    _ => return Err(dynamo(err)),
                 },
             }
         }
@@ -604,7 +619,7 @@ impl UserStore for DynamoUserStore {
             Ok(_) => Ok(()),
             Err(err) => match failed_condition(&err) {
                 Some(_) => Err(StoreError::NotFound),
-                None => Err(backend(aws_sdk_dynamodb::Error::from(err))),
+                None => Err(dynamo(err)),
             },
         }
     }
@@ -622,7 +637,7 @@ impl UserStore for DynamoUserStore {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| backend(aws_sdk_dynamodb::Error::from(e)))?;
+            .map_err(dynamo)?;
         let users = output
             .items()
             .iter()
@@ -640,7 +655,7 @@ impl UserStore for DynamoUserStore {
         let mut users = Vec::new();
         let mut pages = self.scan_users().into_paginator().items().send();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| backend(aws_sdk_dynamodb::Error::from(e)))?;
+            let item = item.map_err(dynamo)?;
             users.push(user_from_item(&item)?);
         }
         users.sort_by_key(|u| u.email.normalized());

@@ -71,8 +71,27 @@ impl From<authgate_users::Denied> for ApiError {
     }
 }
 
-/// The one `detail` of every 5xx: the cause stays in the log.
+/// The one `detail` of every 500: the cause stays in the log.
 const INTERNAL_SERVER_ERROR: &str = "Internal Server Error";
+/// The `detail` of a 503, when the store did not answer in time.
+pub const SERVICE_UNAVAILABLE: &str = "Service temporarily unavailable; try again later";
+/// `Retry-After` of a 503: a stalled store is not expected back sooner.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
+/// Whether `error` or any error beneath it is a store that did not answer in time.
+fn store_unavailable(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if matches!(
+            e.downcast_ref::<authgate_users::StoreError>(),
+            Some(authgate_users::StoreError::Unavailable(_))
+        ) {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
 
 #[derive(Serialize)]
 struct Detail<'a> {
@@ -98,21 +117,30 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(source) if store_unavailable(source.as_ref()) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The response: `{"detail": "..."}`. Internal errors are logged here with their whole
-    /// cause chain and answered with a fixed message.
+    /// cause chain and answered with a fixed message: 503 with `Retry-After` when the store did
+    /// not answer in time (RFC 9110 §15.6.4), 500 otherwise.
     pub fn into_response(self) -> Response<Body> {
         let status = self.status();
         let retry_after = match &self {
             Self::TooManyRequests {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => None,
         };
         let detail = match &self {
+            Self::Internal(source) if status == StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::error!(error = %authgate_config::error_chain(source.as_ref()), "request failed: the store did not answer in time");
+                SERVICE_UNAVAILABLE.to_owned()
+            }
             Self::Internal(source) => {
                 tracing::error!(error = %authgate_config::error_chain(source.as_ref()), "request failed");
                 INTERNAL_SERVER_ERROR.to_owned()
@@ -185,6 +213,27 @@ mod tests {
             body_json(&response),
             serde_json::json!({"detail": "Internal Server Error"})
         );
+    }
+
+    #[test]
+    fn a_store_that_did_not_answer_in_time_is_an_opaque_503_with_retry_after() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("login failed")]
+        struct Wrapper(#[source] authgate_users::StoreError);
+        let stalled = authgate_users::StoreError::Unavailable(Box::new(std::io::Error::other(
+            "timeout on table users-prod",
+        )));
+        let response = ApiError::internal(Wrapper(stalled)).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        assert_eq!(
+            body_json(&response),
+            serde_json::json!({"detail": SERVICE_UNAVAILABLE})
+        );
+        let other = authgate_users::StoreError::Backend(Box::new(std::io::Error::other("x")));
+        let response = ApiError::internal(Wrapper(other)).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 
     #[test]

@@ -83,6 +83,25 @@ pub trait Backend: Send + Sync {
     fn mailer(&self, env: &Env) -> Result<Arc<dyn Mailer>, InitError>;
 }
 
+/// How long one attempt at an AWS call may take before the SDK gives up on it (and retries, with
+/// its standard backoff, while the operation's time lasts).
+pub const AWS_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long one AWS call may take in all, retries included: a stalled DynamoDB is answered with a
+/// 503 well inside a function's 10-second timeout, not with API Gateway's bare 5xx after it.
+pub const AWS_OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
+/// How long connecting to an AWS endpoint may take.
+pub const AWS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The time limits of every AWS call authgate makes: the deployed functions' and `authgate
+/// serve`'s alike.
+pub fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(AWS_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(AWS_ATTEMPT_TIMEOUT)
+        .operation_timeout(AWS_OPERATION_TIMEOUT)
+        .build()
+}
+
 /// The deployed backend: the table named by `USERS_TABLE`, the signing secret named by
 /// `SIGNING_KEY_SECRET_ID` and the published public keys named by `PUBLIC_KEYS_SECRET_ID`,
 /// through the AWS SDK (whose standard variables, such as `AWS_ENDPOINT_URL_DYNAMODB`, can point
@@ -95,9 +114,15 @@ pub struct AwsBackend {
 }
 
 impl AwsBackend {
-    /// The SDK configuration from the standard chain (region, credentials, endpoint overrides).
+    /// The SDK configuration from the standard chain (region, credentials, endpoint overrides),
+    /// with [`aws_timeouts`].
     pub async fn from_environment() -> Self {
-        Self::new(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+        Self::new(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .timeout_config(aws_timeouts())
+                .load()
+                .await,
+        )
     }
 
     /// A backend on `sdk`.

@@ -31,6 +31,34 @@ use std::time::{Duration, Instant};
 pub struct Emulator {
     /// `http://127.0.0.1:PORT`
     pub endpoint: String,
+    /// Its process, when this test process started it.
+    pub pid: Option<u32>,
+}
+
+impl Emulator {
+    /// Stops the emulator's process where it stands (SIGSTOP): it keeps its connections and
+    /// answers nothing, as a stalled service does, until [`Emulator::thaw`].
+    pub fn freeze(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a frozen emulator run again (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let pid = self
+            .pid
+            .expect("only an emulator this process started can be signalled");
+        let pid = libc::pid_t::try_from(pid).expect("a pid");
+        // SAFETY: kill(2) on a child process of ours.
+        assert_eq!(
+            unsafe { libc::kill(pid, signal) },
+            0,
+            "kill({pid}, {signal})"
+        );
+    }
 }
 
 fn workspace_root() -> PathBuf {
@@ -66,7 +94,7 @@ fn spawn_server(name: &'static str, mut command: Command, port: u16) -> Emulator
         .name(format!("{name}-keeper"))
         .spawn(move || match command.spawn() {
             Ok(mut child) => {
-                let _ = tx.send(Ok(()));
+                let _ = tx.send(Ok(child.id()));
                 let _ = child.wait();
             }
             Err(e) => {
@@ -74,9 +102,10 @@ fn spawn_server(name: &'static str, mut command: Command, port: u16) -> Emulator
             }
         })
         .expect("spawn keeper thread");
-    if let Err(e) = rx.recv().expect("keeper thread reports") {
-        panic!("cannot start {name}: {e}");
-    }
+    let pid = match rx.recv().expect("keeper thread reports") {
+        Ok(pid) => pid,
+        Err(e) => panic!("cannot start {name}: {e}"),
+    };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + Duration::from_secs(90);
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
@@ -89,6 +118,7 @@ fn spawn_server(name: &'static str, mut command: Command, port: u16) -> Emulator
     }
     Emulator {
         endpoint: format!("http://{addr}"),
+        pid: Some(pid),
     }
 }
 
@@ -134,30 +164,31 @@ fn running(name: &str) -> Option<Emulator> {
     let endpoint = std::env::var(name).ok().filter(|v| !v.trim().is_empty())?;
     Some(Emulator {
         endpoint: endpoint.trim().trim_end_matches('/').to_owned(),
+        pid: None,
     })
 }
 
 /// The process-wide DynamoDB Local: the shared one, or one started on first use.
 pub fn dynamodb_local() -> &'static Emulator {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
-    EMULATOR.get_or_init(|| {
-        if let Some(shared) = running(DYNAMODB_ENDPOINT_VAR) {
-            return shared;
-        }
-        let dir = dynamodb_local_dir();
-        let port = free_port();
-        let mut command = Command::new("java");
-        command
-            .arg(format!(
-                "-Djava.library.path={}",
-                dir.join("DynamoDBLocal_lib").display()
-            ))
-            .arg("-jar")
-            .arg(dir.join("DynamoDBLocal.jar"))
-            .args(["-inMemory", "-port", &port.to_string()])
-            .current_dir(&dir);
-        spawn_server("dynamodb-local", command, port)
-    })
+    EMULATOR.get_or_init(|| running(DYNAMODB_ENDPOINT_VAR).unwrap_or_else(own_dynamodb_local))
+}
+
+/// A DynamoDB Local of the caller's own, never shared: for a test that freezes it.
+pub fn own_dynamodb_local() -> Emulator {
+    let dir = dynamodb_local_dir();
+    let port = free_port();
+    let mut command = Command::new("java");
+    command
+        .arg(format!(
+            "-Djava.library.path={}",
+            dir.join("DynamoDBLocal_lib").display()
+        ))
+        .arg("-jar")
+        .arg(dir.join("DynamoDBLocal.jar"))
+        .args(["-inMemory", "-port", &port.to_string()])
+        .current_dir(&dir);
+    spawn_server("dynamodb-local", command, port)
 }
 
 /// The process-wide moto server: the shared one, or one started on first use.

@@ -42,6 +42,6 @@ pub use store::{
     decode_cursor, encode_cursor, page_of,
 };
 pub use throttle::{
-    Backoff, Counted, LOGIN_THROTTLED, LoginAttempt, LoginLimits, REGISTER_THROTTLED,
+    Backoff, Counted, LOGIN_BUSY, LOGIN_THROTTLED, LoginAttempt, LoginLimits, REGISTER_THROTTLED,
     RegisterLimits, ThrottleError, ThrottleKey, ThrottleStore, Throttled, WindowCap,
 };

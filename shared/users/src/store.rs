@@ -216,6 +216,10 @@ pub enum StoreError {
     Changed,
     #[error("user store unavailable")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store did not answer within its time limits (or could not be reached): a client may
+    /// try again later, and the API says so with a 503.
+    #[error("user store did not answer in time")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Where users live. Implementations must make email uniqueness hold under concurrency and look
