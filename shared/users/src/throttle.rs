@@ -39,12 +39,12 @@ impl ThrottleKey {
 
     /// Failed logins from `ip` in the window starting at `window_start_ms`.
     pub fn login_address(ip: &str, window_start_ms: i64) -> Self {
-        Self(format!("login-ip#{ip}#{window_start_ms}"))
+        Self(format!("login-ip#{}#{window_start_ms}", source_key(ip)))
     }
 
     /// Registrations from `ip` in the window starting at `window_start_ms`.
     pub fn register_address(ip: &str, window_start_ms: i64) -> Self {
-        Self(format!("register-ip#{ip}#{window_start_ms}"))
+        Self(format!("register-ip#{}#{window_start_ms}", source_key(ip)))
     }
 
     /// Login attempts of the account named `email` that began in the window starting at
@@ -63,6 +63,24 @@ impl ThrottleKey {
     /// The key as stored.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// What a source address is counted as: an IPv6 address as its /64, since the low 64 bits of a
+/// unicast address are the interface identifier (RFC 4291 §2.5.1) that a host on the link may
+/// pick and change at will, so one host could otherwise be 2^64 sources; an IPv4 address (or an
+/// IPv4-mapped IPv6 one) as itself; anything else as given.
+fn source_key(ip: &str) -> String {
+    match ip.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_owned(),
     }
 }
 
@@ -491,6 +509,26 @@ mod tests {
         assert_eq!(key, ThrottleKey::login_account("alice@example.com"));
         assert!(!key.as_str().contains("alice"));
         assert_ne!(key, ThrottleKey::login_account("bob@example.com"));
+    }
+
+    #[test]
+    fn an_ipv6_source_is_counted_as_its_64_and_ipv4_as_itself() {
+        let key = |ip| ThrottleKey::login_address(ip, 0);
+        assert_eq!(
+            key("2001:db8:1:2::1"),
+            key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_eq!(
+            key("2001:db8:1:2::1").as_str(),
+            "login-ip#2001:db8:1:2::/64#0"
+        );
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:198.51.100.7"), key("198.51.100.7"));
+        assert_ne!(key("198.51.100.7"), key("198.51.100.8"));
+        assert_eq!(
+            ThrottleKey::register_address("2001:db8::5", 0),
+            ThrottleKey::register_address("2001:db8::6", 0)
+        );
     }
 
     #[test]
