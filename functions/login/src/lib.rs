@@ -15,9 +15,11 @@
 
 use std::sync::Arc;
 
-use authgate_config::{MailSettings, ThrottleSettings};
+use authgate_config::ThrottleSettings;
 use authgate_http::{ApiError, Endpoint, body, source_ip, token_response};
-use authgate_runtime::{AccountStore, Backend, Env, InitError, SessionStarter, StartError};
+use authgate_runtime::{
+    AccountStore, Backend, EmailNotVerified, Env, InitError, SessionStarter, StartError,
+};
 use authgate_users::{
     Email, HashError, LoginLimits, Password, PasswordHasher, StoreError, ThrottleError, Throttled,
     now_ms, user_may_act,
@@ -26,7 +28,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 /// `detail` of a right password for an unverified address, when login requires verification.
-pub const EMAIL_NOT_VERIFIED: &str = "Email not verified";
+pub use authgate_http::EMAIL_NOT_VERIFIED;
 
 /// The one message for every credential failure.
 pub const INVALID_CREDENTIALS: &str = "Incorrect email or password";
@@ -59,8 +61,8 @@ pub enum LoginError {
     InvalidCredentials,
     #[error(transparent)]
     Throttled(#[from] Throttled),
-    #[error("email not verified")]
-    EmailNotVerified,
+    #[error(transparent)]
+    EmailNotVerified(#[from] EmailNotVerified),
     #[error("password verification failed")]
     Hash(#[from] HashError),
     #[error("user store failed")]
@@ -75,7 +77,7 @@ impl From<LoginError> for ApiError {
             LoginError::Request(api) => api,
             LoginError::InvalidCredentials => ApiError::Unauthorized(INVALID_CREDENTIALS.into()),
             LoginError::Throttled(throttled) => throttled.into(),
-            LoginError::EmailNotVerified => ApiError::Forbidden(EMAIL_NOT_VERIFIED.into()),
+            LoginError::EmailNotVerified(_) => ApiError::Forbidden(EMAIL_NOT_VERIFIED.into()),
             other => ApiError::internal(other),
         }
     }
@@ -87,7 +89,6 @@ pub struct Login {
     hasher: PasswordHasher,
     sessions: SessionStarter,
     limits: LoginLimits,
-    requires_verified_email: bool,
 }
 
 /// The login function: users and sessions from `backend`'s store, tokens signed with its keys
@@ -98,7 +99,6 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Login, InitError>
         hasher: PasswordHasher::new(),
         sessions: SessionStarter::build(env, backend).await?,
         limits: ThrottleSettings::from_env(env)?.login,
-        requires_verified_email: MailSettings::from_env(env)?.login_requires_verified_email,
     })
 }
 
@@ -188,9 +188,7 @@ impl Login {
                 return Err(refused(reason));
             }
         };
-        if self.requires_verified_email && !user.email_verified {
-            return Err(LoginError::EmailNotVerified);
-        }
+        self.sessions.may_receive(&user)?;
         let (issued, refresh) = match self.sessions.start(&user, read_at).await {
             Ok(started) => started,
             Err(StartError::Store(StoreError::Changed)) => {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use authgate_config::SessionSettings;
 use authgate_http::{ApiError, Endpoint, body, token_response};
-use authgate_runtime::{AccountStore, Backend, Env, InitError, UserTokens};
+use authgate_runtime::{AccountStore, Backend, EmailNotVerified, Env, InitError, UserTokens};
 use authgate_token::SignError;
 use authgate_users::{RefreshError, RefreshToken, StoreError, now_ms, user_may_act};
 use lambda_http::{Body, Request, Response};
@@ -45,6 +45,8 @@ pub enum RefreshFailure {
     Store(#[from] StoreError),
     #[error("token signing failed")]
     Sign(#[from] SignError),
+    #[error(transparent)]
+    EmailNotVerified(#[from] EmailNotVerified),
 }
 
 impl From<RefreshError> for RefreshFailure {
@@ -61,6 +63,9 @@ impl From<RefreshFailure> for ApiError {
         match err {
             RefreshFailure::Request(api) => api,
             RefreshFailure::Refused(_) => ApiError::Unauthorized(INVALID_REFRESH_TOKEN.into()),
+            RefreshFailure::EmailNotVerified(_) => {
+                ApiError::Forbidden(authgate_http::EMAIL_NOT_VERIFIED.into())
+            }
             other => ApiError::internal(other),
         }
     }
@@ -135,6 +140,10 @@ impl Refresh {
                 return Err(RefreshError::SessionEnded(denied).into());
             }
         };
+        if let Err(unverified) = self.tokens.may_receive(&user) {
+            tracing::warn!(user_id = %user.id, sid = %session.id, "refresh refused: the address is not verified");
+            return Err(unverified.into());
+        }
         let issued = self.tokens.issue(&user, &session).await?;
         tracing::info!(user_id = %user.id, sid = %session.id, jti = %issued.claims.jti, "tokens refreshed");
         Ok(token_response(&issued, next.as_str()))

@@ -228,3 +228,35 @@ async fn malformed_requests_are_client_errors() {
         assert_eq!(response.status(), status, "{body}");
     }
 }
+
+#[tokio::test]
+async fn with_verified_email_required_an_unverified_address_gets_no_new_tokens() {
+    let f = fixture(0).await;
+    let env = Env::from_pairs([
+        ("TOKEN_ISSUER", "urn:t"),
+        ("TOKEN_AUDIENCE", "aud"),
+        ("LOGIN_REQUIRES_VERIFIED_EMAIL", "true"),
+    ]);
+    let ring = Arc::new(KeyRing::fixed(Arc::unwrap_or_clone(keys())));
+    let strict = refresh::build(&env, &Resources::new(f.store.clone(), ring))
+        .await
+        .unwrap();
+    // The address is unverified, as after an email change.
+    assert!(
+        !f.store
+            .get_by_id(f.user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified
+    );
+    let response = strict
+        .handle(refresh_request("refresh.json", f.token.as_str()))
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        json_body(&response)["detail"],
+        authgate_http::EMAIL_NOT_VERIFIED
+    );
+    assert!(json_body(&response).get("access_token").is_none());
+}

@@ -37,6 +37,8 @@ pub const NOT_AUTHENTICATED: &str = "Not authenticated";
 pub const COULD_NOT_VALIDATE_CREDENTIALS: &str = "Could not validate credentials";
 /// `detail` of a 409 for an email another user has.
 pub const EMAIL_TAKEN: &str = "A user with this email already exists";
+/// `detail` of a 403 for a user whose address must be verified before they get tokens.
+pub const EMAIL_NOT_VERIFIED: &str = "Email not verified";
 /// `detail` of a 401 for a verified token of a disabled user.
 pub const INACTIVE_USER: &str = "Inactive user";
 

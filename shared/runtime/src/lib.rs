@@ -258,13 +258,22 @@ impl Backend for Resources {
 pub struct UserTokens {
     issuer: RingIssuer,
     roles: RoleMap,
+    requires_verified_email: bool,
 }
+
+/// The user's address is unverified and tokens need a verified one
+/// (`LOGIN_REQUIRES_VERIFIED_EMAIL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the user's email address is not verified")]
+pub struct EmailNotVerified;
 
 impl UserTokens {
     /// From `env`'s token and role settings and `backend`'s keys.
     pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Self, InitError> {
         let tokens = TokenSettings::from_env(env)?;
         let roles = AuthzSettings::from_env(env)?.roles;
+        let requires_verified_email =
+            authgate_config::MailSettings::from_env(env)?.login_requires_verified_email;
         let keys = backend.keys(env).await?;
         let issuer = TokenIssuer::new(
             keys.current(),
@@ -275,7 +284,19 @@ impl UserTokens {
         Ok(Self {
             issuer: RingIssuer::new(issuer, keys),
             roles,
+            requires_verified_email,
         })
+    }
+
+    /// Whether `user` may be given tokens now, by login or by refresh: with
+    /// `LOGIN_REQUIRES_VERIFIED_EMAIL`, only while their address is verified (an email change
+    /// makes it unverified until the new address is).
+    pub fn may_receive(&self, user: &User) -> Result<(), EmailNotVerified> {
+        if self.requires_verified_email && !user.email_verified {
+            Err(EmailNotVerified)
+        } else {
+            Ok(())
+        }
     }
 
     /// A fresh access token for `user` in `session`, with what the user is now: a role no
@@ -421,6 +442,11 @@ impl SessionStarter {
             sessions: Sessions::build(env, backend)?,
             tokens: UserTokens::build(env, backend).await?,
         })
+    }
+
+    /// Whether `user` may be given tokens now ([`UserTokens::may_receive`]).
+    pub fn may_receive(&self, user: &User) -> Result<(), EmailNotVerified> {
+        self.tokens.may_receive(user)
     }
 
     /// A new session for `user` as read at `read_at_ms` (see [`Sessions::open`]): its access
