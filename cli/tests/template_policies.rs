@@ -51,10 +51,15 @@ fn the_authorizer_may_only_read_its_key_and_the_session_checks_attributes() {
         .map(|a| a.as_str().unwrap())
         .collect();
     assert_eq!(allowed, authgate_dynamo::SESSION_CHECK_ATTRIBUTES);
+    // A read always has a Select, ALL_ATTRIBUTES when it names no attributes (the DynamoDB
+    // Developer Guide, "Using IAM policy conditions for fine-grained access control"), so
+    // StringEquals, unlike ...IfExists on a key that might be absent, refuses such a read even
+    // though ForAllValues holds for its empty attribute list.
     assert_eq!(
-        read["Condition"]["StringEqualsIfExists"]["dynamodb:Select"].as_str(),
+        read["Condition"]["StringEquals"]["dynamodb:Select"].as_str(),
         Some("SPECIFIC_ATTRIBUTES")
     );
+    assert!(read["Condition"]["StringEqualsIfExists"].is_null());
     for private in [
         "password_hash",
         "email",
@@ -285,4 +290,50 @@ fn the_first_rs256_key_is_made_by_the_rotation_function_before_rotation_starts()
     assert!(depends.contains("SigningKeySetup"), "{depends}");
     let allowed = shown(&template["Parameters"]["SigningAlgorithm"]["AllowedValues"]);
     assert!(allowed.contains("RS256"), "{allowed}");
+}
+
+#[test]
+fn each_function_deletes_only_the_item_kinds_it_owns() {
+    let template: Value = yaml_serde::from_str(TEMPLATE).unwrap();
+    let functions: Vec<String> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(name, _)| name.as_str().unwrap().to_owned())
+        .collect();
+    let expected = [
+        ("LoginFunction", vec!["throttle#*"]),
+        ("MeFunction", vec!["email#*", "throttle#*"]),
+        ("UsersFunction", vec!["user#*", "email#*"]),
+        ("RecoveryFunction", vec!["action#*"]),
+    ];
+    for function in &functions {
+        let deleting: Vec<Value> = statements(function)
+            .into_iter()
+            .filter(|s| actions(s).iter().any(|a| a == "dynamodb:DeleteItem"))
+            .collect();
+        let want = expected.iter().find(|(name, _)| name == function);
+        match want {
+            None => assert!(deleting.is_empty(), "{function} may not delete"),
+            Some((_, prefixes)) => {
+                assert_eq!(deleting.len(), 1, "{function}: one statement deletes");
+                let statement = &deleting[0];
+                assert_eq!(
+                    actions(statement),
+                    ["dynamodb:DeleteItem"],
+                    "{function}: the scoped statement grants only DeleteItem"
+                );
+                let keys: Vec<&str> = statement["Condition"]["ForAllValues:StringLike"]
+                    ["dynamodb:LeadingKeys"]
+                    .as_sequence()
+                    .unwrap_or_else(|| panic!("{function}: DeleteItem without LeadingKeys"))
+                    .iter()
+                    .map(|k| k.as_str().unwrap())
+                    .collect();
+                assert_eq!(&keys, prefixes, "{function}");
+            }
+        }
+    }
+    assert!(functions.len() >= 10, "{functions:?}");
 }
