@@ -324,13 +324,13 @@ fn each_function_deletes_only_the_item_kinds_it_owns() {
                     ["dynamodb:DeleteItem"],
                     "{function}: the scoped statement grants only DeleteItem"
                 );
-                let keys: Vec<&str> = statement["Condition"]["ForAllValues:StringLike"]
-                    ["dynamodb:LeadingKeys"]
-                    .as_sequence()
-                    .unwrap_or_else(|| panic!("{function}: DeleteItem without LeadingKeys"))
-                    .iter()
-                    .map(|k| k.as_str().unwrap())
-                    .collect();
+                let keys: Vec<&str> =
+                    statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+                        .as_sequence()
+                        .unwrap_or_else(|| panic!("{function}: DeleteItem without LeadingKeys"))
+                        .iter()
+                        .map(|k| k.as_str().unwrap())
+                        .collect();
                 assert_eq!(&keys, prefixes, "{function}");
             }
         }

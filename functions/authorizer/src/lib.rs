@@ -475,11 +475,22 @@ impl AuthorizerEvent {
                     .or(event.authorization_header),
                 event.route_arn,
             ),
+            // The identity source is API Gateway's cache key for the answer: the token verified
+            // must be the one in it, or one caller's Allow could be reused for another.
             (Some("1.0"), Some("REQUEST")) => (
                 EventKind::HttpV1,
                 event
-                    .authorization_header
-                    .or(event.identity_source.into_iter().next()),
+                    .identity_source
+                    .iter()
+                    .flat_map(|sources| sources.split(','))
+                    .map(str::trim)
+                    .find(|value| bearer_token(value).is_ok())
+                    .map(str::to_owned)
+                    .or(if event.identity_source.is_empty() {
+                        event.authorization_header
+                    } else {
+                        None
+                    }),
                 event.method_arn,
             ),
             (None, Some("TOKEN")) => (

@@ -294,3 +294,33 @@ async fn rules_whose_patterns_over_allow_stop_the_authorizer_at_init() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn an_http_api_1_0_event_is_decided_on_the_token_in_its_identity_source() {
+    let f = fixture().await;
+    let authorizer = f.authorizer(&[]).await;
+    let valid = f.valid();
+    let with = |identity: &str, header: &str| {
+        let mut event: Value = serde_json::from_str(&event("authorizer-http-v1.json")).unwrap();
+        event["identitySource"] = Value::from(identity);
+        event["headers"]["authorization"] = Value::from(header);
+        serde_json::from_value::<authorizer::Event>(event).unwrap()
+    };
+    assert_eq!(
+        authorizer
+            .handle(with("Bearer x.y.z", &format!("Bearer {valid}")))
+            .await,
+        Err(Unauthorized),
+        "the cache key holds another token than the header: decided on the cache key"
+    );
+    assert!(
+        authorizer
+            .handle(with(
+                &format!("Bearer {valid},GET /users/me"),
+                "Bearer x.y.z"
+            ))
+            .await
+            .is_ok(),
+        "the token among the identity sources"
+    );
+}

@@ -24,10 +24,11 @@ pub struct Discovery {
     issuer: String,
 }
 
-/// The API's base URL as the client reached it: the scheme API Gateway reports in
-/// `X-Forwarded-Proto` (https unless it says http), the domain, and the part of the request path
-/// before the route's resource path (`/{stage}` on the execute-api domain, a base path mapping or
-/// nothing on a custom domain).
+/// The API's base URL as the client reached it: https, which API Gateway's endpoints always are,
+/// the domain, and the part of the request path before the route's resource path (`/{stage}` on
+/// the execute-api domain, a base path mapping or nothing on a custom domain). Only on a loopback
+/// domain (`authgate serve`, plain HTTP) does `X-Forwarded-Proto: http` make it http: anywhere
+/// else the header is the client's to set, and the answer is cached publicly.
 fn base_url(request: &Request) -> String {
     let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref() else {
         return String::new();
@@ -35,9 +36,14 @@ fn base_url(request: &Request) -> String {
     let Some(domain) = context.domain_name.as_deref().filter(|d| !d.is_empty()) else {
         return String::new();
     };
-    let scheme = match request.headers().get("x-forwarded-proto") {
-        Some(proto) if proto.as_bytes().eq_ignore_ascii_case(b"http") => "http",
-        _ => "https",
+    let says_http = request
+        .headers()
+        .get("x-forwarded-proto")
+        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"http"));
+    let scheme = if says_http && is_loopback(domain) {
+        "http"
+    } else {
+        "https"
     };
     let stage_prefix = format!("/{}", context.stage.as_deref().unwrap_or_default());
     let prefix = match (context.path.as_deref(), context.resource_path.as_deref()) {
@@ -45,6 +51,18 @@ fn base_url(request: &Request) -> String {
         _ => &stage_prefix,
     };
     format!("{scheme}://{domain}{}", prefix.trim_end_matches('/'))
+}
+
+/// Whether `domain` (a host, with or without a port) names this machine.
+fn is_loopback(domain: &str) -> bool {
+    let host = match domain.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => domain.rsplit_once(':').map_or(domain, |(host, _)| host),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn algorithms(keys: &KeySet) -> Vec<String> {

@@ -105,6 +105,27 @@ async fn urls_follow_the_scheme_domain_and_base_path_the_client_used() {
             ),
             "https://localhost/Prod/.well-known/jwks.json",
         ),
+        (
+            with("[::1]:3000", "/.well-known/openid-configuration", "http"),
+            "http://[::1]:3000/.well-known/jwks.json",
+        ),
+        // A client's X-Forwarded-Proto must not put http into a publicly cached document.
+        (
+            with(
+                "auth.example.com",
+                "/.well-known/openid-configuration",
+                "http",
+            ),
+            "https://auth.example.com/.well-known/jwks.json",
+        ),
+        (
+            with(
+                "127.0.0.1.evil.example",
+                "/.well-known/openid-configuration",
+                "http",
+            ),
+            "https://127.0.0.1.evil.example/.well-known/jwks.json",
+        ),
     ] {
         let config = json_body(&discovery.handle(request).await);
         assert_eq!(config["jwks_uri"], expected);
