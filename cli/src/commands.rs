@@ -300,9 +300,19 @@ pub async fn build_gateway(
         }
     }
     let authorizer = Arc::new(authorizer::build(&authorizer_env, resources).await?);
+    // The authorizer runs as in Lambda: the JSON event API Gateway sends, read by the Lambda's own
+    // event reader and decided by its one entry point.
     let authorizer: AuthorizerFunction = Arc::new(move |event| {
         let authorizer = Arc::clone(&authorizer);
-        Box::pin(async move { authorizer.handle(event).await })
+        Box::pin(async move {
+            let wire = serde_json::to_vec(&event).map_err(|_| authorizer::Unauthorized)?;
+            let event: authorizer::Event =
+                serde_json::from_slice(&wire).map_err(|_| authorizer::Unauthorized)?;
+            match EventHandler::<authorizer::Event>::handle(authorizer.as_ref(), event).await? {
+                authorizer::Answer::Policy(policy) => Ok(policy),
+                authorizer::Answer::Simple { .. } => Err(authorizer::Unauthorized),
+            }
+        })
     });
     Ok(Gateway::new(
         spec,

@@ -26,6 +26,9 @@ use crate::template::{ApiSpec, GatewayResponse, Route};
 const LOCAL_ARN_PREFIX: &str = "arn:aws:execute-api:local:000000000000:local";
 /// API Gateway's payload limit.
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+/// The most authorizer results the local gateway keeps: past it, the oldest goes, so a stream of
+/// distinct tokens cannot grow `serve`'s memory.
+pub const MAX_CACHED_AUTHORIZATIONS: usize = 10_000;
 
 /// A function the gateway can invoke with a proxy request.
 pub type HttpFunction =
@@ -164,8 +167,21 @@ impl LocalAuthorizer {
         }
         if let Ok(mut cache) = self.cache.lock() {
             cache.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            if cache.len() >= MAX_CACHED_AUTHORIZATIONS {
+                let oldest = cache
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(token, _)| token.clone());
+                if let Some(oldest) = oldest {
+                    cache.remove(&oldest);
+                }
+            }
             cache.insert(token.to_owned(), (Instant::now(), response.clone()));
         }
+    }
+
+    fn cached_results(&self) -> usize {
+        self.cache.lock().map_or(0, |cache| cache.len())
     }
 }
 
@@ -240,6 +256,13 @@ impl Gateway {
         self.authorizer.as_ref().map(|a| a.ttl)
     }
 
+    /// How many authorizer results are cached now.
+    pub fn cached_authorizations(&self) -> usize {
+        self.authorizer
+            .as_ref()
+            .map_or(0, LocalAuthorizer::cached_results)
+    }
+
     /// A response of one of the template's gateway response types.
     fn gateway_response(
         &self,
@@ -301,7 +324,7 @@ impl Gateway {
 
     /// Serves one request.
     pub async fn handle(&self, incoming: IncomingRequest<'_>) -> OutgoingResponse {
-        let Some((route, path_params)) = self.spec.route(incoming.method, incoming.path) else {
+        let Some((route, raw_params)) = self.spec.route(incoming.method, incoming.path) else {
             return self.gateway_response(
                 "MISSING_AUTHENTICATION_TOKEN",
                 StatusCode::FORBIDDEN,
@@ -311,6 +334,15 @@ impl Gateway {
         if incoming.body.len() > MAX_PAYLOAD_BYTES {
             return self.payload_too_large();
         }
+        // A REST API hands its functions path parameters percent-decoded (the path itself stays
+        // as the client sent it).
+        let path_params: BTreeMap<String, String> = raw_params
+            .into_iter()
+            .map(|(name, value)| {
+                let decoded = percent_encoding::percent_decode_str(&value).decode_utf8_lossy();
+                (name, decoded.into_owned())
+            })
+            .collect();
         let method_arn = format!(
             "{LOCAL_ARN_PREFIX}/{}/{}{}",
             self.stage, incoming.method, incoming.path

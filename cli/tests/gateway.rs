@@ -42,6 +42,7 @@ fn echo() -> HttpFunction {
                 "resource": resource,
                 "claims_sub": request.verified_claims().ok().map(|c| c.sub),
                 "query": request.query_string_parameters().first("q"),
+                "id": request.path_parameters().first("id"),
                 "body": body,
             });
             let mut response = Response::new(Body::Text(echoed.to_string()));
@@ -580,4 +581,47 @@ async fn connections_over_the_limit_get_503_with_a_json_detail_and_others_are_se
     let served = served.expect("served once the held connections closed");
     assert!(served.starts_with("HTTP/1.1 404"), "{served}");
     assert!(served.ends_with(r#"{"detail": "Not Found"}"#), "{served}");
+}
+
+#[tokio::test]
+async fn path_parameters_reach_the_function_percent_decoded_as_api_gateway_sends_them() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let gw = gateway(authorizer(IamPolicyEffect::Allow, "*", calls), 300);
+    let response = call(&gw, "GET", "/users/a%40b%2Fc%20d", Some(TOKEN)).await;
+    assert_eq!(response.status, 200);
+    let echoed: Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(echoed["id"], "a@b/c d");
+}
+
+#[tokio::test]
+async fn the_authorizer_cache_holds_a_bounded_number_of_tokens() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let gw = gateway(authorizer(IamPolicyEffect::Allow, "*", calls.clone()), 300);
+    let tokens = authgate::gateway::MAX_CACHED_AUTHORIZATIONS + 50;
+    for i in 0..tokens {
+        let response = call(&gw, "GET", "/users/me", Some(&format!("Bearer t.{i}.x"))).await;
+        assert_eq!(response.status, 200);
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        tokens,
+        "each token authorized once"
+    );
+    assert_eq!(
+        gw.cached_authorizations(),
+        authgate::gateway::MAX_CACHED_AUTHORIZATIONS
+    );
+    let again = call(
+        &gw,
+        "GET",
+        "/users/me",
+        Some(&format!("Bearer t.{}.x", tokens - 1)),
+    )
+    .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        tokens,
+        "the newest stays cached"
+    );
 }
