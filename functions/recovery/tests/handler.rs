@@ -416,3 +416,50 @@ async fn a_reset_is_refused_when_the_account_changes_between_its_check_and_its_w
             .unwrap();
     }
 }
+
+/// A mailer as slow as a call to SES, recording what it sends.
+struct SlowMailer(RecordingMailer);
+
+#[async_trait::async_trait]
+impl authgate_runtime::Mailer for SlowMailer {
+    async fn send(&self, mail: &authgate_runtime::Mail) -> Result<(), authgate_runtime::MailError> {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        authgate_runtime::Mailer::send(&self.0, mail).await
+    }
+}
+
+#[tokio::test]
+async fn a_mail_request_takes_as_long_for_an_unknown_address_as_for_an_account() {
+    let f = fixture().await;
+    let recorded = RecordingMailer::new();
+    let resources = Resources::new(f.store.clone(), Arc::new(KeyRing::fixed(KeySet::default())))
+        .with_mailer(Arc::new(SlowMailer(recorded.clone())));
+    let recovery = recovery::build(&Env::from_pairs([("MAILS_PER_ADDRESS", "10")]), &resources)
+        .await
+        .unwrap();
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for _ in 0..3 {
+        for (email, times) in [
+            ("alice@example.com", &mut known),
+            ("nobody@example.com", &mut unknown),
+        ] {
+            let started = std::time::Instant::now();
+            let response = recovery
+                .handle(call("forgot-password.json", json!({"email": email})))
+                .await;
+            times.push(started.elapsed().as_secs_f64());
+            assert_eq!(response.status(), 202);
+        }
+    }
+    assert_eq!(recorded.sent().len(), 3, "only the account got mail");
+    let median = |times: &mut Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let ratio = median(&mut known) / median(&mut unknown);
+    assert!(
+        (0.8..=1.25).contains(&ratio),
+        "known {known:?} s, unknown {unknown:?} s"
+    );
+}

@@ -2,8 +2,10 @@
 //! change of address by the user or an administrator.
 //!
 //! A request for mail (forgot password, send me a verification) answers the same whatever the
-//! address: the work is the same lookup and counter update for known and unknown addresses, and
-//! only an account that may receive the mail gets one. Each address gets at most
+//! address, and after the same time: the work is the same lookup and counter update for known and
+//! unknown addresses, only an account that may receive the mail gets one (a token written and a
+//! call to SES, which take time), and every request is answered [`MAIL_REQUEST_DURATION`] after
+//! it began, so the time does not say which addresses have accounts. Each address gets at most
 //! `MAILS_PER_ADDRESS` mails of a kind per window, so nobody can flood an inbox through authgate.
 //! A mail that cannot be sent is logged and changes nothing the client sees.
 
@@ -16,6 +18,12 @@ use authgate_users::{
 };
 
 use crate::{AccountStore, Backend, Env, InitError, Mail, Mailer};
+
+/// How long after it began a request for mail is answered, whatever it found: longer than the
+/// lookup, the token's write and the call to SES take, so that known and unknown addresses are
+/// answered after the same time. A request whose work took longer is answered when done, and
+/// logged.
+pub const MAIL_REQUEST_DURATION: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Why a presented token did not work.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +81,19 @@ impl AccountMail {
     /// a reset for any active account, a verification for an active unverified one. Known and
     /// unknown addresses cost the same lookup and counter update; the caller answers 202 either way.
     pub async fn request(&self, purpose: TokenPurpose, email: &str) -> Result<(), StoreError> {
+        let answer_at = tokio::time::Instant::now() + MAIL_REQUEST_DURATION;
+        let outcome = self.request_now(purpose, email).await;
+        if tokio::time::Instant::now() > answer_at {
+            tracing::warn!(
+                purpose = purpose.as_str(),
+                "a mail request took longer than its fixed answer time; its timing may tell whether the address has an account"
+            );
+        }
+        tokio::time::sleep_until(answer_at).await;
+        outcome
+    }
+
+    async fn request_now(&self, purpose: TokenPurpose, email: &str) -> Result<(), StoreError> {
         let email = match Email::parse(email) {
             Ok(email) => email,
             Err(_) => return Ok(()),
