@@ -240,10 +240,12 @@ pub struct ServeArgs {
 }
 
 /// `handler` as a function the gateway invokes.
-fn http(handler: impl HttpHandler + 'static) -> HttpFunction {
+/// A function as the runtime serves it in Lambda: each request carrying the leeway.
+fn http(handler: impl HttpHandler + 'static, leeway: authgate_http::ClaimsLeeway) -> HttpFunction {
     let handler = Arc::new(handler);
-    Arc::new(move |request| {
+    Arc::new(move |mut request: lambda_http::Request| {
         let handler = Arc::clone(&handler);
+        request.extensions_mut().insert(leeway);
         Box::pin(async move { handler.handle(request).await })
     })
 }
@@ -256,35 +258,39 @@ pub async fn build_gateway(
     cache_ttl: Option<Duration>,
 ) -> Result<Gateway, CommandError> {
     let spec = ApiSpec::parse(TEMPLATE)?;
+    let leeway = authgate_runtime::claims_leeway(env);
     let functions: HashMap<String, HttpFunction> = HashMap::from([
         (
             "RegisterFunction".into(),
-            http(register::build(env, resources).await?),
+            http(register::build(env, resources).await?, leeway),
         ),
         (
             "LoginFunction".into(),
-            http(login::build(env, resources).await?),
+            http(login::build(env, resources).await?, leeway),
         ),
         (
             "RefreshFunction".into(),
-            http(refresh::build(env, resources).await?),
+            http(refresh::build(env, resources).await?, leeway),
         ),
         (
             "LogoutFunction".into(),
-            http(logout::build(env, resources).await?),
+            http(logout::build(env, resources).await?, leeway),
         ),
         (
             "DiscoveryFunction".into(),
-            http(discovery::build(env, resources).await?),
+            http(discovery::build(env, resources).await?, leeway),
         ),
-        ("MeFunction".into(), http(me::build(env, resources).await?)),
+        (
+            "MeFunction".into(),
+            http(me::build(env, resources).await?, leeway),
+        ),
         (
             "UsersFunction".into(),
-            http(users::build(env, resources).await?),
+            http(users::build(env, resources).await?, leeway),
         ),
         (
             "RecoveryFunction".into(),
-            http(recovery::build(env, resources).await?),
+            http(recovery::build(env, resources).await?, leeway),
         ),
     ]);
     // The authorizer's own variables in the template (its route rules) apply locally too.

@@ -51,6 +51,12 @@ pub enum Verifier {
     },
 }
 
+/// The clock-skew leeway the deployment verifies tokens with (`TOKEN_LEEWAY_SECONDS`), carried
+/// on each request by the runtime (and by `authgate serve`), so that the claims helpers judge
+/// `exp` as the authorizer did; a request without it is judged with the default leeway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimsLeeway(pub u64);
+
 /// `detail` of a 403 for an outside issuer's token on a route for authgate's own.
 pub const OWN_TOKENS_ONLY: &str = "This route accepts only tokens that authgate issued";
 
@@ -143,7 +149,8 @@ impl RequestClaimsExt for Request {
     }
 
     /// API Gateway reuses a cached Allow for the authorizer's whole cache TTL, whatever the
-    /// token's `exp`; the claims are refused here once `exp` (plus the default leeway) has passed.
+    /// token's `exp`; the claims are refused here once `exp` plus the deployment's leeway
+    /// ([`ClaimsLeeway`]) has passed.
     fn any_issuer_raw_claims(&self) -> Result<Map<String, Value>, ClaimsError> {
         self.caller()?;
         let claims: Map<String, Value> =
@@ -153,7 +160,10 @@ impl RequestClaimsExt for Request {
             .get("exp")
             .and_then(Value::as_f64)
             .ok_or(ClaimsError::Malformed)?;
-        let leeway = authgate_token::DEFAULT_LEEWAY_SECS as f64;
+        let leeway = self
+            .extensions()
+            .get::<ClaimsLeeway>()
+            .map_or(authgate_token::DEFAULT_LEEWAY_SECS, |l| l.0) as f64;
         if authgate_token::now_unix() as f64 >= exp + leeway {
             return Err(ClaimsError::Expired);
         }
@@ -294,6 +304,22 @@ mod tests {
                 .verified_claims()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn expiry_is_judged_with_the_deployments_leeway() {
+        let now = authgate_token::now_unix();
+        let lately_expired = AccessClaims {
+            exp: now - 5,
+            ..claims()
+        };
+        let request = |leeway: u64| {
+            let mut request = with_claims(Request::default(), &lately_expired);
+            request.extensions_mut().insert(ClaimsLeeway(leeway));
+            request
+        };
+        assert_eq!(request(0).verified_claims(), Err(ClaimsError::Expired));
+        assert!(request(10).verified_claims().is_ok());
     }
 
     fn outside_request(sub: &str) -> Request {

@@ -13,8 +13,8 @@ mod handler;
 mod token;
 
 pub use claims::{
-    ClaimsError, NOT_ENOUGH_PERMISSIONS, OWN_TOKENS_ONLY, RequestClaimsExt, Verifier, with_claims,
-    with_outside_claims,
+    ClaimsError, ClaimsLeeway, NOT_ENOUGH_PERMISSIONS, OWN_TOKENS_ONLY, RequestClaimsExt, Verifier,
+    with_claims, with_outside_claims,
 };
 pub use error::{ApiError, SERVICE_UNAVAILABLE, UNAVAILABLE_RETRY_AFTER_SECS, json_response};
 pub use handler::{Endpoint, HttpHandler};

@@ -475,18 +475,33 @@ pub trait EventHandler<E: Send + 'static>: Send + Sync {
     async fn handle(&self, event: E) -> Result<Self::Output, Self::Error>;
 }
 
-/// Builds an API function with `build` on the AWS backend and serves API Gateway's requests.
+/// The leeway `env`'s tokens are verified with, for the claims helpers of each request (the
+/// default when the token settings are not given or not valid: the authorizer refuses to start
+/// on invalid ones).
+pub fn claims_leeway(env: &Env) -> authgate_http::ClaimsLeeway {
+    authgate_http::ClaimsLeeway(
+        TokenSettings::from_env(env).map_or(authgate_token::DEFAULT_LEEWAY_SECS, |t| t.leeway_secs),
+    )
+}
+
+/// Builds an API function with `build` on the AWS backend and serves API Gateway's requests,
+/// each carrying the deployment's [`claims_leeway`].
 pub async fn http_function<H, B>(build: B) -> Result<(), lambda_http::Error>
 where
     H: HttpHandler + 'static,
     B: AsyncFnOnce(&Env, &AwsBackend) -> Result<H, InitError>,
 {
     init_logging();
-    let handler = Arc::new(init(build).await?);
-    lambda_http::run(lambda_http::service_fn(move |request| {
-        let handler = Arc::clone(&handler);
-        async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }
-    }))
+    let env = Env::process();
+    let handler = Arc::new(init(&env, build).await?);
+    let leeway = claims_leeway(&env);
+    lambda_http::run(lambda_http::service_fn(
+        move |mut request: lambda_http::Request| {
+            let handler = Arc::clone(&handler);
+            request.extensions_mut().insert(leeway);
+            async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }
+        },
+    ))
     .await
 }
 
@@ -498,7 +513,7 @@ where
     B: AsyncFnOnce(&Env, &AwsBackend) -> Result<H, InitError>,
 {
     init_logging();
-    let handler = Arc::new(init(build).await?);
+    let handler = Arc::new(init(&Env::process(), build).await?);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<E>| {
             let handler = Arc::clone(&handler);
@@ -508,14 +523,13 @@ where
     .await
 }
 
-/// Runs `build` on the process environment and the AWS backend, logging a failure with its causes.
-async fn init<H, B>(build: B) -> Result<H, InitError>
+/// Runs `build` on `env` and the AWS backend, logging a failure with its causes.
+async fn init<H, B>(env: &Env, build: B) -> Result<H, InitError>
 where
     B: AsyncFnOnce(&Env, &AwsBackend) -> Result<H, InitError>,
 {
-    let env = Env::process();
     let backend = AwsBackend::from_environment().await;
-    build(&env, &backend).await.inspect_err(|e| {
+    build(env, &backend).await.inspect_err(|e| {
         tracing::error!(error = %authgate_config::error_chain(e), "init failed");
     })
 }
