@@ -41,7 +41,7 @@ use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use lambda_runtime::Diagnostic;
 
 mod routes;
-pub use routes::{RouteRule, RouteRules, RouteRulesError};
+pub use routes::{ApiRules, RouteRule, RouteRules, RouteRulesError};
 
 /// Name of the variable holding the route rules (see [`RouteRules`]).
 pub const ROUTE_PERMISSIONS: &str = "ROUTE_PERMISSIONS";
@@ -118,7 +118,7 @@ pub struct Authorizer {
     sessions: Arc<dyn SessionStore>,
     ring: Arc<KeyRing>,
     outside: OutsideIssuers,
-    routes: RouteRules,
+    routes: ApiRules,
     simple_responses: bool,
 }
 
@@ -132,24 +132,17 @@ pub async fn build<B: Backend + ?Sized>(env: &Env, backend: &B) -> Result<Author
     let trusted = parse_trusted_issuers(&env.optional(TRUSTED_ISSUERS).unwrap_or_default())?;
     check_not_own(&trusted, &tokens.issuer)?;
     let outside = OutsideIssuers::new(trusted, FetchPolicy::default(), tokens.leeway_secs)?;
-    let rules = |name: &'static str| {
-        RouteRules::parse(&env.optional(name).unwrap_or_default()).map_err(|e| {
-            ConfigError::Invalid {
-                name,
-                reason: e.to_string(),
-            }
-        })
-    };
-    let routes = rules(ROUTE_PERMISSIONS)?
-        .merged(rules(EXTRA_ROUTE_PERMISSIONS)?)
-        .map_err(|e| ConfigError::Invalid {
-            name: EXTRA_ROUTE_PERMISSIONS,
+    let own = env.optional(ROUTE_PERMISSIONS).unwrap_or_default();
+    let extra = env.optional(EXTRA_ROUTE_PERMISSIONS).unwrap_or_default();
+    let invalid = |name: &'static str| {
+        move |e: RouteRulesError| ConfigError::Invalid {
+            name,
             reason: e.to_string(),
-        })?;
-    routes.check_coverage().map_err(|e| ConfigError::Invalid {
-        name: ROUTE_PERMISSIONS,
-        reason: e.to_string(),
-    })?;
+        }
+    };
+    // authgate's own rules alone first, so that a fault of theirs is reported under their name.
+    ApiRules::parse(&own, "").map_err(invalid(ROUTE_PERMISSIONS))?;
+    let routes = ApiRules::parse(&own, &extra).map_err(invalid(EXTRA_ROUTE_PERMISSIONS))?;
     let simple_responses = env.parsed_or(HTTP_API_SIMPLE_RESPONSES, true)?;
     let sessions = backend.sessions(env)?;
     let ring = backend.verifying_keys(env).await?;
@@ -605,7 +598,9 @@ impl Authorizer {
         // A simple response says yes or no for this route only, and API Gateway caches it per
         // identity source: unless the route is one of them, one route's yes would answer every
         // route. Route rules make answers differ by route, so then the route must be in the key.
-        if simple && !self.routes.rules().is_empty() && !event.route_in_identity {
+        let ruled = stage_arn(&event.arn)
+            .is_ok_and(|stage| !self.routes.for_stage(stage).rules().is_empty());
+        if simple && ruled && !event.route_in_identity {
             return Err(Refusal::RouteNotInIdentity);
         }
         let response = self
@@ -635,7 +630,7 @@ impl Authorizer {
             return Ok(policy(
                 claims.sub.clone(),
                 stage,
-                self.routes.allowed(stage, granted),
+                self.routes.for_stage(stage).allowed(stage, granted),
                 outside_authorizer_context(&claims),
             ));
         }
@@ -645,7 +640,7 @@ impl Authorizer {
         };
         self.sessions.state(sid, user).await?.may_act(now_ms())?;
         let granted = |p: &str| !p.is_empty() && claims.scope.split(' ').any(|s| s == p);
-        let resources = self.routes.allowed(stage, granted);
+        let resources = self.routes.for_stage(stage).allowed(stage, granted);
         let principal = claims.sub.clone();
         Ok(policy(
             principal,

@@ -29,6 +29,8 @@ pub enum RouteRulesError {
     Twice(String),
     #[error("the route {0:?} is named twice")]
     Repeated(String),
+    #[error("{0:?} is not an API id (letters and digits)")]
+    BadApi(String),
     #[error(
         "the rule for {wider:?} needs less than the one for {narrower:?}, and its policy pattern \
          {pattern:?} also matches requests routed to {narrower:?} (an IAM * crosses /): give \
@@ -97,8 +99,10 @@ impl RouteRules {
         if json.trim().is_empty() {
             return Ok(Self::default());
         }
-        let value = authgate_token::strict_json::from_slice(json.as_bytes())
-            .map_err(|e| RouteRulesError::Format(e.to_string()))?;
+        Self::from_value(strict(json)?)
+    }
+
+    fn from_value(value: serde_json::Value) -> Result<Self, RouteRulesError> {
         let map: std::collections::BTreeMap<String, BTreeSet<String>> =
             serde_json::from_value(value).map_err(|e| RouteRulesError::Format(e.to_string()))?;
         let mut rules = Self::default();
@@ -182,6 +186,74 @@ impl RouteRules {
             .filter(|rule| rule.permissions.iter().all(|p| granted(p)))
             .map(|rule| rule.resource(stage_arn))
             .collect()
+    }
+}
+
+/// JSON that names no member twice.
+fn strict(json: &str) -> Result<serde_json::Value, RouteRulesError> {
+    authgate_token::strict_json::from_slice(json.as_bytes())
+        .map_err(|e| RouteRulesError::Format(e.to_string()))
+}
+
+/// The rules of every API the authorizer guards: authgate's own (with any `EXTRA_ROUTE_PERMISSIONS`
+/// given for every API), and rules of their own for the APIs `EXTRA_ROUTE_PERMISSIONS` names by
+/// id, which replace authgate's for those APIs, so that a route of another API is never judged
+/// by a rule of authgate's that has the same path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiRules {
+    own: RouteRules,
+    by_api: std::collections::BTreeMap<String, RouteRules>,
+}
+
+impl ApiRules {
+    /// `own` (`ROUTE_PERMISSIONS`) and `extra` (`EXTRA_ROUTE_PERMISSIONS`): either routes
+    /// (`{"GET /items": []}`, added to authgate's) or API ids to routes (`{"a1b2c3d4e5":
+    /// {"GET /items": []}}`). Each set is checked with [`RouteRules::check_coverage`].
+    pub fn parse(own: &str, extra: &str) -> Result<Self, RouteRulesError> {
+        let own = RouteRules::parse(own)?;
+        let mut rules = Self::default();
+        if extra.trim().is_empty() {
+            rules.own = own;
+        } else {
+            let value = strict(extra)?;
+            let per_api = value
+                .as_object()
+                .is_some_and(|m| !m.is_empty() && m.values().all(serde_json::Value::is_object));
+            if per_api {
+                let serde_json::Value::Object(apis) = value else {
+                    return Err(RouteRulesError::Format("not an object".into()));
+                };
+                for (api, routes) in apis {
+                    if api.is_empty() || !api.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                        return Err(RouteRulesError::BadApi(api));
+                    }
+                    rules.by_api.insert(api, RouteRules::from_value(routes)?);
+                }
+                rules.own = own;
+            } else {
+                rules.own = own.merged(RouteRules::from_value(value)?)?;
+            }
+        }
+        rules.own.check_coverage()?;
+        for routes in rules.by_api.values() {
+            routes.check_coverage()?;
+        }
+        Ok(rules)
+    }
+
+    /// The rules for the API of `stage_arn` (`arn:…:execute-api:region:account:api/stage`).
+    pub fn for_stage(&self, stage_arn: &str) -> &RouteRules {
+        let api = stage_arn
+            .rsplit(':')
+            .next()
+            .and_then(|resource| resource.split('/').next())
+            .unwrap_or_default();
+        self.by_api.get(api).unwrap_or(&self.own)
+    }
+
+    /// authgate's own rules, for checking them against the template.
+    pub fn own(&self) -> &RouteRules {
+        &self.own
     }
 }
 
@@ -533,6 +605,40 @@ mod tests {
                 ),
                 "{json}: {err:?}"
             );
+        }
+    }
+
+    #[test]
+    fn another_apis_rules_replace_authgates_for_that_api_only() {
+        const OTHER: &str = "arn:aws:execute-api:eu-west-1:123456789012:zzz999/Prod";
+        let rules = ApiRules::parse(
+            r#"{"GET /users/me": []}"#,
+            r#"{"zzz999": {"GET /users/me": ["admin"], "GET /items": []}}"#,
+        )
+        .unwrap();
+        let none = |_: &str| false;
+        assert_eq!(
+            rules.for_stage(STAGE).allowed(STAGE, none),
+            [format!("{STAGE}/GET/users/me")],
+            "authgate's API: its own rules"
+        );
+        assert_eq!(
+            rules.for_stage(OTHER).allowed(OTHER, none),
+            [format!("{OTHER}/GET/items")],
+            "the other API's GET /users/me needs admin there, whatever authgate's rule says"
+        );
+        let shared = ApiRules::parse(r#"{"GET /users/me": []}"#, r#"{"GET /items": []}"#).unwrap();
+        assert_eq!(
+            shared.for_stage(OTHER).rules().len(),
+            2,
+            "routes for every API"
+        );
+        for bad in [
+            r#"{"zzz 999": {"GET /x": []}}"#,
+            r#"{"zzz999": {"GET /x": []}, "GET /y": []}"#,
+            r#"{"zzz999": {"GET /x/{id}": [], "GET /x/{id}/admin": ["admin"]}}"#,
+        ] {
+            assert!(ApiRules::parse("", bad).is_err(), "{bad}");
         }
     }
 
