@@ -29,10 +29,11 @@ ONE_VCPU_MB = 1769
 # DynamoDB work per call, counted from shared/dynamo (items well under 1 KB / 4 KB):
 # authorizer: one strongly consistent BatchGetItem of the session and user items (2 RRU).
 AUTHORIZER_RRU, AUTHORIZER_ROUND_TRIPS = 2, 1
-# login: address window UpdateItem, backoff GetItem (consistent) and conditional PutItem, email
-# and user GetItems, the session's TransactWriteItems of two items (2 WRU each), the backoff's
-# DeleteItem and the address window's UpdateItem back.
-LOGIN_RRU, LOGIN_WRU, LOGIN_ROUND_TRIPS = 3, 8, 8
+# login: address window UpdateItem, in-flight count UpdateItem, backoff GetItem (consistent) and
+# conditional PutItem, email and user GetItems, the session's TransactWriteItems of two puts and
+# a ConditionCheck of the user (each counted as a transactional write, 2 WRU), the backoff's
+# DeleteItem, and the address window's and the in-flight count's UpdateItems back.
+LOGIN_RRU, LOGIN_WRU, LOGIN_ROUND_TRIPS = 3, 12, 10
 MONTH_S = 30 * 24 * 3600
 TEMPLATE = pathlib.Path(__file__).resolve().parents[1] / "template.yaml"
 
