@@ -292,8 +292,81 @@ fn the_first_rs256_key_is_made_by_the_rotation_function_before_rotation_starts()
     assert!(allowed.contains("RS256"), "{allowed}");
 }
 
+/// A DynamoDB action and the partition-key prefixes it may touch.
+type Scoped = (&'static str, &'static [&'static str]);
+
+/// The item kinds (partition-key prefixes) each function writes, by DynamoDB action, as traced
+/// through the store calls of its handlers; every other function writes nothing.
+const WRITES: &[(&str, &[Scoped])] = &[
+    (
+        "RegisterFunction",
+        &[
+            ("dynamodb:PutItem", &["user#*", "email#*"]),
+            ("dynamodb:UpdateItem", &["throttle#*"]),
+        ],
+    ),
+    (
+        "LoginFunction",
+        &[
+            (
+                "dynamodb:PutItem",
+                &["throttle#*", "session#*", "refresh#*"],
+            ),
+            ("dynamodb:UpdateItem", &["throttle#*"]),
+            ("dynamodb:ConditionCheckItem", &["user#*"]),
+            ("dynamodb:DeleteItem", &["throttle#*"]),
+        ],
+    ),
+    (
+        "RefreshFunction",
+        &[
+            ("dynamodb:PutItem", &["refresh#*"]),
+            ("dynamodb:UpdateItem", &["refresh#*", "session#*"]),
+            ("dynamodb:ConditionCheckItem", &["user#*"]),
+        ],
+    ),
+    (
+        "LogoutFunction",
+        &[("dynamodb:UpdateItem", &["session#*", "user#*"])],
+    ),
+    (
+        "MeFunction",
+        &[
+            (
+                "dynamodb:PutItem",
+                &[
+                    "throttle#*",
+                    "email#*",
+                    "action#*",
+                    "session#*",
+                    "refresh#*",
+                ],
+            ),
+            ("dynamodb:UpdateItem", &["user#*", "throttle#*"]),
+            ("dynamodb:ConditionCheckItem", &["user#*"]),
+            ("dynamodb:DeleteItem", &["email#*", "throttle#*"]),
+        ],
+    ),
+    (
+        "UsersFunction",
+        &[
+            ("dynamodb:PutItem", &["email#*", "action#*"]),
+            ("dynamodb:UpdateItem", &["user#*", "throttle#*"]),
+            ("dynamodb:DeleteItem", &["user#*", "email#*"]),
+        ],
+    ),
+    (
+        "RecoveryFunction",
+        &[
+            ("dynamodb:PutItem", &["action#*"]),
+            ("dynamodb:UpdateItem", &["user#*", "throttle#*"]),
+            ("dynamodb:DeleteItem", &["action#*"]),
+        ],
+    ),
+];
+
 #[test]
-fn each_function_deletes_only_the_item_kinds_it_owns() {
+fn each_function_writes_only_the_item_kinds_it_owns() {
     let template: Value = yaml_serde::from_str(TEMPLATE).unwrap();
     let functions: Vec<String> = template["Resources"]
         .as_mapping()
@@ -302,36 +375,47 @@ fn each_function_deletes_only_the_item_kinds_it_owns() {
         .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
         .map(|(name, _)| name.as_str().unwrap().to_owned())
         .collect();
-    let expected = [
-        ("LoginFunction", vec!["throttle#*"]),
-        ("MeFunction", vec!["email#*", "throttle#*"]),
-        ("UsersFunction", vec!["user#*", "email#*"]),
-        ("RecoveryFunction", vec!["action#*"]),
+    let writes = [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:BatchWriteItem",
     ];
     for function in &functions {
-        let deleting: Vec<Value> = statements(function)
-            .into_iter()
-            .filter(|s| actions(s).iter().any(|a| a == "dynamodb:DeleteItem"))
-            .collect();
-        let want = expected.iter().find(|(name, _)| name == function);
-        match want {
-            None => assert!(deleting.is_empty(), "{function} may not delete"),
-            Some((_, prefixes)) => {
-                assert_eq!(deleting.len(), 1, "{function}: one statement deletes");
-                let statement = &deleting[0];
-                assert_eq!(
-                    actions(statement),
-                    ["dynamodb:DeleteItem"],
-                    "{function}: the scoped statement grants only DeleteItem"
-                );
-                let keys: Vec<&str> =
-                    statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
-                        .as_sequence()
-                        .unwrap_or_else(|| panic!("{function}: DeleteItem without LeadingKeys"))
-                        .iter()
-                        .map(|k| k.as_str().unwrap())
-                        .collect();
-                assert_eq!(&keys, prefixes, "{function}");
+        let expected = WRITES
+            .iter()
+            .find(|(name, _)| name == function)
+            .map_or(&[][..], |(_, actions)| *actions);
+        for action in writes {
+            let granting: Vec<Value> = statements(function)
+                .into_iter()
+                .filter(|s| actions(s).iter().any(|a| a == action))
+                .collect();
+            let want = expected.iter().find(|(a, _)| *a == action);
+            match want {
+                None => assert!(granting.is_empty(), "{function} may not {action}"),
+                Some((_, prefixes)) => {
+                    assert_eq!(
+                        granting.len(),
+                        1,
+                        "{function}: one statement grants {action}"
+                    );
+                    let statement = &granting[0];
+                    assert_eq!(
+                        actions(statement),
+                        [action],
+                        "{function}: the scoped statement grants only {action}"
+                    );
+                    let keys: Vec<&str> =
+                        statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+                            .as_sequence()
+                            .unwrap_or_else(|| panic!("{function}: {action} without LeadingKeys"))
+                            .iter()
+                            .map(|k| k.as_str().unwrap())
+                            .collect();
+                    assert_eq!(&keys, prefixes, "{function} {action}");
+                }
             }
         }
     }
