@@ -625,3 +625,25 @@ async fn the_authorizer_cache_holds_a_bounded_number_of_tokens() {
         "the newest stays cached"
     );
 }
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused_before_the_authorizer() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let gw = gateway(authorizer(IamPolicyEffect::Allow, "*", calls.clone()), 0);
+    let mut headers = HeaderMap::new();
+    headers.append("authorization", HeaderValue::from_static(TOKEN));
+    headers.append("authorization", HeaderValue::from_static("Bearer x.y.z"));
+    let response = gw
+        .handle(IncomingRequest {
+            method: "GET",
+            path: "/users/me",
+            query: None,
+            headers: &headers,
+            body: b"",
+            source_ip: "127.0.0.1".into(),
+        })
+        .await;
+    assert_eq!(response.status, 401);
+    assert!(json_body(&response)["detail"].is_string());
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "no token chosen from two");
+}
