@@ -482,7 +482,7 @@ pub async fn user(command: UserCommand, out: &mut impl Write) -> Result<(), Comm
         } => {
             let email = Email::parse(&email)?;
             // The deployment's rule; PASSWORD_MIN_LENGTH as the functions read it.
-            let passwords = authgate_runtime::NewPasswords::build(&Env::process())?;
+            let passwords = authgate_accounts::NewPasswords::build(&Env::process())?;
             let password = passwords.check(read_password()?, &email).await?;
             let store = backend.store().await?;
             let password_hash = PasswordHasher::new().hash(password).await?;
@@ -567,7 +567,7 @@ pub async fn user(command: UserCommand, out: &mut impl Write) -> Result<(), Comm
                 claims,
                 ..UserChanges::default()
             };
-            let updated = authgate_runtime::change_user(store.store.as_ref(), found, changes)
+            let updated = authgate_accounts::change_user(store.store.as_ref(), found, changes)
                 .await?
                 .user;
             let roles: Vec<&str> = updated.roles.iter().map(String::as_str).collect();
@@ -587,7 +587,7 @@ pub async fn user(command: UserCommand, out: &mut impl Write) -> Result<(), Comm
                 disabled: Some(true),
                 ..UserChanges::default()
             };
-            authgate_runtime::change_user(store.store.as_ref(), id, disable).await?;
+            authgate_accounts::change_user(store.store.as_ref(), id, disable).await?;
             writeln!(out, "disabled {id}; their sessions are ended")?;
         }
         UserCommand::Enable { user, backend } => {

@@ -15,11 +15,10 @@
 
 use std::sync::Arc;
 
+use authgate_accounts::{EmailNotVerified, SessionStarter, StartError};
 use authgate_config::ThrottleSettings;
 use authgate_http::{ApiError, Endpoint, body, source_ip, token_response};
-use authgate_runtime::{
-    AccountStore, Backend, EmailNotVerified, Env, InitError, SessionStarter, StartError,
-};
+use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_users::{
     Email, HashError, LoginLimits, Password, PasswordHasher, StoreError, ThrottleError, Throttled,
     now_ms, user_may_act,

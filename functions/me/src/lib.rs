@@ -6,13 +6,12 @@
 
 use std::sync::Arc;
 
+use authgate_accounts::{AccountMail, NewPasswords, Sessions, change_user};
 use authgate_config::ThrottleSettings;
 use authgate_http::{
     ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response, source_ip,
 };
-use authgate_runtime::{
-    AccountMail, AccountStore, Backend, Env, InitError, NewPasswords, Sessions, change_user,
-};
+use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_token::AccessClaims;
 use authgate_users::{
     Denied, Email, EmailError, HashError, LoginLimits, Password, PasswordError, PasswordHasher,

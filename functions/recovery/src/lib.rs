@@ -9,14 +9,14 @@
 //! - `POST /auth/verify` `{"token"}` → 200 with the user, whose address is now verified.
 //!
 //! Every bad token (unknown, used, expired, malformed, or for an account that changed since, even
-//! between the token's check and its write) is one 400 with one `detail`. Tokens, mail and their limits are `authgate_runtime::AccountMail`'s.
+//! between the token's check and its write) is one 400 with one `detail`. Tokens, mail and their
+//! limits are `authgate_accounts::AccountMail`'s.
 
 use std::sync::Arc;
 
+use authgate_accounts::{AccountMail, NewPasswords, RedeemError, change_user};
 use authgate_http::{ApiError, Endpoint, body, json_response};
-use authgate_runtime::{
-    AccountMail, AccountStore, Backend, Env, InitError, NewPasswords, RedeemError, change_user,
-};
+use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_users::{
     Expected, HashError, PasswordError, PasswordHasher, StoreError, TokenPurpose, UserChanges,
 };

@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
+use authgate_accounts::change_user;
 use authgate_http::HttpHandler;
 use authgate_keys::KeyRing;
-use authgate_runtime::{Env, RecordingMailer, Resources, change_user};
+use authgate_runtime::{Env, RecordingMailer, Resources};
 use authgate_testkit::{json_body, request, with_body};
 use authgate_token::KeySet;
 use authgate_users::contract::user_with_password;

@@ -6,9 +6,10 @@
 
 use std::sync::Arc;
 
+use authgate_accounts::{EmailNotVerified, UserTokens};
 use authgate_config::SessionSettings;
 use authgate_http::{ApiError, Endpoint, body, token_response};
-use authgate_runtime::{AccountStore, Backend, EmailNotVerified, Env, InitError, UserTokens};
+use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_token::SignError;
 use authgate_users::{RefreshError, RefreshToken, StoreError, now_ms, user_may_act};
 use lambda_http::{Body, Request, Response};

@@ -7,9 +7,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use authgate_accounts::NewPasswords;
 use authgate_config::{AuthzSettings, ThrottleSettings};
 use authgate_http::{ApiError, Endpoint, body, json_response, source_ip};
-use authgate_runtime::{AccountStore, Backend, Env, InitError, NewPasswords};
+use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_users::{
     Email, EmailError, HashError, NewUser, PasswordError, PasswordHasher, RegisterLimits,
     StoreError, ThrottleError, Throttled, now_ms,

@@ -17,11 +17,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use authgate_accounts::{AccountMail, NewPasswords, change_user};
 use authgate_config::AuthzSettings;
 use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response};
-use authgate_runtime::{
-    AccountMail, AccountStore, Backend, Env, InitError, NewPasswords, change_user,
-};
+use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_users::{
     AuthzError, CustomClaims, Denied, Email, EmailError, HashError, PasswordError, PasswordHasher,
     RoleMap, StoreError, TokenPurpose, USERS_READ, USERS_ROLES, USERS_WRITE, User, UserChanges,

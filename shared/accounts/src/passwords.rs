@@ -12,7 +12,7 @@ use authgate_config::PasswordSettings;
 use authgate_users::{Email, Password, PasswordError, PasswordPolicy};
 use sha1::{Digest, Sha1};
 
-use crate::{Env, InitError};
+use authgate_runtime::{Env, InitError};
 
 /// How long the range API may take before the check gives up (and the password is accepted).
 const BREACH_CHECK_TIMEOUT: Duration = Duration::from_secs(2);

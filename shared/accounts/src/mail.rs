@@ -17,7 +17,7 @@ use authgate_users::{
     User, WindowCap, binding, now_ms, redeemable, sha256_hex,
 };
 
-use crate::{AccountStore, Backend, Env, InitError, Mail, Mailer};
+use authgate_runtime::{AccountStore, Backend, Env, InitError, Mail, Mailer};
 
 /// How long after it began a request for mail is answered, whatever it found: longer than the
 /// lookup, the token's write and the call to SES take, so that known and unknown addresses are
