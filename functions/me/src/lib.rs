@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use authgate_accounts::{AccountMail, NewPasswords, Sessions, change_user};
+use authgate_accounts::{AccountMail, CredentialsError, NewPasswords, Sessions, change_user};
 use authgate_config::ThrottleSettings;
 use authgate_http::{
     ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response, source_ip,
@@ -14,8 +14,8 @@ use authgate_http::{
 use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_token::AccessClaims;
 use authgate_users::{
-    Denied, Email, EmailError, HashError, LoginLimits, Password, PasswordError, PasswordHasher,
-    StoreError, ThrottleError, Throttled, TokenPurpose, User, UserChanges, now_ms, user_may_act,
+    Denied, HashError, LoginLimits, Password, PasswordHasher, StoreError, ThrottleError, Throttled,
+    TokenPurpose, User, UserChanges, now_ms, user_may_act,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
@@ -75,12 +75,10 @@ pub enum MeError {
     WrongPassword,
     #[error(transparent)]
     Throttled(#[from] Throttled),
-    #[error("invalid email: {0}")]
-    Email(#[from] EmailError),
-    #[error("invalid password: {0}")]
-    Password(#[from] PasswordError),
     #[error("password hashing failed")]
     Hash(#[from] HashError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
     #[error("user store failed")]
     Store(#[from] StoreError),
 }
@@ -96,8 +94,7 @@ impl From<MeError> for ApiError {
             MeError::Denied(denied) => denied.into(),
             MeError::WrongPassword => ApiError::BadRequest(WRONG_CURRENT_PASSWORD.into()),
             MeError::Throttled(throttled) => throttled.into(),
-            MeError::Email(e) => e.into(),
-            MeError::Password(e) => e.into(),
+            MeError::Credentials(e) => e.into(),
             MeError::Store(StoreError::DuplicateEmail) => {
                 ApiError::Conflict(authgate_http::EMAIL_TAKEN.into())
             }
@@ -192,21 +189,13 @@ impl Me {
             return Err(MeError::WrongPassword);
         }
         attempt.succeeded(self.store.as_ref()).await?;
-        let email = patch.email.as_deref().map(Email::parse).transpose()?;
-        let password_hash = match patch.password {
-            Some(password) => {
-                let account = email.as_ref().unwrap_or(&user.email);
-                Some(
-                    self.hasher
-                        .hash(self.passwords.check(password, account).await?)
-                        .await?,
-                )
-            }
-            None => None,
-        };
+        let new = self
+            .passwords
+            .credentials(&self.hasher, &user, patch.email.as_deref(), patch.password)
+            .await?;
         let changes = UserChanges {
-            email,
-            password_hash,
+            email: new.email,
+            password_hash: new.password_hash,
             ..UserChanges::default()
         };
         let changed = change_user(self.store.as_ref(), user.id, changes).await?;

@@ -17,14 +17,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use authgate_accounts::{AccountMail, NewPasswords, change_user};
+use authgate_accounts::{AccountMail, CredentialsError, NewPasswords, change_user};
 use authgate_config::AuthzSettings;
 use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response};
 use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_users::{
-    AuthzError, CustomClaims, Denied, Email, EmailError, HashError, PasswordError, PasswordHasher,
-    RoleMap, StoreError, TokenPurpose, USERS_READ, USERS_ROLES, USERS_WRITE, User, UserChanges,
-    UserId, parse_roles, user_may_act,
+    AuthzError, CustomClaims, Denied, HashError, PasswordHasher, RoleMap, StoreError, TokenPurpose,
+    USERS_READ, USERS_ROLES, USERS_WRITE, User, UserChanges, UserId, parse_roles, user_may_act,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
@@ -89,10 +88,6 @@ pub enum UsersError {
     Claims(#[from] ClaimsError),
     #[error("no such user")]
     NotFound,
-    #[error("invalid email: {0}")]
-    Email(#[from] EmailError),
-    #[error("invalid password: {0}")]
-    Password(#[from] PasswordError),
     #[error("invalid roles or claims: {0}")]
     Authz(#[from] AuthzError),
     #[error("{0}")]
@@ -103,6 +98,8 @@ pub enum UsersError {
     NotPermitted(&'static str),
     #[error("password hashing failed")]
     Hash(#[from] HashError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
     #[error("user store failed")]
     Store(#[source] StoreError),
 }
@@ -122,8 +119,7 @@ impl From<UsersError> for ApiError {
             UsersError::Request(api) => api,
             UsersError::Claims(e) => e.into(),
             UsersError::NotFound => ApiError::NotFound("User not found".into()),
-            UsersError::Email(e) => e.into(),
-            UsersError::Password(e) => e.into(),
+            UsersError::Credentials(e) => e.into(),
             UsersError::Authz(e) => ApiError::Unprocessable(e.to_string()),
             UsersError::LockOut(why) => ApiError::Conflict(why.into()),
             UsersError::CallerDenied(denied) => denied.into(),
@@ -297,21 +293,13 @@ impl Users {
                 ));
             }
         }
-        let email = patch.email.as_deref().map(Email::parse).transpose()?;
-        let password_hash = match patch.password {
-            Some(password) => {
-                let account = email.as_ref().unwrap_or(&user.email);
-                Some(
-                    self.hasher
-                        .hash(self.passwords.check(password, account).await?)
-                        .await?,
-                )
-            }
-            None => None,
-        };
+        let new = self
+            .passwords
+            .credentials(&self.hasher, &user, patch.email.as_deref(), patch.password)
+            .await?;
         let changes = UserChanges {
-            email,
-            password_hash,
+            email: new.email,
+            password_hash: new.password_hash,
             disabled: patch.disabled,
             email_verified: None,
             roles,

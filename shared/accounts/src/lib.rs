@@ -18,7 +18,7 @@ use authgate_users::{RefreshToken, RoleMap, Session, StoreError, User, now_ms};
 mod mail;
 mod passwords;
 pub use mail::{AccountMail, MAIL_REQUEST_DURATION, RedeemError};
-pub use passwords::NewPasswords;
+pub use passwords::{CredentialsError, NewCredentials, NewPasswords};
 
 /// What a user's access token says, decided in one place for every function that issues one:
 /// the user's id, email, roles, the permissions the roles grant (as `env`'s role definitions

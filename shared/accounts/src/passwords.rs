@@ -9,7 +9,10 @@
 use std::time::Duration;
 
 use authgate_config::PasswordSettings;
-use authgate_users::{Email, Password, PasswordError, PasswordPolicy};
+use authgate_users::{
+    Email, EmailError, HashError, Password, PasswordError, PasswordHash, PasswordHasher,
+    PasswordPolicy, User,
+};
 use sha1::{Digest, Sha1};
 
 use authgate_runtime::{Env, InitError};
@@ -97,5 +100,60 @@ impl NewPasswords {
             }
         }
         Ok(password)
+    }
+}
+
+/// A new email and password for a user, as a change asks for them: the address validated, the
+/// password checked for the account it will belong to and hashed.
+#[derive(Debug, Default)]
+pub struct NewCredentials {
+    pub email: Option<Email>,
+    pub password_hash: Option<PasswordHash>,
+}
+
+/// Why new credentials were refused, or could not be hashed.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("invalid email: {0}")]
+    Email(#[from] EmailError),
+    #[error("invalid password: {0}")]
+    Password(#[from] PasswordError),
+    #[error("password hashing failed")]
+    Hash(#[from] HashError),
+}
+
+/// A refused email or password is the 422 naming its field; a hash that failed is internal.
+impl From<CredentialsError> for authgate_http::ApiError {
+    fn from(err: CredentialsError) -> Self {
+        match err {
+            CredentialsError::Email(e) => e.into(),
+            CredentialsError::Password(e) => e.into(),
+            hash @ CredentialsError::Hash(_) => Self::internal(hash),
+        }
+    }
+}
+
+impl NewPasswords {
+    /// `email` and `password` as changes of `user`, the one way `PATCH /users/me` and the admin
+    /// API read them: the password judged against the new address when there is one.
+    pub async fn credentials(
+        &self,
+        hasher: &PasswordHasher,
+        user: &User,
+        email: Option<&str>,
+        password: Option<String>,
+    ) -> Result<NewCredentials, CredentialsError> {
+        let email = email.map(Email::parse).transpose()?;
+        let password_hash = match password {
+            Some(password) => {
+                let account = email.as_ref().unwrap_or(&user.email);
+                Some(hasher.hash(self.check(password, account).await?).await?)
+            }
+            None => None,
+        };
+        Ok(NewCredentials {
+            email,
+            password_hash,
+        })
     }
 }
