@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use authgate_config::{KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE};
 use authgate_dynamo::DynamoUserStore;
 use authgate_embedded::EmbeddedUserStore;
+use authgate_keys::{KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE};
 use authgate_keys::{KeyFile, KeyRing, KeySource, SecretsManagerKeySource};
 use authgate_runtime::AccountStore;
 use authgate_token::KeySet;

@@ -158,11 +158,6 @@ impl TokenSettings {
     }
 }
 
-/// Functions reload their keys when older than this, to follow a rotation within minutes.
-pub const KEYS_MAX_AGE: Duration = Duration::from_secs(300);
-/// The authorizer reloads its keys for an unknown `kid` at most this often.
-pub const KEY_RELOAD_MIN_INTERVAL: Duration = Duration::from_secs(60);
-
 /// Default lifetime of one refresh token: 14 days.
 pub const DEFAULT_REFRESH_TOKEN_TTL_SECS: u64 = 14 * 86_400;
 /// Default absolute lifetime of a session: 30 days, after which the user logs in again.

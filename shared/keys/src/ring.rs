@@ -23,6 +23,11 @@ pub const STALE_RELOADS: u32 = 4;
 /// The least time keys serve without a successful reload, however short the maximum age.
 const MIN_STALE: Duration = Duration::from_secs(1);
 
+/// Functions reload their keys when older than this, to follow a rotation within minutes.
+pub const KEYS_MAX_AGE: Duration = Duration::from_secs(300);
+/// The authorizer reloads its keys for an unknown `kid` at most this often.
+pub const KEY_RELOAD_MIN_INTERVAL: Duration = Duration::from_secs(60);
+
 /// The keys and when they were last loaded and last tried.
 struct Held {
     keys: Arc<KeySet>,

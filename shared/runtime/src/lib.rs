@@ -17,13 +17,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use authgate_config::{
-    ConfigError, KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE, PUBLIC_KEYS_SECRET_ID,
-    SIGNING_KEY_SECRET_ID, TokenSettings, USERS_TABLE,
+    ConfigError, PUBLIC_KEYS_SECRET_ID, SIGNING_KEY_SECRET_ID, TokenSettings, USERS_TABLE,
 };
 use authgate_dynamo::DynamoUserStore;
 use authgate_http::HttpHandler;
 use authgate_keys::{
-    KeyRing, KeySource, KeySourceError, PublishedKeySource, SecretsManagerKeySource,
+    KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE, KeyRing, KeySource, KeySourceError, PublishedKeySource,
+    SecretsManagerKeySource,
 };
 pub use authgate_mail::{Mail, MailError, Mailer, RecordingMailer, SesMailer};
 
