@@ -593,7 +593,11 @@ pub async fn user(command: UserCommand, out: &mut impl Write) -> Result<(), Comm
         UserCommand::Enable { user, backend } => {
             let store = backend.store().await?;
             let id = find_user(store.store.as_ref(), &user).await?;
-            store.store.set_disabled(id, false).await?;
+            let enable = UserChanges {
+                disabled: Some(false),
+                ..UserChanges::default()
+            };
+            authgate_accounts::change_user(store.store.as_ref(), id, enable).await?;
             writeln!(out, "enabled {id}")?;
         }
     }
