@@ -213,8 +213,6 @@ pub enum HashError {
     Argon2(argon2::password_hash::Error),
     #[error("stored password hash is corrupt: {0}")]
     Corrupt(argon2::password_hash::Error),
-    #[error("hashing task did not complete")]
-    Join(#[from] tokio::task::JoinError),
     #[error("the hashing threads are gone")]
     Pool,
 }
