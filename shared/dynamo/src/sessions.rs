@@ -31,7 +31,7 @@ use crate::{
 
 /// Every attribute the session check reads, from the session and the user item. The authorizer's
 /// IAM policy in `template.yaml` allows reading exactly these (`dynamodb:Attributes`), which
-/// `cli/tests/template_policies.rs` checks.
+/// `cli/tests/it/template_policies.rs` checks.
 pub const SESSION_CHECK_ATTRIBUTES: [&str; 9] = [
     PARTITION_KEY,
     "kind",

@@ -8,8 +8,7 @@ use authgate_token::{TokenVerifier, Validation};
 use authgate_users::UserStore;
 use login::INVALID_CREDENTIALS;
 
-mod common;
-use common::{AUD, ISS, fixture, fixture_with, keys};
+use crate::common::{AUD, ISS, fixture, fixture_with, keys};
 
 fn verify(token: &str) -> authgate_token::AccessClaims {
     TokenVerifier::new(keys(), Validation::own(ISS, AUD, 30))
