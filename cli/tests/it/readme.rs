@@ -13,15 +13,15 @@ fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The ```sh blocks between the quick-start markers.
-fn quick_start_blocks() -> Vec<String> {
+/// The ```sh blocks between the README's `<!-- {name}:begin -->` and `<!-- {name}:end -->`.
+fn sh_blocks(name: &str) -> Vec<String> {
     let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
     let start = readme
-        .find("<!-- quickstart:begin -->")
-        .expect("README has the quick-start begin marker");
+        .find(&format!("<!-- {name}:begin -->"))
+        .unwrap_or_else(|| panic!("README has the {name} begin marker"));
     let end = readme
-        .find("<!-- quickstart:end -->")
-        .expect("README has the quick-start end marker");
+        .find(&format!("<!-- {name}:end -->"))
+        .unwrap_or_else(|| panic!("README has the {name} end marker"));
     readme[start..end]
         .split("```sh\n")
         .skip(1)
@@ -31,7 +31,7 @@ fn quick_start_blocks() -> Vec<String> {
 
 #[test]
 fn readme_quick_start_works_verbatim() {
-    let blocks = quick_start_blocks();
+    let blocks = sh_blocks("quickstart");
     assert_eq!(
         blocks[0].trim(),
         "cargo run -p authgate -- serve",
@@ -77,5 +77,35 @@ fn readme_quick_start_works_verbatim() {
     assert!(stdout.matches("alice@example.com").count() >= 3, "{stdout}");
     assert!(stdout.matches("bob@example.com").count() >= 3, "{stdout}");
     assert_eq!(stdout.matches("\"claims\"").count(), 2, "{stdout}");
+    assert!(!stdout.contains("detail"), "no request failed: {stdout}");
+}
+
+#[test]
+fn readme_tour_works_verbatim_against_serve() {
+    let blocks = sh_blocks("tour");
+    assert_eq!(blocks.len(), 1, "one block of requests");
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let script = format!(
+        "set -euo pipefail\nAPI=http://127.0.0.1:{}\n{}",
+        server.port, blocks[0]
+    );
+    let output = Command::new("bash")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    drop(server);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "tour failed:\n{script}\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Register shows alice once and /users/me twice (the user and its claims), refresh answers a
+    // new pair, the JWKS has a key.
+    assert_eq!(stdout.matches("alice@example.com").count(), 3, "{stdout}");
+    assert_eq!(stdout.matches("\"refresh_token\"").count(), 1, "{stdout}");
+    assert!(stdout.contains("\"keys\":[{"), "{stdout}");
     assert!(!stdout.contains("detail"), "no request failed: {stdout}");
 }

@@ -195,3 +195,138 @@ fn every_setting_flag_reaches_the_functions_under_its_variable() {
         );
     }
 }
+
+/// A template value as the configuration reference writes it: in backticks, `|` escaped.
+fn code(value: &yaml_serde::Value) -> String {
+    let text = match value {
+        yaml_serde::Value::String(s) => s.clone(),
+        yaml_serde::Value::Number(n) => n.to_string(),
+        yaml_serde::Value::Bool(b) => b.to_string(),
+        other => panic!("not a scalar: {other:?}"),
+    };
+    format!("`{}`", text.replace('|', "\\|"))
+}
+
+/// Whether `value` (a `!Ref`, a `!Sub` or any nesting of them) reads the parameter `name`.
+fn reads_parameter(value: &yaml_serde::Value, name: &str) -> bool {
+    use yaml_serde::Value;
+    match value {
+        Value::String(s) => s == name || s.contains(&format!("${{{name}}}")),
+        Value::Tagged(tagged) => reads_parameter(&tagged.value, name),
+        Value::Sequence(items) => items.iter().any(|v| reads_parameter(v, name)),
+        Value::Mapping(map) => map.values().any(|v| reads_parameter(v, name)),
+        _ => false,
+    }
+}
+
+/// The cells of a Markdown table row, split on `|` that is not escaped.
+fn cells(row: &str) -> Vec<String> {
+    let mut cells = vec![String::new()];
+    let mut chars = row.trim().trim_matches('|').chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => {
+                cells.last_mut().unwrap().push_str("\\|");
+                chars.next();
+            }
+            '|' => cells.push(String::new()),
+            c => cells.last_mut().unwrap().push(c),
+        }
+    }
+    cells.into_iter().map(|c| c.trim().to_owned()).collect()
+}
+
+#[test]
+fn the_configuration_reference_matches_the_template_and_serve() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use yaml_serde::Value;
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
+    let docs = std::fs::read_to_string(docs).unwrap();
+    let table = docs
+        .split("<!-- parameters:begin -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- parameters:end -->").next())
+        .expect("docs/configuration.md has the parameters markers");
+    let rows: BTreeMap<String, Vec<String>> = table
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells = cells(line);
+            (cells[0].trim_matches('`').to_owned(), cells)
+        })
+        .collect();
+
+    let template: Value = yaml_serde::from_str(TEMPLATE).unwrap();
+    let parameters = template["Parameters"].as_mapping().unwrap();
+    let mut environments = vec![&template["Globals"]["Function"]["Environment"]["Variables"]];
+    for resource in template["Resources"].as_mapping().unwrap().values() {
+        environments.push(&resource["Properties"]["Environment"]["Variables"]);
+    }
+    let serve = Serve::command();
+    let flags: BTreeMap<String, Option<String>> = serve
+        .get_arguments()
+        .filter_map(|arg| {
+            let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+            Some((format!("`--{}`", arg.get_long()?), env))
+        })
+        .collect();
+
+    let names: BTreeSet<String> = parameters
+        .keys()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        rows.keys().cloned().collect::<BTreeSet<_>>(),
+        names,
+        "one row per template parameter"
+    );
+    for (name, parameter) in parameters {
+        let name = name.as_str().unwrap();
+        let row = &rows[name];
+        let default = match &parameter["Default"] {
+            Value::String(s) if s.is_empty() => "empty".to_owned(),
+            value => code(value),
+        };
+        assert_eq!(row[3], default, "default of {name}");
+        let bounds = if let Some(values) = parameter["AllowedValues"].as_sequence() {
+            values.iter().map(code).collect::<Vec<_>>().join(", ")
+        } else if !parameter["AllowedPattern"].is_null() {
+            code(&parameter["AllowedPattern"])
+        } else {
+            match (
+                parameter["MinValue"].as_i64(),
+                parameter["MaxValue"].as_i64(),
+            ) {
+                (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
+                (Some(lo), None) => format!("at least {lo}"),
+                (None, Some(hi)) => format!("at most {hi}"),
+                (None, None) => String::new(),
+            }
+        };
+        assert_eq!(row[4], bounds, "bounds of {name}");
+        let variables: BTreeSet<String> = environments
+            .iter()
+            .filter_map(|vars| vars.as_mapping())
+            .flat_map(|vars| vars.iter())
+            .filter(|(_, value)| reads_parameter(value, name))
+            .map(|(var, _)| format!("`{}`", var.as_str().unwrap()))
+            .collect();
+        let listed: BTreeSet<String> = row[1]
+            .split(", ")
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(listed, variables, "variables set from {name}");
+        for flag in row[2].split(", ").filter(|f| !f.is_empty()) {
+            let env = flags
+                .get(flag)
+                .unwrap_or_else(|| panic!("serve has no {flag} (for {name})"));
+            if let Some(env) = env {
+                assert!(
+                    variables.contains(&format!("`{env}`")) || variables.is_empty(),
+                    "{flag} reads {env}, not what {name} sets"
+                );
+            }
+        }
+    }
+}
