@@ -4,7 +4,9 @@ use std::io::IsTerminal;
 
 use clap::{Parser, Subcommand};
 
-use authgate::commands::{self, ServeArgs, TokenCommand, UserCommand};
+use authgate::serve::ServeArgs;
+use authgate::token::TokenCommand;
+use authgate::user::UserCommand;
 
 #[derive(Parser)]
 #[command(
@@ -42,9 +44,9 @@ async fn main() -> std::process::ExitCode {
         .init();
     let mut out = std::io::stdout();
     let result = match Cli::parse().command {
-        Command::Serve(args) => commands::serve(*args).await,
-        Command::User(command) => commands::user(command, &mut out).await,
-        Command::Token(command) => commands::token(command, &mut out).await,
+        Command::Serve(args) => authgate::serve::serve(*args).await,
+        Command::User(command) => authgate::user::user(command, &mut out).await,
+        Command::Token(command) => authgate::token::token(command, &mut out).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use authgate::gateway::{
+use authgate::serve::gateway::{
     AuthorizerFunction, Gateway, GatewayError, HttpFunction, IncomingRequest, OutgoingResponse,
 };
-use authgate::template::{ApiSpec, TEMPLATE};
+use authgate::serve::template::{ApiSpec, TEMPLATE};
 use authgate_http::RequestClaimsExt;
 use authorizer::Policy;
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
@@ -307,8 +307,8 @@ async fn every_template_route_has_a_local_function_and_every_local_function_a_ro
         .unwrap(),
     );
     let resources = authgate_runtime::Resources::new(store, keys);
-    let env = authgate::commands::SettingsArgs::default().env();
-    let gw = authgate::commands::build_gateway(&resources, &env, None)
+    let env = authgate::settings::SettingsArgs::default().env();
+    let gw = authgate::serve::build_gateway(&resources, &env, None)
         .await
         .expect("template and handlers agree");
     assert_eq!(gw.routes().len(), 17);
@@ -363,11 +363,11 @@ async fn a_route_rule_answers_tokens_without_the_permission_403_with_a_json_deta
         .unwrap(),
     ));
     let resources = authgate_runtime::Resources::new(store.clone(), keys);
-    let env = authgate::commands::SettingsArgs::default().env().with(
+    let env = authgate::settings::SettingsArgs::default().env().with(
         authorizer::ROUTE_PERMISSIONS,
         r#"{"GET /users/me": ["users:read"], "POST /auth/logout": [], "POST /auth/logout-all": []}"#,
     );
-    let gw = authgate::commands::build_gateway(&resources, &env, Some(Duration::ZERO))
+    let gw = authgate::serve::build_gateway(&resources, &env, Some(Duration::ZERO))
         .await
         .unwrap();
     let mut tokens = Vec::new();
@@ -463,16 +463,21 @@ async fn a_header_value_that_is_not_utf8_reaches_the_function_instead_of_a_500()
 
 /// The gateway served over HTTP on a free 127.0.0.1 port within `limits`, until the sender drops.
 async fn serving(
-    limits: authgate::server::Limits,
+    limits: authgate::serve::server::Limits,
 ) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let gw = Arc::new(gateway(authorizer(IamPolicyEffect::Allow, "*", calls), 0));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(authgate::server::run_with(gw, listener, limits, async {
-        let _ = stopped.await;
-    }));
+    tokio::spawn(authgate::serve::server::run_with(
+        gw,
+        listener,
+        limits,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     (addr, stop)
 }
 
@@ -487,8 +492,8 @@ async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> Option<String>
     }
 }
 
-fn quick(connections: usize) -> authgate::server::Limits {
-    authgate::server::Limits {
+fn quick(connections: usize) -> authgate::serve::server::Limits {
+    authgate::serve::server::Limits {
         header: Duration::from_millis(300),
         body: Duration::from_millis(300),
         connections,
@@ -551,7 +556,7 @@ async fn a_body_that_does_not_arrive_in_time_gets_408_with_a_json_detail() {
 #[tokio::test]
 async fn connections_over_the_limit_get_503_with_a_json_detail_and_others_are_served_after() {
     use tokio::io::AsyncWriteExt;
-    let limits = authgate::server::Limits {
+    let limits = authgate::serve::server::Limits {
         header: Duration::from_millis(1500),
         ..quick(2)
     };
@@ -597,7 +602,7 @@ async fn path_parameters_reach_the_function_percent_decoded_as_api_gateway_sends
 async fn the_authorizer_cache_holds_a_bounded_number_of_tokens() {
     let calls = Arc::new(AtomicUsize::new(0));
     let gw = gateway(authorizer(IamPolicyEffect::Allow, "*", calls.clone()), 300);
-    let tokens = authgate::gateway::MAX_CACHED_AUTHORIZATIONS + 50;
+    let tokens = authgate::serve::gateway::MAX_CACHED_AUTHORIZATIONS + 50;
     for i in 0..tokens {
         let response = call(&gw, "GET", "/users/me", Some(&format!("Bearer t.{i}.x"))).await;
         assert_eq!(response.status, 200);
@@ -609,7 +614,7 @@ async fn the_authorizer_cache_holds_a_bounded_number_of_tokens() {
     );
     assert_eq!(
         gw.cached_authorizations(),
-        authgate::gateway::MAX_CACHED_AUTHORIZATIONS
+        authgate::serve::gateway::MAX_CACHED_AUTHORIZATIONS
     );
     let again = call(
         &gw,

@@ -4,8 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use authgate::commands::{ServeArgs, SettingsArgs};
-use authgate::template::{ApiSpec, TEMPLATE};
+use authgate::serve::ServeArgs;
+use authgate::serve::template::{ApiSpec, TEMPLATE};
+use authgate::settings::SettingsArgs;
 use authgate_config::{
     AuthzSettings, PasswordSettings, SessionSettings, ThrottleSettings, TokenSettings,
 };

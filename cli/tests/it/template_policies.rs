@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use authgate::template::TEMPLATE;
+use authgate::serve::template::TEMPLATE;
 use yaml_serde::Value;
 
 fn statements(function: &str) -> Vec<Value> {

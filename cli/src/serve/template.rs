@@ -12,7 +12,7 @@ use serde::Deserialize;
 const DEFAULT_AUTHORIZER_CACHE_TTL_SECS: u64 = 300;
 
 /// The template this binary was built with.
-pub const TEMPLATE: &str = include_str!("../../template.yaml");
+pub const TEMPLATE: &str = include_str!("../../../template.yaml");
 
 /// The template cannot be used as a gateway configuration.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

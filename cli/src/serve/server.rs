@@ -19,7 +19,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 
-use crate::gateway::{Gateway, IncomingRequest, MAX_PAYLOAD_BYTES};
+use super::gateway::{Gateway, IncomingRequest, MAX_PAYLOAD_BYTES};
 
 /// How long and how many: what keeps slow or numerous clients from starving the server.
 #[derive(Debug, Clone, Copy)]

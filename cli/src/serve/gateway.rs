@@ -20,7 +20,7 @@ use lambda_http::{Body, Request, Response};
 use regex::Regex;
 use serde_json::{Value, json};
 
-use crate::template::{ApiSpec, GatewayResponse, Route};
+use super::template::{ApiSpec, GatewayResponse, Route};
 
 /// Region, account and API id in the method ARNs the local gateway builds.
 const LOCAL_ARN_PREFIX: &str = "arn:aws:execute-api:local:000000000000:local";
