@@ -45,12 +45,10 @@ async fn the_authorizer_accepts_outside_tokens_and_a_slow_issuer_does_not_slow_i
         .await
         .unwrap();
     let event = |token: &str| {
-        serde_json::from_value::<aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest>(
-            json!({
-                "type": "TOKEN", "authorizationToken": format!("Bearer {token}"),
-                "methodArn": "arn:aws:execute-api:us-east-1:123456789012:api/Prod/GET/items"
-            }),
-        )
+        serde_json::from_value::<authorizer::Event>(json!({
+            "type": "TOKEN", "authorizationToken": format!("Bearer {token}"),
+            "methodArn": "arn:aws:execute-api:us-east-1:123456789012:api/Prod/GET/items"
+        }))
         .unwrap()
     };
 

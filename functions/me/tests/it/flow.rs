@@ -12,7 +12,6 @@ use authgate_runtime::{AwsBackend, Env, EventHandler};
 use authgate_testkit::{event, json_body, request};
 use authgate_users::{CustomClaims, UserChanges, UserStore, parse_roles};
 use authorizer::Authorizer;
-use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use login::Login;
@@ -136,7 +135,7 @@ async fn register_login_authorize_and_call_me_on_dynamodb_and_secrets_manager() 
         .unwrap()
         .to_owned();
 
-    let auth_event: ApiGatewayCustomAuthorizerRequest = serde_json::from_str(
+    let auth_event: authorizer::Event = serde_json::from_str(
         &event("authorizer.json").replace("REPLACE_WITH_AN_ACCESS_TOKEN", &token),
     )
     .unwrap();
@@ -172,12 +171,11 @@ async fn register_login_authorize_and_call_me_on_dynamodb_and_secrets_manager() 
         401
     );
 
-    let mut tampered = auth_event.clone();
-    tampered.authorization_token = Some(format!("Bearer {token}x"));
+    let tampered = authorizer_event(&format!("{token}x"));
     assert!(app.authorizer.handle(tampered).await.is_err());
 }
 
-fn authorizer_event(token: &str) -> ApiGatewayCustomAuthorizerRequest {
+fn authorizer_event(token: &str) -> authorizer::Event {
     serde_json::from_str(&event("authorizer.json").replace("REPLACE_WITH_AN_ACCESS_TOKEN", token))
         .unwrap()
 }

@@ -11,7 +11,6 @@ use authgate_keys::{KeyRing, KeySource, SecretsManagerKeySource};
 use authgate_runtime::{Env, EventHandler, Resources};
 use authgate_token::{Subject, TokenIssuer};
 use authgate_users::{InMemoryUserStore, now_ms};
-use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 use aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent;
 use rotate_key::{RotateKey, RotationError, new_key_json};
 use std::collections::BTreeSet;
@@ -168,7 +167,7 @@ async fn tokens_survive_one_rotation_and_end_with_the_next_without_a_redeploy() 
             .token
     };
     let allowed = |token: String| {
-        let event: ApiGatewayCustomAuthorizerRequest = serde_json::from_value(serde_json::json!({
+        let event: authorizer::Event = serde_json::from_value(serde_json::json!({
             "type": "TOKEN",
             "authorizationToken": format!("Bearer {token}"),
             "methodArn": "arn:aws:execute-api:us-east-1:123456789012:api/Prod/GET/users/me"
