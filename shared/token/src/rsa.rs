@@ -3,11 +3,12 @@
 //! authorizers (which want RSA) and any JWKS consumer can verify authgate's tokens.
 //!
 //! The crypto is aws-lc-rs's, the workspace's one backend. jsonwebtoken signs with a PKCS#1
-//! `RSAPrivateKey` and verifies with a PKCS#1 `RSAPublicKey`, so the PKCS#8 wrapper is opened
-//! here with a minimal DER reader that accepts only the few shapes it needs.
+//! `RSAPrivateKey` and verifies with a PKCS#1 `RSAPublicKey`. aws-lc-rs gives the public key in
+//! PKCS#1 and its modulus and exponent, but the private key only in PKCS#8, so that wrapper is
+//! opened here with a minimal DER reader that accepts only the few shapes it needs.
 
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -73,24 +74,6 @@ fn pkcs8_private_key(pkcs8: &[u8]) -> Option<&[u8]> {
     Some(key)
 }
 
-/// Modulus and exponent of a PKCS#1 `RSAPublicKey`, without sign-padding zeros.
-fn public_components(public: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    let (SEQUENCE, key, []) = element(public)? else {
-        return None;
-    };
-    let (INTEGER, n, rest) = element(key)? else {
-        return None;
-    };
-    let (INTEGER, e, []) = element(rest)? else {
-        return None;
-    };
-    let strip = |int: &[u8]| {
-        let start = int.iter().position(|b| *b != 0).unwrap_or(int.len());
-        int[start..].to_vec()
-    };
-    Some((strip(n), strip(e)))
-}
-
 /// A fresh RSA-2048 private key as the secret's `k`: unpadded base64url of its PKCS#8 DER.
 pub fn generate_rs256_material() -> Result<String, KeyError> {
     let pair = KeyPair::generate(KeySize::Rsa2048)
@@ -110,7 +93,7 @@ pub(crate) fn from_material(kid: &str, k: &[u8]) -> Result<RsaMaterial, KeyError
         return Err(invalid());
     }
     let public_pkcs1 = pair.public_key().as_ref().to_vec();
-    let (n, e) = public_components(&public_pkcs1).ok_or_else(invalid)?;
+    let PublicKeyComponents { n, e } = PublicKeyComponents::from(pair.public_key());
     let private_pkcs1 = pkcs8_private_key(&pkcs8).ok_or_else(invalid)?.to_vec();
     Ok(RsaMaterial {
         private_pkcs1,
