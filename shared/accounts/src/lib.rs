@@ -15,9 +15,9 @@ use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_token::{IssuedToken, SignError, Subject, TokenIssuer};
 use authgate_users::{RefreshToken, RoleMap, Session, StoreError, User, now_ms};
 
-mod mail;
+mod account_mail;
 mod passwords;
-pub use mail::{AccountMail, MAIL_REQUEST_DURATION, RedeemError};
+pub use account_mail::{AccountMail, MAIL_REQUEST_DURATION, RedeemError};
 pub use passwords::{CredentialsError, NewCredentials, NewPasswords};
 
 /// What a user's access token says, decided in one place for every function that issues one:

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::claims::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::error::SignError;
-use crate::keys::KeySet;
+use crate::key_set::KeySet;
 
 /// Who a token is issued to, and what it may do.
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
 use crate::error::VerifyError;
-use crate::keys::{Key, KeySet};
+use crate::key_set::{Key, KeySet};
 use crate::strict_json::Slotted;
 
 /// Largest token, in bytes, that is even looked at. Real access tokens are well under 1 KiB;

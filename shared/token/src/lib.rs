@@ -11,7 +11,7 @@ mod derive;
 mod error;
 mod issue;
 pub mod jws;
-mod keys;
+mod key_set;
 mod low_s;
 pub mod outside;
 mod rsa;
@@ -28,7 +28,7 @@ pub use error::{KeyError, SignError, VerifyError};
 pub use issue::{IssuedToken, Subject, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::Jwk;
-pub use keys::{
+pub use key_set::{
     ASYMMETRIC_ALGORITHMS, Key, KeySet, MIN_HMAC_SECRET_BYTES, OWN_ASYMMETRIC_ALGORITHMS,
     SIGNING_ALGORITHMS, new_secret_material,
 };

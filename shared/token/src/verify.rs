@@ -10,7 +10,7 @@ use crate::strict_json::Slotted;
 use crate::claims::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::error::VerifyError;
 use crate::jws;
-use crate::keys::KeySet;
+use crate::key_set::KeySet;
 use crate::validation::Validation;
 
 pub use crate::jws::MAX_TOKEN_BYTES;
