@@ -51,7 +51,7 @@ async fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", authgate_config::error_chain(error.as_ref()));
+            eprintln!("error: {}", authgate_http::error_chain(error.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }

@@ -72,7 +72,7 @@ impl From<OidcError> for Refusal {
 
 impl From<StoreError> for Refusal {
     fn from(err: StoreError) -> Self {
-        Refusal::SessionCheck(authgate_config::error_chain(&err))
+        Refusal::SessionCheck(authgate_http::error_chain(&err))
     }
 }
 

@@ -272,7 +272,7 @@ async fn finish(
 
 impl From<RotationError> for lambda_runtime::Diagnostic {
     fn from(err: RotationError) -> Self {
-        let message = authgate_config::error_chain(&err);
+        let message = authgate_http::error_chain(&err);
         tracing::error!(error = %message, "rotation step failed");
         lambda_runtime::Diagnostic {
             error_type: "RotationError".into(),

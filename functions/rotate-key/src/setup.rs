@@ -156,7 +156,7 @@ async fn prepare(rotator: &RotateKey, signing: &str) -> Result<(), String> {
         replace_placeholder(rotator, signing).await?;
         publish(&rotator.client, signing, &rotator.public_keys).await
     };
-    steps.await.map_err(|e| authgate_config::error_chain(&e))
+    steps.await.map_err(|e| authgate_http::error_chain(&e))
 }
 
 #[cfg(test)]

@@ -147,7 +147,7 @@ impl AccountMail {
             Err(e) => tracing::error!(
                 user_id = %user.id,
                 purpose = purpose.as_str(),
-                error = %authgate_config::error_chain(&e),
+                error = %authgate_http::error_chain(&e),
                 "account mail could not be sent"
             ),
         }

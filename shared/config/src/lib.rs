@@ -438,19 +438,6 @@ impl MailSettings {
     }
 }
 
-/// `error: cause: cause`, an error and its whole source chain on one line, for logs and for the
-/// messages Lambda records.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,17 +575,6 @@ mod tests {
                 "{name}"
             );
         }
-    }
-
-    #[test]
-    fn the_cause_chain_is_one_line() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("outer")]
-        struct Outer(#[source] std::io::Error);
-        assert_eq!(
-            error_chain(&Outer(std::io::Error::other("inner"))),
-            "outer: inner"
-        );
     }
 
     #[test]

@@ -138,11 +138,11 @@ impl ApiError {
         };
         let detail = match &self {
             Self::Internal(source) if status == StatusCode::SERVICE_UNAVAILABLE => {
-                tracing::error!(error = %authgate_config::error_chain(source.as_ref()), "request failed: the store did not answer in time");
+                tracing::error!(error = %error_chain(source.as_ref()), "request failed: the store did not answer in time");
                 SERVICE_UNAVAILABLE.to_owned()
             }
             Self::Internal(source) => {
-                tracing::error!(error = %authgate_config::error_chain(source.as_ref()), "request failed");
+                tracing::error!(error = %error_chain(source.as_ref()), "request failed");
                 INTERNAL_SERVER_ERROR.to_owned()
             }
             other => other.to_string(),
@@ -182,9 +182,33 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Bo
     response
 }
 
+/// `error: cause: cause`, an error and its whole source chain on one line, for logs and for the
+/// messages Lambda records.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cause_chain_is_one_line() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        assert_eq!(
+            error_chain(&Outer(std::io::Error::other("inner"))),
+            "outer: inner"
+        );
+    }
 
     fn body_json(response: &Response<Body>) -> serde_json::Value {
         match response.body() {

@@ -16,7 +16,9 @@ pub use claims::{
     ClaimsError, ClaimsLeeway, NOT_ENOUGH_PERMISSIONS, OWN_TOKENS_ONLY, RequestClaimsExt, Verifier,
     with_claims, with_outside_claims,
 };
-pub use error::{ApiError, SERVICE_UNAVAILABLE, UNAVAILABLE_RETRY_AFTER_SECS, json_response};
+pub use error::{
+    ApiError, SERVICE_UNAVAILABLE, UNAVAILABLE_RETRY_AFTER_SECS, error_chain, json_response,
+};
 pub use handler::{Endpoint, HttpHandler};
 
 /// The client's address as API Gateway saw it (`requestContext.identity.sourceIp`).

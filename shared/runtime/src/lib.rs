@@ -315,6 +315,6 @@ where
 {
     let backend = AwsBackend::from_environment().await;
     build(env, &backend).await.inspect_err(|e| {
-        tracing::error!(error = %authgate_config::error_chain(e), "init failed");
+        tracing::error!(error = %authgate_http::error_chain(e), "init failed");
     })
 }

@@ -288,7 +288,7 @@ async fn rules_whose_patterns_over_allow_stop_the_authorizer_at_init() {
         .await
         .err()
         .expect("refused at init");
-    let message = authgate_config::error_chain(&err);
+    let message = authgate_http::error_chain(&err);
     assert!(
         message.contains("GET /users/{id}/admin") && message.contains("crosses /"),
         "{message}"
