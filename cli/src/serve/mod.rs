@@ -150,7 +150,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), CommandError> {
     // Account mail never leaves the machine: each message is a file under <data dir>/mail.
     let mail_dir = args.backend.data_dir.join("mail");
     let from = env
-        .optional(authgate_config::MAIL_FROM)
+        .setting(&authgate_config::MAIL_FROM)?
         .unwrap_or_else(|| "authgate@localhost".to_owned());
     let resources = Resources::new(store.store, keys.ring)
         .with_mailer(Arc::new(authgate_mail::FileMailer::new(&mail_dir, from)));

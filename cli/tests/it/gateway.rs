@@ -364,7 +364,7 @@ async fn a_route_rule_answers_tokens_without_the_permission_403_with_a_json_deta
     ));
     let resources = authgate_runtime::Resources::new(store.clone(), keys);
     let env = authgate::settings::SettingsArgs::default().env().with(
-        authorizer::ROUTE_PERMISSIONS,
+        authorizer::ROUTE_PERMISSIONS.name,
         r#"{"GET /users/me": ["users:read"], "POST /auth/logout": [], "POST /auth/logout-all": []}"#,
     );
     let gw = authgate::serve::build_gateway(&resources, &env, Some(Duration::ZERO))

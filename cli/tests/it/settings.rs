@@ -117,7 +117,7 @@ fn serve_validates_its_settings_as_the_functions_do() {
 
 /// The authorizer's route rules as the template sets them.
 fn route_rules(spec: &ApiSpec) -> authorizer::RouteRules {
-    let json = &spec.own_environment["AuthorizerFunction"][authorizer::ROUTE_PERMISSIONS];
+    let json = &spec.own_environment["AuthorizerFunction"][authorizer::ROUTE_PERMISSIONS.name];
     authorizer::RouteRules::parse(json).unwrap()
 }
 
@@ -328,6 +328,127 @@ fn the_configuration_reference_matches_the_template_and_serve() {
                     "{flag} reads {env}, not what {name} sets"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn every_variable_of_the_template_is_declared_once_with_its_parameters_default_and_bounds() {
+    use authgate_config::{Bounds, SETTINGS, Scope};
+    use std::collections::BTreeSet;
+    use yaml_serde::Value;
+    let template: Value = yaml_serde::from_str(TEMPLATE).unwrap();
+    let globals = template["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap();
+    let own: Vec<(String, &yaml_serde::Mapping)> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter_map(|(id, resource)| {
+            let vars = resource["Properties"]["Environment"]["Variables"].as_mapping()?;
+            Some((id.as_str().unwrap().to_owned(), vars))
+        })
+        .collect();
+    let set: BTreeSet<&str> = globals
+        .keys()
+        .chain(own.iter().flat_map(|(_, vars)| vars.keys()))
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let declared: BTreeSet<&str> = SETTINGS.iter().map(|s| s.name).collect();
+    assert_eq!(
+        set.difference(&declared).collect::<Vec<_>>(),
+        Vec::<&&str>::new(),
+        "variables the template sets that no setting declares"
+    );
+
+    for setting in SETTINGS {
+        let name = setting.name;
+        let in_globals = globals.get(name);
+        let setters: BTreeSet<&str> = own
+            .iter()
+            .filter(|(_, vars)| vars.contains_key(name))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        match setting.scope {
+            Scope::Every => {
+                assert!(in_globals.is_some(), "{name} is not in Globals");
+                assert!(setters.is_empty(), "{name} is also set by {setters:?}");
+            }
+            Scope::Only(readers) => {
+                assert!(
+                    in_globals.is_none(),
+                    "{name} is in Globals, not only {readers:?}"
+                );
+                assert_eq!(
+                    setters,
+                    readers.iter().copied().collect(),
+                    "the functions {name} reaches"
+                );
+            }
+            Scope::Local => {
+                assert!(in_globals.is_none() && setters.is_empty(), "{name} is set");
+            }
+        }
+        let value = in_globals.or_else(|| own.iter().find_map(|(_, vars)| vars.get(name)));
+        let Some(parameter) = setting.parameter else {
+            if let Some(value) = value {
+                let parameters = template["Parameters"].as_mapping().unwrap();
+                for p in parameters.keys() {
+                    assert!(
+                        !reads_parameter(value, p.as_str().unwrap()),
+                        "{name} reads a parameter it does not declare"
+                    );
+                }
+            }
+            continue;
+        };
+        let value = value.unwrap_or_else(|| panic!("{name} comes from {parameter} but is not set"));
+        assert!(
+            reads_parameter(value, parameter),
+            "{name} reads {parameter}"
+        );
+        let declared = &template["Parameters"][parameter];
+        let default = match &declared["Default"] {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            other => panic!("default of {parameter}: {other:?}"),
+        };
+        assert_eq!(
+            setting.default, default,
+            "default of {name} and {parameter}"
+        );
+        let allowed: Option<Vec<String>> = declared["AllowedValues"].as_sequence().map(|values| {
+            values
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect()
+        });
+        let (min, max) = (declared["MinValue"].as_i64(), declared["MaxValue"].as_i64());
+        let pattern = declared["AllowedPattern"].as_str();
+        match setting.bounds {
+            Bounds::Int { min: lo, max: hi } => {
+                assert_eq!(
+                    (min, max),
+                    (Some(lo), hi),
+                    "bounds of {name} and {parameter}"
+                );
+            }
+            Bounds::Bool => assert_eq!(
+                allowed,
+                Some(vec!["true".to_owned(), "false".to_owned()]),
+                "{parameter} allows true and false"
+            ),
+            Bounds::Contains(part) => assert_eq!(
+                pattern,
+                Some(format!(".*{}.*", regex::escape(part)).as_str()),
+                "{parameter} must contain {part}"
+            ),
+            Bounds::Text | Bounds::Json => assert_eq!(
+                (min, max, pattern, allowed.is_some()),
+                (None, None, None, false),
+                "{parameter} has bounds that {name} does not"
+            ),
         }
     }
 }

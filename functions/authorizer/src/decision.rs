@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use authgate_config::{ConfigError, TRUSTED_ISSUERS, TokenSettings};
+use authgate_config::{
+    ConfigError, EXTRA_ROUTE_PERMISSIONS, HTTP_API_SIMPLE_RESPONSES, ROUTE_PERMISSIONS,
+    TRUSTED_ISSUERS, TokenSettings,
+};
 use authgate_keys::KeyRing;
 use authgate_oidc::{FetchPolicy, OidcError, OutsideIssuers, check_not_own, parse_trusted_issuers};
 use authgate_runtime::{Backend, Env, EventHandler, InitError};
@@ -17,7 +20,6 @@ use lambda_runtime::Diagnostic;
 use crate::event::{AuthorizerEvent, Event, EventKind, bearer_token};
 use crate::policy::{Answer, Policy, policy, policy_allows, stage_arn};
 use crate::routes::{ApiRules, RouteRulesError};
-use crate::{EXTRA_ROUTE_PERMISSIONS, HTTP_API_SIMPLE_RESPONSES, ROUTE_PERMISSIONS};
 
 /// The exact error message API Gateway turns into a 401 (any other error becomes a 500).
 pub const UNAUTHORIZED: &str = "Unauthorized";
@@ -93,11 +95,11 @@ pub struct Authorizer {
 /// only the session read and key loading it calls, not every store operation and the mailer.
 pub async fn build<B: Backend + ?Sized>(env: &Env, backend: &B) -> Result<Authorizer, InitError> {
     let tokens = TokenSettings::from_env(env)?;
-    let trusted = parse_trusted_issuers(&env.optional(TRUSTED_ISSUERS).unwrap_or_default())?;
+    let trusted = parse_trusted_issuers(&env.text(&TRUSTED_ISSUERS)?)?;
     check_not_own(&trusted, &tokens.issuer)?;
     let outside = OutsideIssuers::new(trusted, FetchPolicy::default(), tokens.leeway_secs)?;
-    let own = env.optional(ROUTE_PERMISSIONS).unwrap_or_default();
-    let extra = env.optional(EXTRA_ROUTE_PERMISSIONS).unwrap_or_default();
+    let own = env.text(&ROUTE_PERMISSIONS)?;
+    let extra = env.text(&EXTRA_ROUTE_PERMISSIONS)?;
     let invalid = |name: &'static str| {
         move |e: RouteRulesError| ConfigError::Invalid {
             name,
@@ -105,9 +107,9 @@ pub async fn build<B: Backend + ?Sized>(env: &Env, backend: &B) -> Result<Author
         }
     };
     // authgate's own rules alone first, so that a fault of theirs is reported under their name.
-    ApiRules::parse(&own, "").map_err(invalid(ROUTE_PERMISSIONS))?;
-    let routes = ApiRules::parse(&own, &extra).map_err(invalid(EXTRA_ROUTE_PERMISSIONS))?;
-    let simple_responses = env.parsed_or(HTTP_API_SIMPLE_RESPONSES, true)?;
+    ApiRules::parse(&own, "").map_err(invalid(ROUTE_PERMISSIONS.name))?;
+    let routes = ApiRules::parse(&own, &extra).map_err(invalid(EXTRA_ROUTE_PERMISSIONS.name))?;
+    let simple_responses = env.flag(&HTTP_API_SIMPLE_RESPONSES)?;
     let sessions = backend.sessions(env)?;
     let ring = backend.verifying_keys(env).await?;
     Ok(Authorizer {

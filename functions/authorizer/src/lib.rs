@@ -35,11 +35,5 @@ pub use event::{AuthorizerEvent, Event, EventKind};
 pub use policy::{Answer, Policy, policy_allows, stage_arn, wildcard_match};
 pub use routes::{ApiRules, RouteRule, RouteRules, RouteRulesError};
 
-/// Name of the variable holding the route rules (see [`RouteRules`]).
-pub const ROUTE_PERMISSIONS: &str = "ROUTE_PERMISSIONS";
-/// Name of the variable holding the rules of routes outside authgate's template (APIs in other
-/// stacks that use this authorizer), in the same form; merged with [`ROUTE_PERMISSIONS`].
-pub const EXTRA_ROUTE_PERMISSIONS: &str = "EXTRA_ROUTE_PERMISSIONS";
-/// Name of the variable saying how HTTP API payload 2.0 events are answered: `true` (default)
-/// for simple responses, `false` for IAM policies.
-pub const HTTP_API_SIMPLE_RESPONSES: &str = "HTTP_API_SIMPLE_RESPONSES";
+/// The authorizer's own settings, declared with every other in `authgate_config`.
+pub use authgate_config::{EXTRA_ROUTE_PERMISSIONS, HTTP_API_SIMPLE_RESPONSES, ROUTE_PERMISSIONS};

@@ -103,7 +103,7 @@ pub async fn build(env: &Env, sdk: &SdkConfig) -> Result<RotateKey, InitError> {
         .map_err(|e| InitError::Http(Box::new(e)))?;
     Ok(RotateKey {
         client: Client::new(sdk),
-        public_keys: env.required(PUBLIC_KEYS_SECRET_ID)?,
+        public_keys: env.required_setting(&PUBLIC_KEYS_SECRET_ID)?,
         http,
     })
 }

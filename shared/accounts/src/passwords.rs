@@ -70,7 +70,7 @@ impl NewPasswords {
                     .build()
                     .map_err(|e| {
                         InitError::Config(authgate_config::ConfigError::Invalid {
-                            name: authgate_config::PASSWORD_BREACH_API_URL,
+                            name: authgate_config::PASSWORD_BREACH_API_URL.name,
                             reason: e.to_string(),
                         })
                     })?,

@@ -9,24 +9,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 use std::time::Duration;
 
-use authgate_token::{DEFAULT_LEEWAY_SECS, Validation};
+mod table;
+pub use table::*;
+
+use authgate_token::Validation;
 use authgate_users::{RoleMap, RotationPolicy, parse_roles};
 
-/// Name of the variable holding the users table.
-pub const USERS_TABLE: &str = "USERS_TABLE";
-/// Name of the variable holding the signing secret's name or ARN.
-pub const SIGNING_KEY_SECRET_ID: &str = "SIGNING_KEY_SECRET_ID";
-/// Name of the variable holding the name or ARN of the secret the rotation function publishes
-/// the public keys in (a JWK Set): what verifiers of asymmetric tokens read instead.
-pub const PUBLIC_KEYS_SECRET_ID: &str = "PUBLIC_KEYS_SECRET_ID";
-/// Default access-token lifetime: 15 minutes.
-pub const DEFAULT_ACCESS_TOKEN_TTL_SECS: u64 = 900;
-/// Largest accepted clock-skew leeway.
-pub const MAX_LEEWAY_SECS: u64 = 60;
-/// Default `aud` of issued tokens.
-pub const DEFAULT_TOKEN_AUDIENCE: &str = "authgate-api";
-/// Name of the variable listing the trusted outside OIDC issuers (JSON).
-pub const TRUSTED_ISSUERS: &str = "TRUSTED_ISSUERS";
 /// Name of the variable naming the algorithm of a newly created signing secret.
 pub const SIGNING_ALGORITHM: &str = "SIGNING_ALGORITHM";
 /// Default algorithm of a newly created signing secret (the README says why).
@@ -128,27 +116,11 @@ pub struct TokenSettings {
 impl TokenSettings {
     /// From `TOKEN_ISSUER`, `TOKEN_AUDIENCE`, `ACCESS_TOKEN_TTL_SECONDS` and `TOKEN_LEEWAY_SECONDS`.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let ttl: u64 = env.parsed_or("ACCESS_TOKEN_TTL_SECONDS", DEFAULT_ACCESS_TOKEN_TTL_SECS)?;
-        if !(60..=86_400).contains(&ttl) {
-            return Err(ConfigError::Invalid {
-                name: "ACCESS_TOKEN_TTL_SECONDS",
-                reason: "must be between 60 and 86400".into(),
-            });
-        }
-        let leeway_secs = env.parsed_or("TOKEN_LEEWAY_SECONDS", DEFAULT_LEEWAY_SECS)?;
-        if leeway_secs > MAX_LEEWAY_SECS {
-            return Err(ConfigError::Invalid {
-                name: "TOKEN_LEEWAY_SECONDS",
-                reason: format!("must be at most {MAX_LEEWAY_SECS}"),
-            });
-        }
         Ok(Self {
-            issuer: env.required("TOKEN_ISSUER")?,
-            audience: env
-                .optional("TOKEN_AUDIENCE")
-                .unwrap_or_else(|| DEFAULT_TOKEN_AUDIENCE.to_owned()),
-            access_ttl: Duration::from_secs(ttl),
-            leeway_secs,
+            issuer: env.required_setting(&TOKEN_ISSUER)?,
+            audience: env.required_setting(&TOKEN_AUDIENCE)?,
+            access_ttl: Duration::from_secs(env.number(&ACCESS_TOKEN_TTL_SECONDS)?),
+            leeway_secs: env.number(&TOKEN_LEEWAY_SECONDS)?,
         })
     }
 
@@ -157,13 +129,6 @@ impl TokenSettings {
         Validation::own(&self.issuer, &self.audience, self.leeway_secs)
     }
 }
-
-/// Default lifetime of one refresh token: 14 days.
-pub const DEFAULT_REFRESH_TOKEN_TTL_SECS: u64 = 14 * 86_400;
-/// Default absolute lifetime of a session: 30 days, after which the user logs in again.
-pub const DEFAULT_SESSION_MAX_LIFETIME_SECS: u64 = 30 * 86_400;
-/// Longest accepted reuse grace period (Cognito's maximum).
-pub const MAX_REUSE_GRACE_SECS: u64 = 60;
 
 /// How sessions and refresh tokens live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,35 +144,18 @@ pub struct SessionSettings {
 impl SessionSettings {
     /// From `REFRESH_TOKEN_TTL_SECONDS`, `SESSION_MAX_LIFETIME_SECONDS`, `REFRESH_REUSE_GRACE_SECONDS`.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let refresh: u64 =
-            env.parsed_or("REFRESH_TOKEN_TTL_SECONDS", DEFAULT_REFRESH_TOKEN_TTL_SECS)?;
-        let lifetime: u64 = env.parsed_or(
-            "SESSION_MAX_LIFETIME_SECONDS",
-            DEFAULT_SESSION_MAX_LIFETIME_SECS,
-        )?;
-        let grace: u64 = env.parsed_or("REFRESH_REUSE_GRACE_SECONDS", 0)?;
-        if refresh < 60 {
-            return Err(ConfigError::Invalid {
-                name: "REFRESH_TOKEN_TTL_SECONDS",
-                reason: "must be at least 60".into(),
-            });
-        }
+        let refresh: u64 = env.number(&REFRESH_TOKEN_TTL_SECONDS)?;
+        let lifetime: u64 = env.number(&SESSION_MAX_LIFETIME_SECONDS)?;
         if lifetime < refresh {
             return Err(ConfigError::Invalid {
-                name: "SESSION_MAX_LIFETIME_SECONDS",
-                reason: "must be at least REFRESH_TOKEN_TTL_SECONDS".into(),
-            });
-        }
-        if grace > MAX_REUSE_GRACE_SECS {
-            return Err(ConfigError::Invalid {
-                name: "REFRESH_REUSE_GRACE_SECONDS",
-                reason: format!("must be at most {MAX_REUSE_GRACE_SECS}"),
+                name: SESSION_MAX_LIFETIME_SECONDS.name,
+                reason: format!("must be at least {}", REFRESH_TOKEN_TTL_SECONDS.name),
             });
         }
         Ok(Self {
             refresh_ttl: Duration::from_secs(refresh),
             max_lifetime: Duration::from_secs(lifetime),
-            reuse_grace: Duration::from_secs(grace),
+            reuse_grace: Duration::from_secs(env.number(&REFRESH_REUSE_GRACE_SECONDS)?),
         })
     }
 
@@ -222,19 +170,16 @@ impl SessionSettings {
 }
 
 impl Default for SessionSettings {
+    /// The declared defaults.
     fn default() -> Self {
+        let secs = |s: &Setting| Duration::from_secs(s.default.parse().unwrap_or_default());
         Self {
-            refresh_ttl: Duration::from_secs(DEFAULT_REFRESH_TOKEN_TTL_SECS),
-            max_lifetime: Duration::from_secs(DEFAULT_SESSION_MAX_LIFETIME_SECS),
-            reuse_grace: Duration::ZERO,
+            refresh_ttl: secs(&REFRESH_TOKEN_TTL_SECONDS),
+            max_lifetime: secs(&SESSION_MAX_LIFETIME_SECONDS),
+            reuse_grace: secs(&REFRESH_REUSE_GRACE_SECONDS),
         }
     }
 }
-
-/// Name of the variable defining roles: JSON `{"role": ["permission", ...]}`.
-pub const ROLES: &str = "ROLES";
-/// Name of the variable naming the roles a newly registered user gets, comma-separated.
-pub const DEFAULT_ROLES: &str = "DEFAULT_ROLES";
 
 /// Who may do what: the roles and the permissions they grant, and the roles of a new user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,30 +197,19 @@ impl AuthzSettings {
             name,
             reason: e.to_string(),
         };
-        let roles = RoleMap::parse(&env.optional(ROLES).unwrap_or_default())
-            .map_err(|e| invalid(ROLES, e))?;
-        let listed = env.optional(DEFAULT_ROLES).unwrap_or_default();
+        let roles = RoleMap::parse(&env.text(&ROLES)?).map_err(|e| invalid(ROLES.name, e))?;
+        let listed = env.text(&DEFAULT_ROLES)?;
         let default_roles = parse_roles(listed.split(',').filter(|r| !r.trim().is_empty()))
-            .map_err(|e| invalid(DEFAULT_ROLES, e))?;
+            .map_err(|e| invalid(DEFAULT_ROLES.name, e))?;
         roles
             .check(&default_roles)
-            .map_err(|e| invalid(DEFAULT_ROLES, e))?;
+            .map_err(|e| invalid(DEFAULT_ROLES.name, e))?;
         Ok(Self {
             roles,
             default_roles,
         })
     }
 }
-
-/// Name of the variable holding the minimum password length (default 8, from 8 to 64).
-pub const PASSWORD_MIN_LENGTH: &str = "PASSWORD_MIN_LENGTH";
-
-/// Whether new passwords are also looked up in Have I Been Pwned's range API (k-anonymity).
-pub const PASSWORD_BREACH_CHECK: &str = "PASSWORD_BREACH_CHECK";
-/// The range API's base URL; the 5-character SHA-1 prefix is appended.
-pub const PASSWORD_BREACH_API_URL: &str = "PASSWORD_BREACH_API_URL";
-/// Have I Been Pwned's Pwned Passwords range API.
-pub const DEFAULT_PASSWORD_BREACH_API_URL: &str = "https://api.pwnedpasswords.com/range/";
 
 /// What a new password must meet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,18 +223,18 @@ pub struct PasswordSettings {
 impl PasswordSettings {
     /// From `PASSWORD_MIN_LENGTH`.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let min: usize = env.parsed_or(PASSWORD_MIN_LENGTH, authgate_users::MIN_PASSWORD_CHARS)?;
+        let min: usize = env.number(&PASSWORD_MIN_LENGTH)?;
         let policy = authgate_users::PasswordPolicy::with_min_chars(min).map_err(|e| {
             ConfigError::Invalid {
-                name: PASSWORD_MIN_LENGTH,
+                name: PASSWORD_MIN_LENGTH.name,
                 reason: e.to_string(),
             }
         })?;
-        let breach_api = env.parsed_or(PASSWORD_BREACH_CHECK, false)?.then(|| {
-            env.optional(PASSWORD_BREACH_API_URL)
-                .filter(|u| !u.trim().is_empty())
-                .unwrap_or_else(|| DEFAULT_PASSWORD_BREACH_API_URL.to_owned())
-        });
+        let breach_api = if env.flag(&PASSWORD_BREACH_CHECK)? {
+            Some(env.required_setting(&PASSWORD_BREACH_API_URL)?)
+        } else {
+            None
+        };
         Ok(Self { policy, breach_api })
     }
 }
@@ -313,68 +247,24 @@ pub struct ThrottleSettings {
     pub register: authgate_users::RegisterLimits,
 }
 
-/// The variables of [`ThrottleSettings`], with their defaults and least values.
-pub const LOGIN_FREE_FAILURES: &str = "LOGIN_FREE_FAILURES";
-pub const LOGIN_MAX_DELAY_SECONDS: &str = "LOGIN_MAX_DELAY_SECONDS";
-pub const LOGIN_ADDRESS_FAILURES: &str = "LOGIN_ADDRESS_FAILURES";
-pub const LOGIN_ADDRESS_WINDOW_SECONDS: &str = "LOGIN_ADDRESS_WINDOW_SECONDS";
-pub const REGISTER_ADDRESS_LIMIT: &str = "REGISTER_ADDRESS_LIMIT";
-pub const REGISTER_ADDRESS_WINDOW_SECONDS: &str = "REGISTER_ADDRESS_WINDOW_SECONDS";
-
 impl ThrottleSettings {
     /// From the `LOGIN_*` and `REGISTER_ADDRESS_*` variables.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let login = authgate_users::LoginLimits::default();
-        let register = authgate_users::RegisterLimits::default();
-        let at_least = |name: &'static str, default: i64, least: i64| -> Result<i64, ConfigError> {
-            let value: i64 = env.parsed_or(name, default)?;
-            if value < least {
-                return Err(ConfigError::Invalid {
-                    name,
-                    reason: format!("must be at least {least}"),
-                });
-            }
-            Ok(value)
-        };
-        let free = at_least(LOGIN_FREE_FAILURES, i64::from(login.free_failures), 1)?;
+        let ms = |s: &Setting| -> Result<i64, ConfigError> { Ok(env.number::<i64>(s)? * 1000) };
         Ok(Self {
             login: authgate_users::LoginLimits {
-                free_failures: u32::try_from(free).unwrap_or(u32::MAX),
-                max_delay_ms: at_least(LOGIN_MAX_DELAY_SECONDS, login.max_delay_ms / 1000, 1)?
-                    * 1000,
-                address_failures: at_least(LOGIN_ADDRESS_FAILURES, login.address_failures, 1)?,
-                address_window_ms: at_least(
-                    LOGIN_ADDRESS_WINDOW_SECONDS,
-                    login.address_window_ms / 1000,
-                    1,
-                )? * 1000,
+                free_failures: env.number(&LOGIN_FREE_FAILURES)?,
+                max_delay_ms: ms(&LOGIN_MAX_DELAY_SECONDS)?,
+                address_failures: env.number(&LOGIN_ADDRESS_FAILURES)?,
+                address_window_ms: ms(&LOGIN_ADDRESS_WINDOW_SECONDS)?,
             },
             register: authgate_users::RegisterLimits {
-                per_address: at_least(REGISTER_ADDRESS_LIMIT, register.per_address, 1)?,
-                window_ms: at_least(
-                    REGISTER_ADDRESS_WINDOW_SECONDS,
-                    register.window_ms / 1000,
-                    1,
-                )? * 1000,
+                per_address: env.number(&REGISTER_ADDRESS_LIMIT)?,
+                window_ms: ms(&REGISTER_ADDRESS_WINDOW_SECONDS)?,
             },
         })
     }
 }
-
-/// Variables of [`MailSettings`].
-pub const MAIL_FROM: &str = "MAIL_FROM";
-pub const RESET_PASSWORD_URL: &str = "RESET_PASSWORD_URL";
-pub const VERIFY_EMAIL_URL: &str = "VERIFY_EMAIL_URL";
-pub const RESET_TOKEN_TTL_SECONDS: &str = "RESET_TOKEN_TTL_SECONDS";
-pub const VERIFY_TOKEN_TTL_SECONDS: &str = "VERIFY_TOKEN_TTL_SECONDS";
-pub const MAILS_PER_ADDRESS: &str = "MAILS_PER_ADDRESS";
-pub const MAIL_ADDRESS_WINDOW_SECONDS: &str = "MAIL_ADDRESS_WINDOW_SECONDS";
-pub const LOGIN_REQUIRES_VERIFIED_EMAIL: &str = "LOGIN_REQUIRES_VERIFIED_EMAIL";
-/// Where a link's token goes in [`RESET_PASSWORD_URL`] and [`VERIFY_EMAIL_URL`].
-pub const TOKEN_PLACEHOLDER: &str = "{token}";
-/// The links when none are configured: a page of the app that takes the token.
-pub const DEFAULT_RESET_PASSWORD_URL: &str = "http://localhost:3000/reset-password?token={token}";
-pub const DEFAULT_VERIFY_EMAIL_URL: &str = "http://localhost:3000/verify?token={token}";
 
 /// Account mail: who sends it, the links it carries, how long their tokens live, how often one
 /// address may be sent one, and whether login needs a verified address.
@@ -395,45 +285,18 @@ pub struct MailSettings {
 impl MailSettings {
     /// From `MAIL_FROM`, the URL and TTL variables and `LOGIN_REQUIRES_VERIFIED_EMAIL`.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let url = |name: &'static str, default: &str| -> Result<String, ConfigError> {
-            let url = env
-                .optional(name)
-                .filter(|u| !u.trim().is_empty())
-                .unwrap_or_else(|| default.to_owned());
-            if !url.contains(TOKEN_PLACEHOLDER) {
-                return Err(ConfigError::Invalid {
-                    name,
-                    reason: format!("must contain {TOKEN_PLACEHOLDER}, where the token goes"),
-                });
-            }
-            Ok(url)
+        let secs = |s: &Setting| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(env.number(s)?))
         };
-        let secs = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
-            let value: u64 = env.parsed_or(name, default)?;
-            if value == 0 {
-                return Err(ConfigError::Invalid {
-                    name,
-                    reason: "must be at least 1".into(),
-                });
-            }
-            Ok(Duration::from_secs(value))
-        };
-        let per_address: i64 = env.parsed_or(MAILS_PER_ADDRESS, 5)?;
-        if per_address < 1 {
-            return Err(ConfigError::Invalid {
-                name: MAILS_PER_ADDRESS,
-                reason: "must be at least 1".into(),
-            });
-        }
         Ok(Self {
-            from: env.optional(MAIL_FROM).filter(|f| !f.trim().is_empty()),
-            reset_url: url(RESET_PASSWORD_URL, DEFAULT_RESET_PASSWORD_URL)?,
-            verify_url: url(VERIFY_EMAIL_URL, DEFAULT_VERIFY_EMAIL_URL)?,
-            reset_ttl: secs(RESET_TOKEN_TTL_SECONDS, 3600)?,
-            verify_ttl: secs(VERIFY_TOKEN_TTL_SECONDS, 86_400)?,
-            per_address,
-            address_window: secs(MAIL_ADDRESS_WINDOW_SECONDS, 3600)?,
-            login_requires_verified_email: env.parsed_or(LOGIN_REQUIRES_VERIFIED_EMAIL, false)?,
+            from: env.setting(&MAIL_FROM)?,
+            reset_url: env.required_setting(&RESET_PASSWORD_URL)?,
+            verify_url: env.required_setting(&VERIFY_EMAIL_URL)?,
+            reset_ttl: secs(&RESET_TOKEN_TTL_SECONDS)?,
+            verify_ttl: secs(&VERIFY_TOKEN_TTL_SECONDS)?,
+            per_address: env.number(&MAILS_PER_ADDRESS)?,
+            address_window: secs(&MAIL_ADDRESS_WINDOW_SECONDS)?,
+            login_requires_verified_email: env.flag(&LOGIN_REQUIRES_VERIFIED_EMAIL)?,
         })
     }
 }
@@ -479,15 +342,15 @@ mod tests {
         assert_eq!(settings.roles, RoleMap::default());
         assert!(settings.default_roles.is_empty());
         let settings = AuthzSettings::from_env(&env(&[
-            (ROLES, r#"{"editor": ["items:write"]}"#),
-            (DEFAULT_ROLES, "editor, admin"),
+            (ROLES.name, r#"{"editor": ["items:write"]}"#),
+            (DEFAULT_ROLES.name, "editor, admin"),
         ]))
         .unwrap();
         assert_eq!(settings.default_roles.len(), 2);
         for (name, value) in [
-            (DEFAULT_ROLES, "ghost"),
-            (ROLES, "[1]"),
-            (DEFAULT_ROLES, "a b"),
+            (DEFAULT_ROLES.name, "ghost"),
+            (ROLES.name, "[1]"),
+            (DEFAULT_ROLES.name, "a b"),
         ] {
             let err = AuthzSettings::from_env(&env(&[(name, value)])).unwrap_err();
             assert!(
@@ -507,7 +370,7 @@ mod tests {
             8
         );
         assert_eq!(
-            PasswordSettings::from_env(&env(&[(PASSWORD_MIN_LENGTH, "15")]))
+            PasswordSettings::from_env(&env(&[(PASSWORD_MIN_LENGTH.name, "15")]))
                 .unwrap()
                 .policy
                 .min_chars(),
@@ -515,7 +378,7 @@ mod tests {
         );
         for bad in ["7", "65", "eight"] {
             assert!(
-                PasswordSettings::from_env(&env(&[(PASSWORD_MIN_LENGTH, bad)])).is_err(),
+                PasswordSettings::from_env(&env(&[(PASSWORD_MIN_LENGTH.name, bad)])).is_err(),
                 "{bad}"
             );
         }
@@ -527,18 +390,18 @@ mod tests {
         assert_eq!(settings.login, authgate_users::LoginLimits::default());
         assert_eq!(settings.register, authgate_users::RegisterLimits::default());
         let settings = ThrottleSettings::from_env(&env(&[
-            (LOGIN_FREE_FAILURES, "3"),
-            (LOGIN_MAX_DELAY_SECONDS, "60"),
-            (REGISTER_ADDRESS_LIMIT, "5"),
+            (LOGIN_FREE_FAILURES.name, "3"),
+            (LOGIN_MAX_DELAY_SECONDS.name, "60"),
+            (REGISTER_ADDRESS_LIMIT.name, "5"),
         ]))
         .unwrap();
         assert_eq!(settings.login.free_failures, 3);
         assert_eq!(settings.login.max_delay_ms, 60_000);
         assert_eq!(settings.register.per_address, 5);
         for name in [
-            LOGIN_FREE_FAILURES,
-            LOGIN_ADDRESS_WINDOW_SECONDS,
-            REGISTER_ADDRESS_LIMIT,
+            LOGIN_FREE_FAILURES.name,
+            LOGIN_ADDRESS_WINDOW_SECONDS.name,
+            REGISTER_ADDRESS_LIMIT.name,
         ] {
             assert!(
                 ThrottleSettings::from_env(&env(&[(name, "0")])).is_err(),
@@ -555,20 +418,20 @@ mod tests {
         assert_eq!(settings.from, None);
         assert!(!settings.login_requires_verified_email);
         let settings = MailSettings::from_env(&env(&[
-            (MAIL_FROM, "no-reply@example.com"),
+            (MAIL_FROM.name, "no-reply@example.com"),
             (
-                RESET_PASSWORD_URL,
+                RESET_PASSWORD_URL.name,
                 "https://app.example.com/reset?token={token}",
             ),
-            (LOGIN_REQUIRES_VERIFIED_EMAIL, "true"),
+            (LOGIN_REQUIRES_VERIFIED_EMAIL.name, "true"),
         ]))
         .unwrap();
         assert_eq!(settings.from.as_deref(), Some("no-reply@example.com"));
         assert!(settings.login_requires_verified_email);
         for (name, value) in [
-            (RESET_PASSWORD_URL, "https://app.example.com/reset"),
-            (VERIFY_TOKEN_TTL_SECONDS, "0"),
-            (LOGIN_REQUIRES_VERIFIED_EMAIL, "yes please"),
+            (RESET_PASSWORD_URL.name, "https://app.example.com/reset"),
+            (VERIFY_TOKEN_TTL_SECONDS.name, "0"),
+            (LOGIN_REQUIRES_VERIFIED_EMAIL.name, "yes please"),
         ] {
             assert!(
                 MailSettings::from_env(&env(&[(name, value)])).is_err(),
@@ -587,7 +450,7 @@ mod tests {
             TokenSettings::from_env(&env(&[("TOKEN_ISSUER", "iss")]))
                 .unwrap()
                 .audience,
-            DEFAULT_TOKEN_AUDIENCE
+            TOKEN_AUDIENCE.default
         );
         let err = TokenSettings::from_env(&env(&[
             ("TOKEN_ISSUER", "iss"),

@@ -144,7 +144,7 @@ impl AwsBackend {
 
     /// The table named by `USERS_TABLE`.
     fn dynamo(&self, env: &Env) -> Result<DynamoUserStore, InitError> {
-        let table = env.required(USERS_TABLE)?;
+        let table = env.required_setting(&USERS_TABLE)?;
         Ok(DynamoUserStore::new(
             aws_sdk_dynamodb::Client::new(&self.dynamodb),
             table,
@@ -170,7 +170,7 @@ impl Backend for AwsBackend {
     async fn keys(&self, env: &Env) -> Result<Arc<KeyRing>, InitError> {
         let source = SecretsManagerKeySource::new(
             aws_sdk_secretsmanager::Client::new(&self.secrets_manager),
-            env.required(SIGNING_KEY_SECRET_ID)?,
+            env.required_setting(&SIGNING_KEY_SECRET_ID)?,
         );
         ring(source).await
     }
@@ -180,7 +180,7 @@ impl Backend for AwsBackend {
     /// signing secret, which an HS256 verifier must read.
     async fn verifying_keys(&self, env: &Env) -> Result<Arc<KeyRing>, InitError> {
         let client = aws_sdk_secretsmanager::Client::new(&self.secrets_manager);
-        match env.optional(PUBLIC_KEYS_SECRET_ID) {
+        match env.setting(&PUBLIC_KEYS_SECRET_ID)? {
             Some(public) => ring(PublishedKeySource::new(client, public)).await,
             None => self.keys(env).await,
         }
@@ -190,7 +190,7 @@ impl Backend for AwsBackend {
     fn mailer(&self, env: &Env) -> Result<Arc<dyn Mailer>, InitError> {
         Ok(Arc::new(SesMailer::new(
             aws_sdk_sesv2::Client::new(&self.ses),
-            env.optional(authgate_config::MAIL_FROM),
+            env.setting(&authgate_config::MAIL_FROM)?,
         )))
     }
 }
