@@ -77,8 +77,12 @@ fn decision(c: &mut Criterion) {
     group.bench_function("part: escape the context's claims", |b| {
         b.iter(|| serde_json::to_string(&claims).unwrap())
     });
-    group.bench_function("part: parse the event", |b| {
+    group.bench_function("part: take in the event's JSON", |b| {
         b.iter(|| serde_json::from_str::<authorizer::Event>(&event).unwrap())
+    });
+    let read = serde_json::from_str::<authorizer::Event>(&event).unwrap();
+    group.bench_function("part: read the event's members", |b| {
+        b.iter(|| authorizer::AuthorizerEvent::read(&read).unwrap())
     });
     let verifier = TokenVerifier::new(Arc::new(keys), Validation::own(ISS, AUD, 30));
     group.bench_function("part: verify the token", |b| {

@@ -140,7 +140,7 @@ impl Authorizer {
     /// Decides an event of any kind and answers it in that kind's shape, with the reason when
     /// refused: the one decision path.
     pub async fn decide(&self, event: Event) -> Result<Answer, Refusal> {
-        let event = AuthorizerEvent::read(event)?;
+        let event = AuthorizerEvent::read(&event)?;
         let simple = event.kind == EventKind::HttpV2 && self.simple_responses;
         // A simple response says yes or no for this route only, and API Gateway caches it per
         // identity source: unless the route is one of them, one route's yes would answer every

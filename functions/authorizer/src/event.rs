@@ -1,10 +1,10 @@
-//! Reading the event API Gateway sends, in one pass without building a JSON tree, and recognising
-//! its kind: where its token is and which ARN it is for.
+//! Reading the event API Gateway sends into the few members the decision uses, without building
+//! a JSON tree, and recognising its kind: where its token is and which ARN it is for.
 
-use std::fmt;
+use std::borrow::Cow;
+use std::collections::HashMap;
 
-use authgate_token::strict_json::Name;
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 use crate::decision::Refusal;
 
@@ -42,206 +42,104 @@ pub struct AuthorizerEvent {
     pub route_in_identity: bool,
 }
 
-/// Any authorizer event as the Lambda receives it, read in one pass without building a JSON tree:
-/// only the members that say what kind of event it is, where its token is, and its ARN are kept.
-/// Every JSON text reads as an `Event` (a member of an unexpected type reads as absent), so an
-/// event of any shape reaches the decision and is refused there, never failing in the runtime.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Event {
-    version: Option<String>,
-    kind: Option<String>,
-    /// The identity sources' values: a list in HTTP API 2.0 events, one string in 1.0 events.
+/// Any authorizer event as the Lambda receives it: the JSON text itself. Every JSON text reads
+/// as an `Event`, so an event of any shape reaches the decision and is refused there
+/// ([`Refusal::UnknownEvent`]), never failing in the runtime.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Event(Box<RawValue>);
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl Eq for Event {}
+
+/// The members of an event that say what kind it is, where its token is and which ARN it is for,
+/// borrowed from the text where JSON escapes allow. A member named twice, or of another type
+/// than API Gateway sends, makes the event unreadable, and so refused.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Wire<'a> {
+    #[serde(borrow)]
+    version: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    identity_source: Option<IdentitySource>,
+    #[serde(borrow)]
+    route_key: Option<Cow<'a, str>>,
+    headers: Option<HashMap<String, String>>,
+    #[serde(borrow)]
+    authorization_token: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    route_arn: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    method_arn: Option<Cow<'a, str>>,
+}
+
+/// The identity sources' values: a list in HTTP API 2.0 events, one string in 1.0 events.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum IdentitySource {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl IdentitySource {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            IdentitySource::One(source) => vec![source],
+            IdentitySource::Many(sources) => sources,
+        }
+    }
+}
+
+/// The `Authorization` header, its name compared case-insensitively; two of them (in different
+/// letter cases) are one too many to choose from.
+fn authorization_header(
+    headers: Option<HashMap<String, String>>,
+) -> Result<Option<String>, Refusal> {
+    let mut found = headers
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+    match (found.next(), found.next()) {
+        (Some(_), Some(_)) => Err(Refusal::UnknownEvent),
+        (first, _) => Ok(first.map(|(_, value)| value)),
+    }
+}
+
+/// The members [`AuthorizerEvent::read`] takes its answer from.
+struct Read {
     identity_source: Vec<String>,
-    route_key: Option<String>,
     authorization_header: Option<String>,
     authorization_token: Option<String>,
     route_arn: Option<String>,
     method_arn: Option<String>,
 }
 
-/// Drains whatever a visitor was given but does not want.
-macro_rules! ignore_the_rest {
-    ($value:ty) => {
-        fn visit_bool<E>(self, _: bool) -> Result<$value, E> {
-            Ok(Default::default())
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<$value, E> {
-            Ok(Default::default())
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<$value, E> {
-            Ok(Default::default())
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<$value, E> {
-            Ok(Default::default())
-        }
-        fn visit_unit<E>(self) -> Result<$value, E> {
-            Ok(Default::default())
-        }
-    };
-}
-
-fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-/// A member's value as far as the event's reading goes: a string, a list (with its first
-/// string), or anything else, drained unread.
-#[derive(Default)]
-enum Shape {
-    Text(String),
-    List(Vec<String>),
-    #[default]
-    Other,
-}
-
-impl Shape {
-    /// The string, when the value is one.
-    fn text(self) -> Option<String> {
-        match self {
-            Shape::Text(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The string, or a list's strings: `identitySource` is a list in HTTP API 2.0 events
-    /// and a string in 1.0 events.
-    fn texts(self) -> Vec<String> {
-        match self {
-            Shape::Text(s) => vec![s],
-            Shape::List(texts) => texts,
-            Shape::Other => Vec::new(),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Shape {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Shape;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Shape, E> {
-                Ok(Shape::Text(v.to_owned()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Shape, E> {
-                Ok(Shape::Text(v))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
-                let mut texts = Vec::new();
-                while let Some(element) = seq.next_element::<Shape>()? {
-                    texts.extend(element.text());
-                }
-                Ok(Shape::List(texts))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Shape, A::Error> {
-                drain_map(map).map(|()| Shape::Other)
-            }
-            ignore_the_rest!(Shape);
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
-/// The first string-valued `Authorization` header of a `headers` object, its name compared
-/// case-insensitively.
-#[derive(Default)]
-struct AuthorizationHeader(pub Option<String>);
-
-impl<'de> Deserialize<'de> for AuthorizationHeader {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = AuthorizationHeader;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E>(self, _: &str) -> Result<AuthorizationHeader, E> {
-                Ok(AuthorizationHeader(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<AuthorizationHeader, A::Error> {
-                drain_seq(seq).map(|()| AuthorizationHeader(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<AuthorizationHeader, A::Error> {
-                let mut found = None;
-                while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
-                    if found.is_none() && name.eq_ignore_ascii_case("authorization") {
-                        found = map.next_value::<Shape>()?.text();
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(AuthorizationHeader(found))
-            }
-            ignore_the_rest!(AuthorizationHeader);
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for Event {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Event;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Event, E> {
-                Ok(Event::default())
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Event, A::Error> {
-                drain_seq(seq).map(|()| Event::default())
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
-                let mut event = Event::default();
-                while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
-                    let text = |shape: Shape| shape.text();
-                    match name.as_ref() {
-                        "version" => event.version = text(map.next_value()?),
-                        "type" => event.kind = text(map.next_value()?),
-                        "identitySource" => {
-                            event.identity_source = map.next_value::<Shape>()?.texts();
-                        }
-                        "routeKey" => event.route_key = text(map.next_value()?),
-                        "headers" => {
-                            event.authorization_header = map.next_value::<AuthorizationHeader>()?.0;
-                        }
-                        "authorizationToken" => {
-                            event.authorization_token = text(map.next_value()?);
-                        }
-                        "routeArn" => event.route_arn = text(map.next_value()?),
-                        "methodArn" => event.method_arn = text(map.next_value()?),
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(event)
-            }
-            ignore_the_rest!(Event);
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
 impl AuthorizerEvent {
     /// Recognises `event` by its shape; anything else is [`Refusal::UnknownEvent`].
-    pub fn read(event: Event) -> Result<Self, Refusal> {
-        let route_key = event.route_key.as_deref();
+    pub fn read(event: &Event) -> Result<Self, Refusal> {
+        let wire: Wire<'_> =
+            serde_json::from_str(event.0.get()).map_err(|_| Refusal::UnknownEvent)?;
+        let identity_source = wire
+            .identity_source
+            .map(IdentitySource::into_vec)
+            .unwrap_or_default();
+        let authorization_header = authorization_header(wire.headers)?;
+        let event = Read {
+            identity_source,
+            authorization_header,
+            authorization_token: wire.authorization_token.map(Cow::into_owned),
+            route_arn: wire.route_arn.map(Cow::into_owned),
+            method_arn: wire.method_arn.map(Cow::into_owned),
+        };
+        let route_key = wire.route_key.as_deref();
         let route_in_identity =
             route_key.is_some_and(|key| event.identity_source.iter().any(|s| s == key));
-        let (kind, authorization, arn) = match (event.version.as_deref(), event.kind.as_deref()) {
+        let (kind, authorization, arn) = match (wire.version.as_deref(), wire.kind.as_deref()) {
             (Some("2.0"), Some("REQUEST")) => (
                 EventKind::HttpV2,
                 event

@@ -324,3 +324,38 @@ async fn an_http_api_1_0_event_is_decided_on_the_token_in_its_identity_source() 
         "the token among the identity sources"
     );
 }
+
+#[tokio::test]
+async fn an_event_naming_a_member_twice_or_two_authorization_headers_is_refused() {
+    let f = fixture().await;
+    let authorizer = f.authorizer(&[]).await;
+    let valid = f.valid();
+    let arn = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/Prod/GET/users/me";
+    let read = |text: String| serde_json::from_str::<authorizer::Event>(&text).unwrap();
+    let once = format!(
+        r#"{{"type": "TOKEN", "methodArn": "{arn}", "authorizationToken": "Bearer {valid}"}}"#
+    );
+    assert!(authorizer.handle(read(once)).await.is_ok(), "the baseline");
+    let twice = format!(
+        r#"{{"type": "TOKEN", "methodArn": "{arn}", "authorizationToken": "Bearer {valid}",
+            "authorizationToken": "Bearer {valid}"}}"#
+    );
+    assert_eq!(authorizer.handle(read(twice)).await, Err(Unauthorized));
+    let headers = |names: &[&str]| {
+        let members: Vec<String> = names
+            .iter()
+            .map(|name| format!(r#""{name}": "Bearer {valid}""#))
+            .collect();
+        read(format!(
+            r#"{{"type": "REQUEST", "methodArn": "{arn}", "headers": {{{}}}}}"#,
+            members.join(", ")
+        ))
+    };
+    assert!(authorizer.handle(headers(&["authorization"])).await.is_ok());
+    assert_eq!(
+        authorizer
+            .handle(headers(&["Authorization", "authorization"]))
+            .await,
+        Err(Unauthorized)
+    );
+}
