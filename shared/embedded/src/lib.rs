@@ -16,6 +16,7 @@ use authgate_users::{
 };
 
 mod actions;
+mod clients;
 mod sessions;
 mod throttle;
 use chrono::{DateTime, Utc};
@@ -36,6 +37,8 @@ const BACKOFFS: TableDefinition<&str, &[u8]> = TableDefinition::new("throttle_ba
 const COUNTERS: TableDefinition<&str, i64> = TableDefinition::new("throttle_counters");
 /// One-time tokens (reset, verify), by hash.
 const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("action_tokens");
+/// OAuth clients, by id.
+const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("clients");
 
 /// The stored form of a user.
 #[derive(Serialize, Deserialize)]
@@ -152,6 +155,7 @@ impl EmbeddedUserStore {
         txn.open_table(BACKOFFS).map_err(backend)?;
         txn.open_table(COUNTERS).map_err(backend)?;
         txn.open_table(ACTIONS).map_err(backend)?;
+        txn.open_table(CLIENTS).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(Self { db: Arc::new(db) })
     }

@@ -6,6 +6,7 @@
 
 mod access;
 mod authz;
+mod clients;
 #[cfg(any(test, feature = "contract-tests"))]
 pub mod contract;
 mod credentials;
@@ -22,6 +23,7 @@ pub use authz::{
     ADMIN_ROLE, ADMINISTRATION_PERMISSIONS, AuthzError, CustomClaims, MAX_CUSTOM_CLAIMS_BYTES,
     RESERVED_CLAIMS, RoleMap, USERS_READ, USERS_ROLES, USERS_WRITE, parse_roles,
 };
+pub use clients::{Client, ClientId, ClientPage, ClientStore, PreviousSecret};
 pub use credentials::{API_KEY_PREFIX, ApiKey, ClientSecret, InvalidApiKey, InvalidClientSecret};
 pub use email::{Email, EmailError};
 pub use memory::InMemoryUserStore;

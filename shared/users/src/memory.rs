@@ -1,15 +1,19 @@
 //! An in-process store: for handler tests and as the reference the other stores are held to.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use crate::clients::{Client, ClientId, ClientPage, ClientStore};
 use crate::email::Email;
 use crate::recovery::{ActionRecord, ActionTokenStore};
 use crate::sessions::{
     RefreshError, RefreshRecord, Rotated, RotationDecision, RotationPolicy, Session, SessionId,
     SessionState, SessionStore, TokenHash, decide_rotation, may_start, raised_cut_off,
 };
-use crate::store::{NewUser, StoreError, User, UserChanges, UserId, UserPage, UserStore, page_of};
+use crate::store::{
+    NewUser, StoreError, User, UserChanges, UserId, UserPage, UserStore, decode_cursor,
+    encode_cursor, page_of,
+};
 use crate::throttle::{Backoff, ThrottleKey, ThrottleStore};
 
 #[derive(Default)]
@@ -22,6 +26,7 @@ struct Inner {
     backoffs: HashMap<ThrottleKey, Backoff>,
     counters: HashMap<ThrottleKey, (i64, i64)>,
     actions: HashMap<TokenHash, ActionRecord>,
+    clients: BTreeMap<ClientId, Client>,
 }
 
 impl Inner {
@@ -266,10 +271,70 @@ impl ActionTokenStore for InMemoryUserStore {
     }
 }
 
+#[async_trait::async_trait]
+impl ClientStore for InMemoryUserStore {
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        if inner.clients.contains_key(&client.id) {
+            return Err(StoreError::Changed);
+        }
+        inner.clients.insert(client.id, client.clone());
+        Ok(())
+    }
+
+    async fn client(&self, id: ClientId) -> Result<Option<Client>, StoreError> {
+        Ok(self.lock()?.clients.get(&id).cloned())
+    }
+
+    async fn clients(&self, limit: usize, cursor: Option<&str>) -> Result<ClientPage, StoreError> {
+        let after = cursor
+            .map(decode_cursor)
+            .transpose()?
+            .map(|id| id.parse::<ClientId>().map_err(|_| StoreError::BadCursor))
+            .transpose()?;
+        let inner = self.lock()?;
+        let mut rest = inner
+            .clients
+            .values()
+            .filter(|c| after.is_none_or(|a| c.id > a));
+        let clients: Vec<Client> = rest.by_ref().take(limit).cloned().collect();
+        let next = match (clients.last(), rest.next()) {
+            (Some(last), Some(_)) => Some(encode_cursor(&last.id.to_string())),
+            _ => None,
+        };
+        Ok(ClientPage { clients, next })
+    }
+
+    async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        let stored = inner
+            .clients
+            .get_mut(&client.id)
+            .ok_or(StoreError::NotFound)?;
+        if stored.version != client.version {
+            return Err(StoreError::Changed);
+        }
+        *stored = Client {
+            version: client.version + 1,
+            ..client.clone()
+        };
+        Ok(())
+    }
+
+    async fn delete_client(&self, id: ClientId) -> Result<(), StoreError> {
+        self.lock()?
+            .clients
+            .remove(&id)
+            .map(|_| ())
+            .ok_or(StoreError::NotFound)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     crate::user_store_contract_tests!(async { crate::InMemoryUserStore::new() });
     crate::session_store_contract_tests!(async { crate::InMemoryUserStore::new() });
     crate::throttle_store_contract_tests!(async { crate::InMemoryUserStore::new() });
     crate::action_token_store_contract_tests!(async { crate::InMemoryUserStore::new() });
+    crate::client_store_contract_tests!(async { crate::InMemoryUserStore::new() });
 }

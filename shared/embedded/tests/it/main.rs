@@ -13,6 +13,7 @@ authgate_users::user_store_contract_tests!(fresh_store());
 authgate_users::session_store_contract_tests!(fresh_store());
 authgate_users::throttle_store_contract_tests!(fresh_store());
 authgate_users::action_token_store_contract_tests!(fresh_store());
+authgate_users::client_store_contract_tests!(fresh_store());
 
 #[tokio::test]
 async fn users_survive_closing_and_reopening_the_file() {

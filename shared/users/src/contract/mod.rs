@@ -28,12 +28,14 @@ fn new_user(email: &Email) -> NewUser {
 }
 
 mod action_tokens;
+mod clients;
 mod interleaved;
 mod sessions;
 mod throttle;
 mod users;
 
 pub use action_tokens::*;
+pub use clients::*;
 pub use interleaved::Interleaved;
 pub use sessions::*;
 pub use throttle::*;

@@ -1,0 +1,123 @@
+//! OAuth clients (RFC 6749 §2): machines that get tokens of their own with the client-credentials
+//! grant (§4.4). A client is stored with its secret's SHA-256 hash only; the secret is shown once.
+//! A rotation keeps the previous secret working for an overlap, so a deployment can roll.
+
+use std::collections::BTreeSet;
+
+use crate::credentials::ClientSecret;
+use crate::sessions::TokenHash;
+use crate::store::StoreError;
+
+/// A client's id: its `client_id`, and the `sub` of its tokens.
+pub type ClientId = uuid::Uuid;
+
+/// A registered client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: ClientId,
+    pub name: String,
+    /// The scopes it may be granted; a token request asks for a subset.
+    pub scopes: BTreeSet<String>,
+    /// The `aud` of its tokens, when not the deployment's.
+    pub audience: Option<String>,
+    /// The lifetime of its access tokens, when not the deployment's.
+    pub access_token_ttl_secs: Option<u64>,
+    pub created_at_ms: i64,
+    pub secret_rotated_at_ms: i64,
+    pub disabled: bool,
+    pub secret_hash: TokenHash,
+    /// The secret before the last rotation, while its overlap lasts.
+    pub previous_secret: Option<PreviousSecret>,
+    /// Bumped by every write: a write applies only over the version it read.
+    pub version: u64,
+}
+
+/// A rotated-out secret and the end of its overlap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviousSecret {
+    pub hash: TokenHash,
+    pub valid_until_ms: i64,
+}
+
+impl Client {
+    /// Whether `secret` is this client's at `now_ms`: the current one, or the previous one within
+    /// its overlap. Hashes are compared in constant time.
+    pub fn accepts(&self, secret: &ClientSecret, now_ms: i64) -> bool {
+        let presented = secret.hash();
+        let same = |stored: &TokenHash| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                stored.as_str().as_bytes(),
+                presented.as_str().as_bytes(),
+            ))
+        };
+        let previous = self
+            .previous_secret
+            .as_ref()
+            .is_some_and(|p| now_ms < p.valid_until_ms && same(&p.hash));
+        same(&self.secret_hash) | previous
+    }
+}
+
+/// A page of clients in id order, and the cursor of the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientPage {
+    pub clients: Vec<Client>,
+    pub next: Option<String>,
+}
+
+/// Where clients live, beside users.
+#[async_trait::async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Stores a new client as given; `Changed` if its id is taken.
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError>;
+
+    /// The client with this id.
+    async fn client(&self, id: ClientId) -> Result<Option<Client>, StoreError>;
+
+    /// At most `limit` clients after `cursor`, in id order.
+    async fn clients(&self, limit: usize, cursor: Option<&str>) -> Result<ClientPage, StoreError>;
+
+    /// Writes `client` as version `client.version + 1`, only while the stored client is still at
+    /// `client.version`: `Changed` if another write came first, `NotFound` if it is gone.
+    async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
+
+    /// Deletes the client; `NotFound` if there was none.
+    async fn delete_client(&self, id: ClientId) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(secret: &ClientSecret) -> Client {
+        Client {
+            id: uuid::Uuid::new_v4(),
+            name: "partner".into(),
+            scopes: BTreeSet::from(["items:read".to_owned()]),
+            audience: None,
+            access_token_ttl_secs: None,
+            created_at_ms: 0,
+            secret_rotated_at_ms: 0,
+            disabled: false,
+            secret_hash: secret.hash(),
+            previous_secret: None,
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn the_current_secret_and_the_previous_one_within_its_overlap_are_accepted() {
+        let (old, new) = (ClientSecret::generate(), ClientSecret::generate());
+        let mut c = client(&new);
+        assert!(c.accepts(&new, 5));
+        assert!(!c.accepts(&old, 5));
+        c.previous_secret = Some(PreviousSecret {
+            hash: old.hash(),
+            valid_until_ms: 10,
+        });
+        assert!(c.accepts(&old, 9));
+        assert!(!c.accepts(&old, 10), "the overlap has ended");
+        assert!(c.accepts(&new, 10));
+        assert!(!c.accepts(&ClientSecret::generate(), 9));
+    }
+}
