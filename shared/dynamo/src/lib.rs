@@ -29,6 +29,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 
 mod actions;
+mod clients;
 mod sessions;
 mod throttle;
 pub use sessions::SESSION_CHECK_ATTRIBUTES;
@@ -47,7 +48,7 @@ const UPDATE_ATTEMPTS: u32 = 5;
 /// The user item's attribute holding logout-all's cut-off.
 pub(crate) const CUT_OFF: &str = "sessions_valid_after_ms";
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// Users in a DynamoDB table.
 #[derive(Debug, Clone)]
