@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 
 use clap::{Parser, Subcommand};
 
+use authgate::client::ClientCommand;
 use authgate::serve::ServeArgs;
 use authgate::token::TokenCommand;
 use authgate::user::UserCommand;
@@ -26,6 +27,9 @@ enum Command {
     /// Administer users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Administer OAuth clients (machine-to-machine).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Inspect tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -46,6 +50,7 @@ async fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => authgate::serve::serve(*args).await,
         Command::User(command) => authgate::user::user(command, &mut out).await,
+        Command::Client(command) => authgate::client::client(command, &mut out).await,
         Command::Token(command) => authgate::token::token(command, &mut out).await,
     };
     match result {

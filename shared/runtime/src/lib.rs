@@ -30,16 +30,22 @@ pub use authgate_mail::{Mail, MailError, Mailer, RecordingMailer, SesMailer};
 mod logging;
 use authgate_oidc::OidcError;
 use authgate_token::SignError;
-use authgate_users::{ActionTokenStore, SessionStore, ThrottleStore, UserStore};
+use authgate_users::{ActionTokenStore, ClientStore, SessionStore, ThrottleStore, UserStore};
 pub use logging::{LOG_UPTIME, init_logging};
 
 pub use authgate_config::Env;
 pub use aws_config::SdkConfig;
 
-/// A store of users, their sessions, the throttles' counters and the one-time tokens (every
-/// backend implements all four on the same data).
-pub trait AccountStore: UserStore + SessionStore + ThrottleStore + ActionTokenStore {}
-impl<T: UserStore + SessionStore + ThrottleStore + ActionTokenStore + ?Sized> AccountStore for T {}
+/// A store of users, their sessions, the throttles' counters, the one-time tokens and the OAuth
+/// clients (every backend implements all five on the same data).
+pub trait AccountStore:
+    UserStore + SessionStore + ThrottleStore + ActionTokenStore + ClientStore
+{
+}
+impl<T: UserStore + SessionStore + ThrottleStore + ActionTokenStore + ClientStore + ?Sized>
+    AccountStore for T
+{
+}
 
 /// Why a function could not be built. The init phase fails with it, so a misconfigured function
 /// never answers a request.

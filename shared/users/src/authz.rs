@@ -105,6 +105,20 @@ pub enum AuthzError {
     ClaimsTooLarge(usize),
 }
 
+/// A space-separated list of scopes (RFC 6749 §3.3), each a permission name.
+pub fn parse_scopes(list: &str) -> Result<BTreeSet<String>, AuthzError> {
+    list.split(' ')
+        .filter(|scope| !scope.is_empty())
+        .map(|scope| {
+            if valid_name(scope) {
+                Ok(scope.to_owned())
+            } else {
+                Err(AuthzError::InvalidPermission(scope.to_owned()))
+            }
+        })
+        .collect()
+}
+
 /// Role names, validated.
 pub fn parse_roles<S: AsRef<str>>(
     names: impl IntoIterator<Item = S>,

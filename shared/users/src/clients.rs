@@ -39,7 +39,47 @@ pub struct PreviousSecret {
     pub valid_until_ms: i64,
 }
 
+/// How long a rotated-out secret keeps working by default: a day, for deployments to roll.
+pub const DEFAULT_SECRET_OVERLAP_SECS: u64 = 86_400;
+
 impl Client {
+    /// A new client named `name` with `scopes`, registered at `now_ms`, and its secret, which
+    /// only its hash is kept of.
+    pub fn register(name: &str, scopes: BTreeSet<String>, now_ms: i64) -> (Self, ClientSecret) {
+        let secret = ClientSecret::generate();
+        let client = Self {
+            id: uuid::Uuid::new_v4(),
+            name: name.to_owned(),
+            scopes,
+            audience: None,
+            access_token_ttl_secs: None,
+            created_at_ms: now_ms,
+            secret_rotated_at_ms: now_ms,
+            disabled: false,
+            secret_hash: secret.hash(),
+            previous_secret: None,
+            version: 0,
+        };
+        (client, secret)
+    }
+
+    /// This client with a new secret from `now_ms`; the current one keeps working for
+    /// `overlap_secs` (a previous secret still in its overlap is replaced).
+    pub fn rotated(&self, now_ms: i64, overlap_secs: u64) -> (Self, ClientSecret) {
+        let secret = ClientSecret::generate();
+        let overlap_ms = i64::try_from(overlap_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let client = Self {
+            secret_hash: secret.hash(),
+            secret_rotated_at_ms: now_ms,
+            previous_secret: Some(PreviousSecret {
+                hash: self.secret_hash.clone(),
+                valid_until_ms: now_ms.saturating_add(overlap_ms),
+            }),
+            ..self.clone()
+        };
+        (client, secret)
+    }
+
     /// Whether `secret` is this client's at `now_ms`: the current one, or the previous one within
     /// its overlap. Hashes are compared in constant time.
     pub fn accepts(&self, secret: &ClientSecret, now_ms: i64) -> bool {
@@ -103,6 +143,24 @@ mod tests {
             previous_secret: None,
             version: 0,
         }
+    }
+
+    #[test]
+    fn a_rotation_gives_a_new_secret_and_keeps_the_old_one_for_the_overlap() {
+        let (client, first) = Client::register("partner", BTreeSet::new(), 1_000);
+        assert!(client.accepts(&first, 1_000));
+        let (rotated, second) = client.rotated(2_000, 60);
+        assert_eq!((rotated.id, rotated.version), (client.id, client.version));
+        assert!(rotated.accepts(&second, 2_000));
+        assert!(rotated.accepts(&first, 61_999));
+        assert!(!rotated.accepts(&first, 62_000));
+        let (again, third) = rotated.rotated(3_000, 0);
+        assert!(again.accepts(&third, 3_000));
+        assert!(
+            !again.accepts(&first, 3_000),
+            "only the last secret overlaps"
+        );
+        assert!(!again.accepts(&second, 3_000), "no overlap asked for");
     }
 
     #[test]

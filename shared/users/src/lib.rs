@@ -21,9 +21,11 @@ mod throttle;
 pub use access::{Denied, user_may_act};
 pub use authz::{
     ADMIN_ROLE, ADMINISTRATION_PERMISSIONS, AuthzError, CustomClaims, MAX_CUSTOM_CLAIMS_BYTES,
-    RESERVED_CLAIMS, RoleMap, USERS_READ, USERS_ROLES, USERS_WRITE, parse_roles,
+    RESERVED_CLAIMS, RoleMap, USERS_READ, USERS_ROLES, USERS_WRITE, parse_roles, parse_scopes,
 };
-pub use clients::{Client, ClientId, ClientPage, ClientStore, PreviousSecret};
+pub use clients::{
+    Client, ClientId, ClientPage, ClientStore, DEFAULT_SECRET_OVERLAP_SECS, PreviousSecret,
+};
 pub use credentials::{API_KEY_PREFIX, ApiKey, ClientSecret, InvalidApiKey, InvalidClientSecret};
 pub use email::{Email, EmailError};
 pub use memory::InMemoryUserStore;

@@ -340,6 +340,32 @@ impl authgate_users::ActionTokenStore for Down {
     }
 }
 
+#[async_trait::async_trait]
+impl authgate_users::ClientStore for Down {
+    async fn create_client(&self, _: &authgate_users::Client) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn client(
+        &self,
+        _: authgate_users::ClientId,
+    ) -> Result<Option<authgate_users::Client>, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn clients(
+        &self,
+        _: usize,
+        _: Option<&str>,
+    ) -> Result<authgate_users::ClientPage, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn update_client(&self, _: &authgate_users::Client) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn delete_client(&self, _: authgate_users::ClientId) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+}
+
 #[tokio::test]
 async fn an_unreachable_session_store_fails_closed() {
     let f = fixture().await;

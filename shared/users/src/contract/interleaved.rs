@@ -155,3 +155,26 @@ impl crate::ActionTokenStore for Interleaved {
         self.inner.take_action(hash).await
     }
 }
+
+#[async_trait::async_trait]
+impl crate::ClientStore for Interleaved {
+    async fn create_client(&self, client: &crate::Client) -> Result<(), StoreError> {
+        self.inner.create_client(client).await
+    }
+    async fn client(&self, id: crate::ClientId) -> Result<Option<crate::Client>, StoreError> {
+        self.inner.client(id).await
+    }
+    async fn clients(
+        &self,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<crate::ClientPage, StoreError> {
+        self.inner.clients(limit, cursor).await
+    }
+    async fn update_client(&self, client: &crate::Client) -> Result<(), StoreError> {
+        self.inner.update_client(client).await
+    }
+    async fn delete_client(&self, id: crate::ClientId) -> Result<(), StoreError> {
+        self.inner.delete_client(id).await
+    }
+}
