@@ -10,6 +10,7 @@ pub mod body;
 pub mod claims;
 mod error;
 mod handler;
+pub mod oauth;
 mod token;
 
 pub use claims::{

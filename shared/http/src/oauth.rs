@@ -1,0 +1,285 @@
+//! What the OAuth 2 endpoints share: errors as RFC 6749 §5.2 has them, and reading the client's
+//! credentials from a request as §2.3.1 allows (HTTP Basic, or the form body).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use lambda_http::Body;
+use lambda_http::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use serde::Serialize;
+
+/// The error codes of RFC 6749 §5.2 (and §4.1.2.1's `server_error` and
+/// `temporarily_unavailable`, which token endpoints answer too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    ServerError,
+    TemporarilyUnavailable,
+}
+
+/// An error of an OAuth endpoint: `{"error", "error_description"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{error:?}: {error_description}")]
+pub struct OAuthError {
+    pub error: OAuthErrorCode,
+    pub error_description: String,
+}
+
+impl OAuthError {
+    pub fn new(error: OAuthErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            error,
+            error_description: description.into(),
+        }
+    }
+
+    /// The status §5.2 gives the code: 401 for a client that failed to authenticate, 500 and
+    /// 503 for the server's own trouble, 400 for the rest.
+    pub fn status(&self) -> StatusCode {
+        match self.error {
+            OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The JSON response, never cached (§5.1); a 401 names the scheme to authenticate with, as
+    /// §5.2 requires of `invalid_client`.
+    pub fn into_response(self) -> Response<Body> {
+        let mut response = crate::json_response(self.status(), &self);
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if self.error == OAuthErrorCode::InvalidClient {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"authgate\""),
+            );
+        }
+        response
+    }
+}
+
+/// How the client presented its credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthMethod {
+    /// `client_secret_basic`: the `Authorization: Basic` header.
+    Basic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
+    Post,
+}
+
+/// A client's id and secret as presented. Its `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PresentedClient {
+    pub client_id: String,
+    pub client_secret: String,
+    pub method: ClientAuthMethod,
+}
+
+impl std::fmt::Debug for PresentedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresentedClient")
+            .field("client_id", &self.client_id)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One `application/x-www-form-urlencoded` component: `+` is a space, then `%XX` escapes.
+fn form_decode(component: &str) -> Option<String> {
+    let spaced = component.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// The client credentials of a token, revocation or introspection request (RFC 6749 §2.3.1): from
+/// `Authorization: Basic` (id and secret each form-urlencoded, then joined by `:` and base64),
+/// or from the form's `client_id` and `client_secret`. Neither is `Ok(None)`; both, or a header
+/// that does not read, is `invalid_request` or `invalid_client` as the RFC has it.
+pub fn presented_client(
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<Option<PresentedClient>, OAuthError> {
+    let field = |name: &str| -> Result<Option<&str>, OAuthError> {
+        let mut values = form
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
+        match (values.next(), values.next()) {
+            (_, Some(_)) => Err(OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                format!("{name} is given more than once"),
+            )),
+            (value, None) => Ok(value),
+        }
+    };
+    let posted = match (field("client_id")?, field("client_secret")?) {
+        (Some(id), Some(secret)) => Some((id.to_owned(), secret.to_owned())),
+        _ => None,
+    };
+    let mut authorizations = headers.get_all(header::AUTHORIZATION).iter();
+    let basic = match (authorizations.next(), authorizations.next()) {
+        (_, Some(_)) => {
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                "more than one Authorization header",
+            ));
+        }
+        (None, None) => None,
+        (Some(value), None) => Some(read_basic(value)?),
+    };
+    let unreadable = || {
+        OAuthError::new(
+            OAuthErrorCode::InvalidClient,
+            "the Authorization header is not HTTP Basic client credentials",
+        )
+    };
+    match (basic, posted) {
+        (Some(_), Some(_)) => Err(OAuthError::new(
+            OAuthErrorCode::InvalidRequest,
+            "client credentials in both the Authorization header and the body",
+        )),
+        (Some(None), None) => Err(unreadable()),
+        (Some(Some((client_id, client_secret))), None) => Ok(Some(PresentedClient {
+            client_id,
+            client_secret,
+            method: ClientAuthMethod::Basic,
+        })),
+        (None, Some((client_id, client_secret))) => Ok(Some(PresentedClient {
+            client_id,
+            client_secret,
+            method: ClientAuthMethod::Post,
+        })),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The id and secret of a `Basic` header; `Ok(None)` when it is another scheme or does not read.
+fn read_basic(value: &HeaderValue) -> Result<Option<(String, String)>, OAuthError> {
+    let Ok(value) = value.to_str() else {
+        return Ok(None);
+    };
+    let Some((scheme, encoded)) = value.trim().split_once(' ') else {
+        return Ok(None);
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Ok(None);
+    }
+    let Some(decoded) = STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+    else {
+        return Ok(None);
+    };
+    let Some((id, secret)) = decoded.split_once(':') else {
+        return Ok(None);
+    };
+    Ok(form_decode(id).zip(form_decode(secret)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn basic(id: &str, secret: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let value = format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")));
+        headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+        headers
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded_after_base64() {
+        let found = presented_client(&basic("my%20app", "s3cr%3At+x"), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (found.client_id.as_str(), found.client_secret.as_str()),
+            ("my app", "s3cr:t x")
+        );
+        assert_eq!(found.method, ClientAuthMethod::Basic);
+        assert!(
+            !format!("{found:?}").contains("s3cr"),
+            "Debug hides the secret"
+        );
+    }
+
+    #[test]
+    fn posted_credentials_are_read_from_the_form() {
+        let found = presented_client(
+            &HeaderMap::new(),
+            &form(&[("client_id", "app"), ("client_secret", "s")]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(found.method, ClientAuthMethod::Post);
+        assert_eq!(
+            presented_client(&HeaderMap::new(), &form(&[("client_id", "app")])),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn two_methods_repeats_and_unreadable_headers_are_refused() {
+        let both = presented_client(
+            &basic("app", "s"),
+            &form(&[("client_id", "app"), ("client_secret", "s")]),
+        );
+        assert_eq!(both.unwrap_err().error, OAuthErrorCode::InvalidRequest);
+        let twice = presented_client(
+            &HeaderMap::new(),
+            &form(&[
+                ("client_id", "a"),
+                ("client_id", "b"),
+                ("client_secret", "s"),
+            ]),
+        );
+        assert_eq!(twice.unwrap_err().error, OAuthErrorCode::InvalidRequest);
+        for bad in ["Basic !!!", "Bearer abc", "Basic", "Basic YWJj"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, bad.parse().unwrap());
+            let refused = presented_client(&headers, &[]).unwrap_err();
+            assert_eq!(refused.error, OAuthErrorCode::InvalidClient, "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_are_rfc_6749_json_and_invalid_client_asks_for_basic() {
+        let response =
+            OAuthError::new(OAuthErrorCode::InvalidClient, "unknown client").into_response();
+        assert_eq!(response.status(), 401);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            "Basic realm=\"authgate\""
+        );
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+        let Body::Text(body) = response.body() else {
+            panic!("a text body");
+        };
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(body).unwrap(),
+            serde_json::json!({"error": "invalid_client", "error_description": "unknown client"})
+        );
+        let scope = OAuthError::new(OAuthErrorCode::InvalidScope, "x").into_response();
+        assert_eq!(scope.status(), 400);
+        assert!(scope.headers().get(header::WWW_AUTHENTICATE).is_none());
+    }
+}
