@@ -7,8 +7,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use authgate_users::{
-    Client, ClientId, ClientPage, ClientStore, PreviousSecret, StoreError, TokenHash,
-    decode_cursor, encode_cursor,
+    Client, ClientId, ClientPage, ClientStore, PreviousSecret, StoreError, TokenHash, decode_cursor,
 };
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -161,30 +160,12 @@ impl ClientStore for DynamoUserStore {
                 Some(id) if id.parse::<ClientId>().is_ok() => Ok(pk),
                 _ => Err(StoreError::BadCursor),
             })
-            .transpose()?
-            .map(|pk| HashMap::from([(PARTITION_KEY.to_owned(), s(pk))]));
-        let output = self
-            .client()
-            .scan()
-            .table_name(self.table())
-            .filter_expression("kind = :client")
-            .expression_attribute_values(":client", s(KIND_CLIENT))
-            .consistent_read(true)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX).max(1))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(dynamo)?;
-        let clients = output
-            .items()
+            .transpose()?;
+        let (items, next) = self.scan_page(KIND_CLIENT, limit, start).await?;
+        let clients = items
             .iter()
             .map(client_from_item)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = output
-            .last_evaluated_key()
-            .and_then(|key| key.get(PARTITION_KEY))
-            .and_then(|pk| pk.as_s().ok())
-            .map(|pk| encode_cursor(pk));
         Ok(ClientPage { clients, next })
     }
 

@@ -337,12 +337,46 @@ impl DynamoUserStore {
 
     /// A strongly consistent scan of the table, kept to user items.
     fn scan_users(&self) -> aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder {
+        self.scan_kind(KIND_USER)
+    }
+
+    /// A strongly consistent `Scan` of the items of `kind`.
+    fn scan_kind(
+        &self,
+        kind: &str,
+    ) -> aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder {
         self.client
             .scan()
             .table_name(&self.table)
-            .filter_expression("kind = :user")
-            .expression_attribute_values(":user", s(KIND_USER))
+            .filter_expression("kind = :kind")
+            .expression_attribute_values(":kind", s(kind))
             .consistent_read(true)
+    }
+
+    /// One `Scan` call of at most `limit` items, kept to those of `kind`, after the item whose
+    /// key is `start`: a bounded read whatever the table's size, with DynamoDB's
+    /// `LastEvaluatedKey` as the next page's cursor.
+    pub(crate) async fn scan_page(
+        &self,
+        kind: &str,
+        limit: usize,
+        start: Option<String>,
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        let output = self
+            .scan_kind(kind)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX).max(1))
+            .set_exclusive_start_key(
+                start.map(|pk| HashMap::from([(PARTITION_KEY.to_owned(), s(pk))])),
+            )
+            .send()
+            .await
+            .map_err(dynamo)?;
+        let next = output
+            .last_evaluated_key()
+            .and_then(|key| key.get(PARTITION_KEY))
+            .and_then(|pk| pk.as_s().ok())
+            .map(|pk| encode_cursor(pk));
+        Ok((output.items.unwrap_or_default(), next))
     }
 
     /// Deleting the lock of `email`, on the condition that it is still `id`'s.
@@ -628,27 +662,12 @@ impl UserStore for DynamoUserStore {
     /// One `Scan` call of at most `limit` items, kept to users: a bounded read whatever the
     /// table's size, with DynamoDB's `LastEvaluatedKey` as the next cursor.
     async fn page(&self, limit: usize, cursor: Option<&str>) -> Result<UserPage, StoreError> {
-        let start = cursor
-            .map(decode_cursor)
-            .transpose()?
-            .map(|pk| HashMap::from([(PARTITION_KEY.to_owned(), s(pk))]));
-        let output = self
-            .scan_users()
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX).max(1))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(dynamo)?;
-        let users = output
-            .items()
+        let start = cursor.map(decode_cursor).transpose()?;
+        let (items, next) = self.scan_page(KIND_USER, limit, start).await?;
+        let users = items
             .iter()
             .map(user_from_item)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = output
-            .last_evaluated_key()
-            .and_then(|key| key.get(PARTITION_KEY))
-            .and_then(|pk| pk.as_s().ok())
-            .map(|pk| encode_cursor(pk));
         Ok(UserPage { users, next })
     }
 
