@@ -44,9 +44,16 @@ pub struct AuthorizerEvent {
 
 /// Any authorizer event as the Lambda receives it: the JSON text itself. Every JSON text reads
 /// as an `Event`, so an event of any shape reaches the decision and is refused there
-/// ([`Refusal::UnknownEvent`]), never failing in the runtime.
-#[derive(Debug, Clone, serde::Deserialize)]
+/// ([`Refusal::UnknownEvent`]), never failing in the runtime. Its `Debug` shows the length only:
+/// the text holds a bearer token.
+#[derive(Clone, serde::Deserialize)]
 pub struct Event(Box<RawValue>);
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Event({} bytes, redacted)", self.0.get().len())
+    }
+}
 
 impl PartialEq for Event {
     fn eq(&self, other: &Self) -> bool {
@@ -191,7 +198,16 @@ impl AuthorizerEvent {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn an_events_debug_never_shows_its_token() {
+        let event: Event =
+            serde_json::from_str(r#"{"type": "TOKEN", "authorizationToken": "Bearer secret.jwt"}"#)
+                .unwrap();
+        assert!(!format!("{event:?}").contains("secret.jwt"));
+    }
 
     #[test]
     fn bearer_scheme_is_case_insensitive_and_required() {
