@@ -6,7 +6,6 @@
 //! how the functions are pointed at DynamoDB Local or moto.
 
 use std::collections::{BTreeSet, HashMap};
-use std::str::FromStr;
 use std::time::Duration;
 
 mod table;
@@ -69,34 +68,12 @@ impl Env {
         self
     }
 
-    /// A non-empty variable.
-    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
-        self.optional(name).ok_or(ConfigError::Missing(name))
-    }
-
     /// A variable, if set and not empty.
     pub fn optional(&self, name: &str) -> Option<String> {
         self.vars
             .get(name)
             .filter(|v| !v.trim().is_empty())
             .cloned()
-    }
-
-    /// A parsed variable, or `default` when unset or empty.
-    pub fn parsed_or<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        match self.optional(name) {
-            Some(value) => value
-                .trim()
-                .parse()
-                .map_err(|e: T::Err| ConfigError::Invalid {
-                    name,
-                    reason: e.to_string(),
-                }),
-            None => Ok(default),
-        }
     }
 }
 
