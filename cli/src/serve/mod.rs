@@ -91,6 +91,10 @@ pub async fn build_gateway(
             "RecoveryFunction".into(),
             http(recovery::build(env, resources).await?, leeway),
         ),
+        (
+            "OAuthFunction".into(),
+            http(oauth::build(env, resources).await?, leeway),
+        ),
     ]);
     // The authorizer's own variables in the template (its route rules) apply locally too.
     let mut authorizer_env = env.clone();

@@ -530,6 +530,7 @@ mod tests {
                 ),
                 ("POST", "/auth/reset-password", "RecoveryFunction", false),
                 ("POST", "/auth/verify", "RecoveryFunction", false),
+                ("POST", "/oauth2/token", "OAuthFunction", false),
             ]
         );
         let authorizer = spec.authorizer.unwrap();

@@ -64,6 +64,7 @@ fn all_functions() -> HashMap<String, HttpFunction> {
         "MeFunction",
         "UsersFunction",
         "RecoveryFunction",
+        "OAuthFunction",
     ]
     .into_iter()
     .map(|f| (f.to_owned(), echo()))
@@ -79,9 +80,10 @@ fn claims_context() -> authgate_token::AuthorizerContext {
         nbf: 1,
         exp: i64::MAX,
         jti: "j".into(),
-        email: "u@example.com".into(),
+        client_id: None,
+        email: Some("u@example.com".into()),
         email_verified: false,
-        sid: "s-1".into(),
+        sid: Some("s-1".into()),
         roles: Vec::new(),
         scope: String::new(),
         custom: Default::default(),

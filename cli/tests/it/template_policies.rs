@@ -50,7 +50,15 @@ fn the_authorizer_may_only_read_its_key_and_the_session_checks_attributes() {
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    assert_eq!(allowed, authgate_dynamo::SESSION_CHECK_ATTRIBUTES);
+    let mut read_by_checks: Vec<&str> = authgate_dynamo::SESSION_CHECK_ATTRIBUTES
+        .into_iter()
+        .chain(authgate_dynamo::CLIENT_CHECK_ATTRIBUTES)
+        .collect();
+    read_by_checks.sort_unstable();
+    read_by_checks.dedup();
+    let mut allowed_sorted = allowed.clone();
+    allowed_sorted.sort_unstable();
+    assert_eq!(allowed_sorted, read_by_checks);
     // A read always has a Select, ALL_ATTRIBUTES when it names no attributes (the DynamoDB
     // Developer Guide, "Using IAM policy conditions for fine-grained access control"), so
     // StringEquals, unlike ...IfExists on a key that might be absent, refuses such a read even
@@ -66,6 +74,8 @@ fn the_authorizer_may_only_read_its_key_and_the_session_checks_attributes() {
         "email_normalized",
         "roles",
         "claims",
+        "secret_hash",
+        "previous_secret_hash",
     ] {
         assert!(!allowed.contains(&private), "{private}");
     }
@@ -89,6 +99,7 @@ fn login_and_registration_have_their_own_stage_throttles_below_the_default() {
         .unwrap();
     for (path, parameter) in [
         ("/~1auth~1login", "LoginRateLimit"),
+        ("/~1oauth2~1token", "LoginRateLimit"),
         ("/~1auth~1register", "RegisterRateLimit"),
     ] {
         let setting = settings
@@ -328,6 +339,21 @@ const WRITES: &[(&str, &[Scoped])] = &[
     (
         "LogoutFunction",
         &[("dynamodb:UpdateItem", &["session#*", "user#*"])],
+    ),
+    (
+        "OAuthFunction",
+        &[
+            (
+                "dynamodb:PutItem",
+                &["throttle#*", "session#*", "refresh#*"],
+            ),
+            (
+                "dynamodb:UpdateItem",
+                &["throttle#*", "refresh#*", "session#*"],
+            ),
+            ("dynamodb:ConditionCheckItem", &["user#*"]),
+            ("dynamodb:DeleteItem", &["throttle#*"]),
+        ],
     ),
     (
         "MeFunction",

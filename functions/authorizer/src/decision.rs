@@ -1,4 +1,5 @@
-//! The decision: verify the token, check its session, and answer with the routes it may call.
+//! The decision: verify the token, check that its holder (a user's session, or a client) may
+//! still act, and answer with the routes it may call.
 
 use std::sync::Arc;
 
@@ -11,10 +12,10 @@ use authgate_oidc::{FetchPolicy, OidcError, OutsideIssuers, check_not_own, parse
 use authgate_runtime::{Backend, Env, EventHandler, InitError};
 use authgate_token::outside::{outside_authorizer_context, unverified_issuer};
 use authgate_token::{
-    AccessClaims, KeySet, Validation, VerifyError, authorizer_context_encoded, now_unix,
+    AccessClaims, Holder, KeySet, Validation, VerifyError, authorizer_context_encoded, now_unix,
     verify_own_encoded,
 };
-use authgate_users::{Denied, SessionStore, StoreError, now_ms};
+use authgate_users::{ClientState, ClientStore, Denied, SessionStore, StoreError, now_ms};
 use lambda_runtime::Diagnostic;
 
 use crate::event::{AuthorizerEvent, Event, EventKind, bearer_token};
@@ -53,6 +54,10 @@ pub enum Refusal {
     NotOurSubject,
     #[error("token's session may not act: {0}")]
     SessionEnded(#[from] Denied),
+    #[error("token's client is disabled")]
+    ClientDisabled,
+    #[error("token's client no longer exists")]
+    UnknownClient,
     #[error("session check failed: {0}")]
     SessionCheck(String),
     #[error("outside token rejected: {0}")]
@@ -82,6 +87,7 @@ impl From<StoreError> for Refusal {
 pub struct Authorizer {
     validation: Validation,
     sessions: Arc<dyn SessionStore>,
+    clients: Arc<dyn ClientStore>,
     ring: Arc<KeyRing>,
     outside: OutsideIssuers,
     routes: ApiRules,
@@ -111,10 +117,12 @@ pub async fn build<B: Backend + ?Sized>(env: &Env, backend: &B) -> Result<Author
     let routes = ApiRules::parse(&own, &extra).map_err(invalid(EXTRA_ROUTE_PERMISSIONS.name))?;
     let simple_responses = env.flag(&HTTP_API_SIMPLE_RESPONSES)?;
     let sessions = backend.sessions(env)?;
+    let clients = backend.clients(env)?;
     let ring = backend.verifying_keys(env).await?;
     Ok(Authorizer {
         validation: tokens.validation(),
         sessions,
+        clients,
         ring,
         outside,
         routes,
@@ -134,6 +142,29 @@ impl Authorizer {
                 Ok(verify(ring.current())?)
             }
             result => Ok(result?),
+        }
+    }
+
+    /// Checks that the token's holder may still act: a user's session lives and the user is
+    /// enabled (one read), or the client exists and is enabled (one read). A client's token
+    /// grants only the scopes the client still has, so the client is returned.
+    async fn holder_may_act(&self, claims: &AccessClaims) -> Result<Option<ClientState>, Refusal> {
+        match claims.holder() {
+            Holder::User { session } => {
+                let (Ok(sid), Ok(user)) = (session.parse(), claims.sub.parse()) else {
+                    return Err(Refusal::NotOurSubject);
+                };
+                self.sessions.state(sid, user).await?.may_act(now_ms())?;
+                Ok(None)
+            }
+            Holder::Client { client_id } => {
+                let id = client_id.parse().map_err(|_| Refusal::NotOurSubject)?;
+                match self.clients.client_state(id).await? {
+                    Some(client) if !client.disabled => Ok(Some(client)),
+                    Some(_) => Err(Refusal::ClientDisabled),
+                    None => Err(Refusal::UnknownClient),
+                }
+            }
         }
     }
 
@@ -182,11 +213,12 @@ impl Authorizer {
             ));
         }
         let (claims, encoded) = self.verify(token).await?;
-        let (Ok(sid), Ok(user)) = (claims.sid.parse(), claims.sub.parse()) else {
-            return Err(Refusal::NotOurSubject);
+        let client = self.holder_may_act(&claims).await?;
+        let granted = |p: &str| {
+            !p.is_empty()
+                && claims.scope.split(' ').any(|s| s == p)
+                && client.as_ref().is_none_or(|c| c.scopes.contains(p))
         };
-        self.sessions.state(sid, user).await?.may_act(now_ms())?;
-        let granted = |p: &str| !p.is_empty() && claims.scope.split(' ').any(|s| s == p);
         let resources = self.routes.for_stage(stage).allowed(stage, granted);
         let principal = claims.sub.clone();
         Ok(policy(

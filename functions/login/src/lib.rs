@@ -13,16 +13,9 @@
 //! A successful login starts a session: the access token carries its id as `sid`, and the
 //! refresh token (stored only as a hash) continues it at `POST /auth/refresh`.
 
-use std::sync::Arc;
-
-use authgate_accounts::{EmailNotVerified, SessionStarter, StartError};
-use authgate_config::ThrottleSettings;
+use authgate_accounts::{PasswordSignIn, SignInError};
 use authgate_http::{ApiError, Endpoint, body, source_ip, token_response};
-use authgate_runtime::{AccountStore, Backend, Env, InitError};
-use authgate_users::{
-    Email, HashError, LoginLimits, Password, PasswordHasher, StoreError, ThrottleError, Throttled,
-    now_ms, user_may_act,
-};
+use authgate_runtime::{Backend, Env, InitError};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
@@ -56,48 +49,36 @@ struct PasswordGrantForm {
 pub enum LoginError {
     #[error(transparent)]
     Request(#[from] ApiError),
-    #[error("invalid credentials")]
-    InvalidCredentials,
     #[error(transparent)]
-    Throttled(#[from] Throttled),
-    #[error(transparent)]
-    EmailNotVerified(#[from] EmailNotVerified),
-    #[error("password verification failed")]
-    Hash(#[from] HashError),
-    #[error("user store failed")]
-    Store(#[from] StoreError),
-    #[error("the session could not be started")]
-    Start(#[from] StartError),
+    SignIn(#[from] SignInError),
 }
 
 impl From<LoginError> for ApiError {
     fn from(err: LoginError) -> Self {
         match err {
             LoginError::Request(api) => api,
-            LoginError::InvalidCredentials => ApiError::Unauthorized(INVALID_CREDENTIALS.into()),
-            LoginError::Throttled(throttled) => throttled.into(),
-            LoginError::EmailNotVerified(_) => ApiError::Forbidden(EMAIL_NOT_VERIFIED.into()),
+            LoginError::SignIn(SignInError::InvalidCredentials) => {
+                ApiError::Unauthorized(INVALID_CREDENTIALS.into())
+            }
+            LoginError::SignIn(SignInError::Throttled(throttled)) => throttled.into(),
+            LoginError::SignIn(SignInError::EmailNotVerified(_)) => {
+                ApiError::Forbidden(EMAIL_NOT_VERIFIED.into())
+            }
             other => ApiError::internal(other),
         }
     }
 }
 
-/// The login handler and what it needs, built once at init.
+/// The login handler: the request's shape; [`PasswordSignIn`] does the rest.
 pub struct Login {
-    store: Arc<dyn AccountStore>,
-    hasher: PasswordHasher,
-    sessions: SessionStarter,
-    limits: LoginLimits,
+    sign_in: PasswordSignIn,
 }
 
 /// The login function: users and sessions from `backend`'s store, tokens signed with its keys
 /// (reloaded every few minutes, so a rotation needs no redeploy), as `env`'s settings say.
 pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Login, InitError> {
     Ok(Login {
-        store: backend.store(env)?,
-        hasher: PasswordHasher::new(),
-        sessions: SessionStarter::build(env, backend).await?,
-        limits: ThrottleSettings::from_env(env)?.login,
+        sign_in: PasswordSignIn::build(env, backend).await?,
     })
 }
 
@@ -114,7 +95,7 @@ impl Login {
     /// How many Argon2 verifications this function has run: the evidence that a login of an
     /// unknown email does the same work as one of a known email.
     pub fn password_verifications(&self) -> u64 {
-        self.hasher.verifications()
+        self.sign_in.password_verifications()
     }
 
     async fn login(&self, request: Request) -> Result<Response<Body>, LoginError> {
@@ -134,67 +115,10 @@ impl Login {
                 (json.email, json.password)
             }
         };
-
-        let ip = source_ip(&request);
-        let attempt = match self
-            .limits
-            .begin(self.store.as_ref(), &email, ip, now_ms())
-            .await
-        {
-            Ok(attempt) => attempt,
-            Err(ThrottleError::Throttled(throttled)) => {
-                tracing::warn!(
-                    source_ip = ip.unwrap_or("unknown"),
-                    retry_after_secs = throttled.retry_after_secs(),
-                    "login throttled"
-                );
-                return Err(throttled.into());
-            }
-            Err(ThrottleError::Store(e)) => return Err(e.into()),
-        };
-        let read_at = now_ms();
-        let user = match Email::parse(&email) {
-            Ok(email) => self.store.get_by_email(&email).await?,
-            Err(_) => None,
-        };
-        let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-        let matches = self
-            .hasher
-            .verify(Password::for_verification(password), stored_hash)
+        let (issued, refresh) = self
+            .sign_in
+            .sign_in(&email, password, source_ip(&request))
             .await?;
-        let user_id = user.as_ref().map(|u| u.id);
-        let refused = |reason: &str| {
-            tracing::warn!(
-                reason,
-                user_id = ?user_id,
-                source_ip = ip.unwrap_or("unknown"),
-                "login refused"
-            );
-            LoginError::InvalidCredentials
-        };
-        let outcome = match (user, matches) {
-            (None, _) => Err("unknown_email"),
-            (Some(_), false) => Err("wrong_password"),
-            (Some(user), true) => user_may_act(Some(user)).map_err(|_| "user_may_not_act"),
-        };
-        let user = match outcome {
-            Ok(user) => {
-                attempt.succeeded(self.store.as_ref()).await?;
-                user
-            }
-            Err(reason) => {
-                attempt.failed(self.store.as_ref()).await?;
-                return Err(refused(reason));
-            }
-        };
-        self.sessions.may_receive(&user)?;
-        let (issued, refresh) = match self.sessions.start(&user, read_at).await {
-            Ok(started) => started,
-            Err(StartError::Store(StoreError::Changed)) => {
-                return Err(refused("changed_during_login"));
-            }
-            Err(e) => return Err(e.into()),
-        };
         Ok(token_response(&issued, refresh.as_str()))
     }
 }

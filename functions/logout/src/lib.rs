@@ -73,13 +73,16 @@ impl Endpoint for Logout {
 
 impl Logout {
     async fn logout(&self, request: Request) -> Result<(), LogoutError> {
-        let claims = request.verified_claims()?;
-        let user = claims.sub.parse().map_err(|_| LogoutError::BadClaims)?;
+        let claims = request.user_claims()?;
+        let user = claims.user().parse().map_err(|_| LogoutError::BadClaims)?;
         if is_logout_all(&request) {
             self.sessions.revoke_all(user, now_ms()).await?;
             tracing::info!(user_id = %user, "all sessions ended");
         } else {
-            let sid = claims.sid.parse().map_err(|_| LogoutError::BadClaims)?;
+            let sid = claims
+                .session()
+                .parse()
+                .map_err(|_| LogoutError::BadClaims)?;
             self.sessions.revoke(sid).await?;
             tracing::info!(user_id = %user, sid = %sid, "session ended");
         }

@@ -14,8 +14,8 @@ use authgate_http::{
 use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_token::AccessClaims;
 use authgate_users::{
-    Denied, HashError, LoginLimits, Password, PasswordHasher, StoreError, ThrottleError, Throttled,
-    TokenPurpose, User, UserChanges, now_ms, user_may_act,
+    Denied, Guessed, HashError, LoginLimits, Password, PasswordHasher, StoreError, ThrottleError,
+    Throttled, TokenPurpose, User, UserChanges, now_ms, user_may_act,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
@@ -132,8 +132,8 @@ impl Endpoint for Me {
     type Error = MeError;
 
     async fn respond(&self, request: Request) -> Result<Response<Body>, MeError> {
-        let claims = request.verified_claims()?;
-        let id = claims.sub.parse().map_err(|_| MeError::BadSubject)?;
+        let claims = request.user_claims()?;
+        let id = claims.user().parse().map_err(|_| MeError::BadSubject)?;
         let user = user_may_act(self.store.get_by_id(id).await?)?;
         if request.method() == Method::PATCH {
             return self.patch(&request, user).await;
@@ -145,7 +145,7 @@ impl Endpoint for Me {
                 email: user.email.to_string(),
                 email_verified: user.email_verified,
                 created_at: user.created_at,
-                claims,
+                claims: claims.into_claims(),
             },
         ))
     }
@@ -163,7 +163,7 @@ impl Me {
             .guesses
             .begin(
                 self.store.as_ref(),
-                user.email.as_str(),
+                &Guessed::password_of(user.email.as_str()),
                 source_ip(request),
                 now_ms(),
             )

@@ -237,9 +237,9 @@ impl Users {
         request: &Request,
         permission: &'static str,
     ) -> Result<User, UsersError> {
-        let claims = request.verified_claims()?;
+        let claims = request.user_claims()?;
         let id: UserId = claims
-            .sub
+            .user()
             .parse()
             .map_err(|_| UsersError::CallerDenied(Denied::UnknownUser))?;
         let caller = user_may_act(self.store.get_by_id(id).await?)?;

@@ -1,7 +1,9 @@
 //! The account services every function that changes or signs in a user calls: what a user's
 //! tokens say ([`UserTokens`]), starting sessions ([`Sessions`], [`SessionStarter`]), the one
-//! way users change ([`change_user`]), account mail and its one-time tokens ([`AccountMail`]),
-//! and the rules for new passwords ([`NewPasswords`]).
+//! way users change ([`change_user`]), signing in and refreshing ([`PasswordSignIn`],
+//! [`SessionRefresh`]), authenticating clients and their tokens ([`ClientAuth`],
+//! [`ClientTokens`]), account mail and its one-time tokens ([`AccountMail`]), and the rules for
+//! new passwords ([`NewPasswords`]).
 //!
 //! Each is built from a function's settings and its `authgate_runtime::Backend`, so a Lambda,
 //! `authgate serve` and the tests build them the same way; `authgate_runtime` holds only the
@@ -16,9 +18,13 @@ use authgate_token::{IssuedToken, SignError, Subject, TokenIssuer};
 use authgate_users::{RefreshToken, RoleMap, Session, StoreError, User, now_ms};
 
 mod account_mail;
+mod clients;
 mod passwords;
+mod sign_in;
 pub use account_mail::{AccountMail, MAIL_REQUEST_DURATION, RedeemError};
+pub use clients::{ClientAuth, ClientAuthError, ClientTokenError, ClientTokens};
 pub use passwords::{CredentialsError, NewCredentials, NewPasswords};
+pub use sign_in::{PasswordSignIn, RefreshFailure, SessionRefresh, SignInError};
 
 /// What a user's access token says, decided in one place for every function that issues one:
 /// the user's id, email, roles, the permissions the roles grant (as `env`'s role definitions

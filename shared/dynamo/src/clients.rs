@@ -3,11 +3,12 @@
 //! conditioned on the stored version being the one read; listing is one bounded `Scan` a page,
 //! as for users.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use authgate_users::{
-    Client, ClientId, ClientPage, ClientStore, PreviousSecret, StoreError, TokenHash, decode_cursor,
+    Client, ClientId, ClientPage, ClientState, ClientStore, PreviousSecret, StoreError, TokenHash,
+    decode_cursor,
 };
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -15,6 +16,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::{DynamoUserStore, Item, PARTITION_KEY, dynamo, get_bool, get_id, get_n, get_s, n, s};
 
 const KIND_CLIENT: &str = "client";
+
+/// Every attribute the authorizer's client check reads. Its IAM policy in `template.yaml` allows
+/// reading these and [`crate::SESSION_CHECK_ATTRIBUTES`] only (never a secret hash), which
+/// `cli/tests/it/template_policies.rs` checks.
+pub const CLIENT_CHECK_ATTRIBUTES: [&str; 4] = [PARTITION_KEY, "kind", "disabled", "scopes"];
 const CLIENT_PREFIX: &str = "client#";
 
 fn client_key(id: ClientId) -> String {
@@ -66,13 +72,8 @@ fn item_of(client: &Client) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn client_from_item(item: &Item) -> Result<Client, StoreError> {
-    let optional_n = |name: &str| {
-        item.contains_key(name)
-            .then(|| get_n(item, name))
-            .transpose()
-    };
-    let scopes = match item.get("scopes") {
+fn scopes_of(item: &Item) -> Result<BTreeSet<String>, StoreError> {
+    match item.get("scopes") {
         Some(AttributeValue::L(values)) => values
             .iter()
             .map(|v| {
@@ -80,9 +81,18 @@ fn client_from_item(item: &Item) -> Result<Client, StoreError> {
                     .cloned()
                     .map_err(|_| StoreError::Corrupt("client scope".into()))
             })
-            .collect::<Result<_, _>>()?,
-        _ => return Err(StoreError::Corrupt("client scopes".into())),
+            .collect(),
+        _ => Err(StoreError::Corrupt("client scopes".into())),
+    }
+}
+
+fn client_from_item(item: &Item) -> Result<Client, StoreError> {
+    let optional_n = |name: &str| {
+        item.contains_key(name)
+            .then(|| get_n(item, name))
+            .transpose()
     };
+    let scopes = scopes_of(item)?;
     let previous_secret = match (
         item.get("previous_secret_hash").and_then(|v| v.as_s().ok()),
         optional_n("previous_secret_valid_until_ms")?,
@@ -150,6 +160,24 @@ impl ClientStore for DynamoUserStore {
             .await
             .map_err(dynamo)?;
         output.item().map(client_from_item).transpose()
+    }
+
+    /// One `BatchGetItem` projected onto [`CLIENT_CHECK_ATTRIBUTES`], as the authorizer's IAM
+    /// policy allows.
+    async fn client_state(&self, id: ClientId) -> Result<Option<ClientState>, StoreError> {
+        let items = self
+            .projected_reads(&[client_key(id)], &CLIENT_CHECK_ATTRIBUTES)
+            .await?;
+        items
+            .iter()
+            .find(|item| get_s(item, "kind").is_ok_and(|kind| kind == KIND_CLIENT))
+            .map(|item| {
+                Ok(ClientState {
+                    disabled: get_bool(item, "disabled"),
+                    scopes: scopes_of(item)?,
+                })
+            })
+            .transpose()
     }
 
     async fn clients(&self, limit: usize, cursor: Option<&str>) -> Result<ClientPage, StoreError> {

@@ -32,6 +32,7 @@ mod actions;
 mod clients;
 mod sessions;
 mod throttle;
+pub use clients::CLIENT_CHECK_ATTRIBUTES;
 pub use sessions::SESSION_CHECK_ATTRIBUTES;
 
 /// The partition key attribute of the table.

@@ -118,18 +118,14 @@ impl DynamoUserStore {
         output.item.as_ref().map(refresh_from_item).transpose()
     }
 
-    /// The session and user facts, strongly consistent, in one `BatchGetItem` projected onto the
-    /// attributes the decisions read; with the session's refresh head when `with_head`.
-    async fn read_state(
+    /// The items under `keys`, strongly consistent, in one `BatchGetItem` projected onto
+    /// `attributes` (what a token check may read: the authorizer's IAM policy allows no other),
+    /// retried for keys DynamoDB leaves unprocessed.
+    pub(crate) async fn projected_reads(
         &self,
-        session: SessionId,
-        user: UserId,
-        with_head: bool,
-    ) -> Result<SessionState, StoreError> {
-        let mut attributes = SESSION_CHECK_ATTRIBUTES.to_vec();
-        if with_head {
-            attributes.push(HEAD_ATTRIBUTE);
-        }
+        keys: &[String],
+        attributes: &[&str],
+    ) -> Result<Vec<Item>, StoreError> {
         let names: HashMap<String, String> = attributes
             .iter()
             .enumerate()
@@ -140,14 +136,11 @@ impl DynamoUserStore {
             .collect::<Vec<_>>()
             .join(", ");
         let keys = KeysAndAttributes::builder()
-            .keys(HashMap::from([(
-                PARTITION_KEY.to_owned(),
-                s(session_key(session)),
-            )]))
-            .keys(HashMap::from([(
-                PARTITION_KEY.to_owned(),
-                s(user_key(user)),
-            )]))
+            .set_keys(Some(
+                keys.iter()
+                    .map(|key| HashMap::from([(PARTITION_KEY.to_owned(), s(key.as_str()))]))
+                    .collect(),
+            ))
             .projection_expression(projection)
             .set_expression_attribute_names(Some(names))
             .consistent_read(true)
@@ -171,6 +164,24 @@ impl DynamoUserStore {
                 _ => break,
             }
         }
+        Ok(items)
+    }
+
+    /// The session and user facts, strongly consistent, in one `BatchGetItem` projected onto the
+    /// attributes the decisions read; with the session's refresh head when `with_head`.
+    async fn read_state(
+        &self,
+        session: SessionId,
+        user: UserId,
+        with_head: bool,
+    ) -> Result<SessionState, StoreError> {
+        let mut attributes = SESSION_CHECK_ATTRIBUTES.to_vec();
+        if with_head {
+            attributes.push(HEAD_ATTRIBUTE);
+        }
+        let items = self
+            .projected_reads(&[session_key(session), user_key(user)], &attributes)
+            .await?;
         let mut state = SessionState::default();
         for item in &items {
             match get_s(item, "kind")? {

@@ -13,8 +13,8 @@
 
 use authgate_token::outside::{OutsideClaims, outside_authorizer_context};
 use authgate_token::{
-    AccessClaims, AuthorizerContext, CLAIMS_CONTEXT_KEY, SCOPE_CONTEXT_KEY, VERIFIED_BY_AUTHGATE,
-    VERIFIED_BY_CONTEXT_KEY, VERIFIED_BY_OUTSIDE, authorizer_context,
+    AccessClaims, AuthorizerContext, CLAIMS_CONTEXT_KEY, Holder, SCOPE_CONTEXT_KEY,
+    VERIFIED_BY_AUTHGATE, VERIFIED_BY_CONTEXT_KEY, VERIFIED_BY_OUTSIDE, authorizer_context,
 };
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -37,6 +37,8 @@ pub enum ClaimsError {
     Expired,
     #[error("the route takes authgate's own tokens and was called with an outside issuer's")]
     OutsideToken,
+    #[error("the route acts for a user and was called with a client's token")]
+    ClientToken,
 }
 
 /// Who verified the token a request carries.
@@ -60,6 +62,9 @@ pub struct ClaimsLeeway(pub u64);
 /// `detail` of a 403 for an outside issuer's token on a route for authgate's own.
 pub const OWN_TOKENS_ONLY: &str = "This route accepts only tokens that authgate issued";
 
+/// `detail` of a 403 for a client's token on a route that acts for a signed-in user.
+pub const USERS_ONLY: &str = "This route acts for a signed-in user; a client's token cannot use it";
+
 /// `detail` of a 403 for a token without the permission a route needs.
 pub const NOT_ENOUGH_PERMISSIONS: &str = "Not enough permissions";
 
@@ -70,6 +75,7 @@ impl From<ClaimsError> for ApiError {
                 return ApiError::Forbidden(NOT_ENOUGH_PERMISSIONS.into());
             }
             ClaimsError::OutsideToken => return ApiError::Forbidden(OWN_TOKENS_ONLY.into()),
+            ClaimsError::ClientToken => return ApiError::Forbidden(USERS_ONLY.into()),
             _ => {}
         }
         tracing::warn!(error = %err, "protected route reached without usable claims");
@@ -86,8 +92,12 @@ impl From<ClaimsError> for ApiError {
 pub trait RequestClaimsExt {
     /// Who verified the request's token.
     fn caller(&self) -> Result<Verifier, ClaimsError>;
-    /// The claims of the authgate token the authorizer verified for this request.
+    /// The claims of the authgate token the authorizer verified for this request: a user's or
+    /// a client's.
     fn verified_claims(&self) -> Result<AccessClaims, ClaimsError>;
+    /// The claims of a signed-in user's authgate token, with its session: a client's token is
+    /// [`ClaimsError::ClientToken`], a 403.
+    fn user_claims(&self) -> Result<UserClaims, ClaimsError>;
     /// The verified claims of an authgate token read as `T`, custom claims included: FastJWT's
     /// typed payload.
     fn claims_as<T: DeserializeOwned>(&self) -> Result<T, ClaimsError>;
@@ -129,6 +139,15 @@ impl RequestClaimsExt for Request {
 
     fn verified_claims(&self) -> Result<AccessClaims, ClaimsError> {
         self.claims_as()
+    }
+
+    fn user_claims(&self) -> Result<UserClaims, ClaimsError> {
+        let claims = self.verified_claims()?;
+        match (claims.holder(), &claims.email) {
+            (Holder::User { session }, Some(_)) if !session.is_empty() => Ok(UserClaims(claims)),
+            (Holder::Client { .. }, _) => Err(ClaimsError::ClientToken),
+            _ => Err(ClaimsError::Malformed),
+        }
     }
 
     fn claims_as<T: DeserializeOwned>(&self) -> Result<T, ClaimsError> {
@@ -185,6 +204,37 @@ impl RequestClaimsExt for Request {
     }
 }
 
+/// A signed-in user's verified claims: `sid` and `email` are there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserClaims(AccessClaims);
+
+impl UserClaims {
+    /// The user's id (`sub`).
+    pub fn user(&self) -> &str {
+        &self.0.sub
+    }
+
+    /// The session the token belongs to (`sid`).
+    pub fn session(&self) -> &str {
+        self.0.sid.as_deref().unwrap_or_default()
+    }
+
+    /// The email the token was issued with.
+    pub fn email(&self) -> &str {
+        self.0.email.as_deref().unwrap_or_default()
+    }
+
+    /// Every claim.
+    pub fn claims(&self) -> &AccessClaims {
+        &self.0
+    }
+
+    /// Every claim, owned.
+    pub fn into_claims(self) -> AccessClaims {
+        self.0
+    }
+}
+
 /// `request` with `claims` placed where the authorizer's context would put them.
 pub fn with_claims(request: Request, claims: &AccessClaims) -> Request {
     with_context(request, authorizer_context(claims), &claims.sub)
@@ -222,9 +272,10 @@ mod tests {
             nbf: 1,
             exp: 4_102_444_800,
             jti: "j".into(),
-            email: "a@example.com".into(),
+            client_id: None,
+            email: Some("a@example.com".into()),
             email_verified: false,
-            sid: "s-1".into(),
+            sid: Some("s-1".into()),
             roles: vec!["editor".into()],
             scope: "items:read items:write".into(),
             custom: serde_json::Map::from_iter([("foo".into(), serde_json::json!(["fiz", "baz"]))]),
@@ -371,6 +422,31 @@ mod tests {
         let request =
             Request::default().with_request_context(RequestContext::ApiGatewayV1(context));
         assert_eq!(request.verified_claims(), Err(ClaimsError::Missing));
+    }
+
+    #[test]
+    fn a_clients_token_reads_as_claims_but_not_as_a_users() {
+        let client = AccessClaims {
+            sub: "client-1".into(),
+            client_id: Some("client-1".into()),
+            sid: None,
+            email: None,
+            roles: Vec::new(),
+            ..claims()
+        };
+        let request = with_claims(Request::default(), &client);
+        assert_eq!(request.verified_claims(), Ok(client));
+        assert_eq!(request.require_permission("items:read"), Ok(()));
+        assert_eq!(request.user_claims(), Err(ClaimsError::ClientToken));
+        let response = ApiError::from(ClaimsError::ClientToken).into_response();
+        assert_eq!(response.status(), 403);
+        let user = with_claims(Request::default(), &claims())
+            .user_claims()
+            .unwrap();
+        assert_eq!(
+            (user.user(), user.session(), user.email()),
+            ("user-1", "s-1", "a@example.com")
+        );
     }
 
     #[test]

@@ -14,8 +14,8 @@ pub mod oauth;
 mod token;
 
 pub use claims::{
-    ClaimsError, ClaimsLeeway, NOT_ENOUGH_PERMISSIONS, OWN_TOKENS_ONLY, RequestClaimsExt, Verifier,
-    with_claims, with_outside_claims,
+    ClaimsError, ClaimsLeeway, NOT_ENOUGH_PERMISSIONS, OWN_TOKENS_ONLY, RequestClaimsExt,
+    USERS_ONLY, UserClaims, Verifier, with_claims, with_outside_claims,
 };
 pub use error::{
     ApiError, SERVICE_UNAVAILABLE, UNAVAILABLE_RETRY_AFTER_SECS, error_chain, json_response,
@@ -32,7 +32,7 @@ pub fn source_ip(request: &lambda_http::Request) -> Option<&str> {
         _ => None,
     }
 }
-pub use token::token_response;
+pub use token::{client_token_response, token_response};
 
 /// `detail` of a 401 for a request without usable credentials.
 pub const NOT_AUTHENTICATED: &str = "Not authenticated";

@@ -28,6 +28,9 @@ pub enum OAuthErrorCode {
 pub struct OAuthError {
     pub error: OAuthErrorCode,
     pub error_description: String,
+    /// Set when a throttle refused the request: 429 with `Retry-After` (RFC 6585 §4).
+    #[serde(skip)]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl OAuthError {
@@ -35,12 +38,35 @@ impl OAuthError {
         Self {
             error,
             error_description: description.into(),
+            retry_after_secs: None,
         }
     }
 
+    /// A request a throttle refused: RFC 6749 has no code for it, so the status says it (429,
+    /// RFC 6585 §4) and the code is §5.2's `invalid_request`, with the reason in the description.
+    pub fn throttled(throttled: &authgate_users::Throttled) -> Self {
+        Self {
+            retry_after_secs: Some(throttled.retry_after_secs()),
+            ..Self::new(OAuthErrorCode::InvalidRequest, throttled.to_string())
+        }
+    }
+
+    /// The server's own failure: an opaque `server_error` (RFC 6749 §5.2 lists none for token
+    /// endpoints, so this follows §4.1.2.1), while the log keeps the cause's chain.
+    pub fn server(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %crate::error_chain(cause), "OAuth endpoint failed");
+        Self::new(
+            OAuthErrorCode::ServerError,
+            "The server could not complete the request",
+        )
+    }
+
     /// The status §5.2 gives the code: 401 for a client that failed to authenticate, 500 and
-    /// 503 for the server's own trouble, 400 for the rest.
+    /// 503 for the server's own trouble, 429 for a throttled request, 400 for the rest.
     pub fn status(&self) -> StatusCode {
+        if self.retry_after_secs.is_some() {
+            return StatusCode::TOO_MANY_REQUESTS;
+        }
         match self.error {
             OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
             OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -52,10 +78,11 @@ impl OAuthError {
     /// The JSON response, never cached (§5.1); a 401 names the scheme to authenticate with, as
     /// §5.2 requires of `invalid_client`.
     pub fn into_response(self) -> Response<Body> {
-        let mut response = crate::json_response(self.status(), &self);
+        let mut response = crate::token::no_store(crate::json_response(self.status(), &self));
         let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.error == OAuthErrorCode::InvalidClient {
             headers.insert(
                 header::WWW_AUTHENTICATE,
@@ -63,6 +90,83 @@ impl OAuthError {
             );
         }
         response
+    }
+}
+
+/// The parameters of an OAuth request body: `application/x-www-form-urlencoded` (RFC 6749
+/// §3.2), each name at most once (§3.1: "Request and response parameters MUST NOT be included
+/// more than once"), an empty value read as absent (§3.1: "Parameters sent without a value MUST
+/// be treated as if they were omitted").
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Params(Vec<(String, String)>);
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
+    }
+}
+
+impl Params {
+    /// The form of `request`: `invalid_request` for another media type, a body that does not
+    /// read as a form, or a name given twice.
+    pub fn read(request: &lambda_http::Request) -> Result<Self, OAuthError> {
+        if crate::body::media_type(request) != crate::body::MediaType::Form
+            || request.headers().get(header::CONTENT_TYPE).is_none()
+        {
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                "the body must be application/x-www-form-urlencoded",
+            ));
+        }
+        let bytes: &[u8] = match request.body() {
+            Body::Empty => &[],
+            Body::Text(text) => text.as_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => &[],
+        };
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).map_err(|_| {
+            OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                "the body is not a valid form",
+            )
+        })?;
+        let mut seen = std::collections::BTreeSet::new();
+        for (name, _) in &pairs {
+            if !seen.insert(name.as_str()) {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidRequest,
+                    format!("{name} is given more than once"),
+                ));
+            }
+        }
+        Ok(Self(
+            pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+        ))
+    }
+
+    /// The value of `name`, if given.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of `name`, or `invalid_request` naming it.
+    pub fn required(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name).ok_or_else(|| {
+            OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                format!("{name} is required"),
+            )
+        })
+    }
+
+    /// Every pair, as [`presented_client`] reads them.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
     }
 }
 

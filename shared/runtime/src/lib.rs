@@ -75,6 +75,11 @@ pub trait Backend: Send + Sync {
     fn sessions(&self, env: &Env) -> Result<Arc<dyn SessionStore>, InitError> {
         Ok(self.store(env)?)
     }
+    /// The same store, seen only as clients: for the authorizer, which reads a client token's
+    /// client. Overridden as [`Backend::sessions`] is.
+    fn clients(&self, env: &Env) -> Result<Arc<dyn ClientStore>, InitError> {
+        Ok(self.store(env)?)
+    }
     /// The signing and verification keys, loaded now and reloaded as they age: for the
     /// functions that sign (login, refresh).
     async fn keys(&self, env: &Env) -> Result<Arc<KeyRing>, InitError>;
@@ -170,6 +175,10 @@ impl Backend for AwsBackend {
     }
 
     fn sessions(&self, env: &Env) -> Result<Arc<dyn SessionStore>, InitError> {
+        Ok(Arc::new(self.dynamo(env)?))
+    }
+
+    fn clients(&self, env: &Env) -> Result<Arc<dyn ClientStore>, InitError> {
         Ok(Arc::new(self.dynamo(env)?))
     }
 

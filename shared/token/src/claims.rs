@@ -6,12 +6,16 @@ use serde::{Deserialize, Serialize};
 /// might sign from being accepted as an access token.
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
-/// Verified claims of an access token: the typed payload a protected handler works with.
+/// Verified claims of an access token (RFC 9068 §2.2): the typed payload a protected handler
+/// works with. A user's token carries `sid` and `email`; a client's (client-credentials grant,
+/// RFC 6749 §4.4) carries neither, and its `sub` is its `client_id` (RFC 9068 §2.2: "the value
+/// of sub SHOULD correspond to an identifier the authorization server uses to indicate the client
+/// application"). Verification refuses any other mix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
     /// Issuer: the `iss` this deployment signs with.
     pub iss: String,
-    /// Subject: the user's id.
+    /// Subject: the user's id, or the client's.
     pub sub: String,
     /// Audience: the API the token is for.
     pub aud: String,
@@ -23,10 +27,16 @@ pub struct AccessClaims {
     pub exp: i64,
     /// Unique token id.
     pub jti: String,
-    /// The session (login) this token belongs to; logout ends it.
-    pub sid: String,
+    /// The OAuth client the token was issued to (RFC 9068 §2.2); absent from the tokens that
+    /// authgate's own endpoints issue to users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The session (login) a user's token belongs to; logout ends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     /// The user's email at the time of issue.
-    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     /// Whether the user proved they receive mail at `email`. Until they have, no service should
     /// trust `email` as the user's (absent reads as `false`).
     #[serde(default)]
@@ -42,6 +52,43 @@ pub struct AccessClaims {
     pub custom: serde_json::Map<String, serde_json::Value>,
 }
 
+impl AccessClaims {
+    /// Who holds the token: a user in a session, or a client acting for itself.
+    pub fn holder(&self) -> Holder<'_> {
+        match (&self.sid, &self.client_id) {
+            (Some(session), _) => Holder::User { session },
+            (None, Some(client_id)) => Holder::Client { client_id },
+            (None, None) => Holder::User { session: "" },
+        }
+    }
+}
+
+/// Who an access token was issued to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder<'a> {
+    /// A user, in the session `session` (empty only in claims that did not come from a verified
+    /// token, which no session matches).
+    User {
+        /// The `sid`.
+        session: &'a str,
+    },
+    /// A client, with the client-credentials grant.
+    Client {
+        /// The `client_id` (also the `sub`).
+        client_id: &'a str,
+    },
+}
+
+impl Holder<'_> {
+    /// The [`HOLDER_CONTEXT_KEY`] value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Holder::User { .. } => HOLDER_USER,
+            Holder::Client { .. } => HOLDER_CLIENT,
+        }
+    }
+}
+
 /// The authorizer-context key that carries the JSON-encoded claims.
 pub const CLAIMS_CONTEXT_KEY: &str = "claims";
 /// The authorizer-context key that carries the token's permissions, space-separated.
@@ -54,6 +101,13 @@ pub const VERIFIED_BY_CONTEXT_KEY: &str = "verified_by";
 pub const VERIFIED_BY_AUTHGATE: &str = "authgate";
 /// [`VERIFIED_BY_CONTEXT_KEY`] of a token a trusted outside issuer signed.
 pub const VERIFIED_BY_OUTSIDE: &str = "outside";
+/// The authorizer-context key that says who holds one of authgate's tokens: [`HOLDER_USER`] or
+/// [`HOLDER_CLIENT`] (absent for an outside issuer's token).
+pub const HOLDER_CONTEXT_KEY: &str = "holder";
+/// [`HOLDER_CONTEXT_KEY`] of a user's token.
+pub const HOLDER_USER: &str = "user";
+/// [`HOLDER_CONTEXT_KEY`] of a client's token (client-credentials grant).
+pub const HOLDER_CLIENT: &str = "client";
 
 /// The context the authorizer returns, which API Gateway forwards to the protected function as
 /// `requestContext.authorizer`. API Gateway accepts only flat string, number and boolean values,
@@ -66,18 +120,24 @@ pub struct AuthorizerContext {
     pub claims: String,
     /// The token's subject.
     pub sub: String,
-    /// The user's email (authgate's tokens only).
+    /// The user's email (authgate's users' tokens only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The client the token was issued to (authgate's tokens only, when it names one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     /// The token's issuer.
     pub iss: String,
     /// The permissions granted, space-separated.
     pub scope: String,
-    /// The user's roles, space-separated (authgate's tokens only).
+    /// The user's roles, space-separated (authgate's users' tokens only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<String>,
     /// Who verified the token: [`VERIFIED_BY_AUTHGATE`] or [`VERIFIED_BY_OUTSIDE`].
     pub verified_by: String,
+    /// Who holds one of authgate's tokens: [`HOLDER_USER`] or [`HOLDER_CLIENT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
 }
 
 impl AuthorizerContext {
@@ -104,14 +164,17 @@ pub fn authorizer_context(claims: &AccessClaims) -> AuthorizerContext {
 /// the verified payload itself rather than serializing the claims again, and the claims are
 /// moved in rather than copied.
 pub fn authorizer_context_encoded(claims: AccessClaims, encoded: String) -> AuthorizerContext {
+    let holder = claims.holder().as_str();
     AuthorizerContext {
         claims: encoded,
-        roles: Some(claims.roles.join(" ")),
+        roles: (holder == HOLDER_USER).then(|| claims.roles.join(" ")),
         sub: claims.sub,
-        email: Some(claims.email),
+        email: claims.email,
+        client_id: claims.client_id,
         iss: claims.iss,
         scope: claims.scope,
         verified_by: VERIFIED_BY_AUTHGATE.into(),
+        holder: Some(holder.into()),
     }
 }
 
@@ -129,8 +192,9 @@ mod tests {
             nbf: 1,
             exp: 2,
             jti: "j".into(),
-            sid: "d".into(),
-            email: "e@example.com".into(),
+            client_id: None,
+            sid: Some("d".into()),
+            email: Some("e@example.com".into()),
             email_verified: false,
             roles: vec!["r".into()],
             scope: "p q".into(),
@@ -150,5 +214,33 @@ mod tests {
             serde_json::from_str(fields[CLAIMS_CONTEXT_KEY].as_str().unwrap_or_default())
                 .unwrap_or_else(|e| panic!("claims read back: {e}"));
         assert_eq!(read, claims);
+        assert_eq!(fields[HOLDER_CONTEXT_KEY], HOLDER_USER);
+    }
+
+    #[test]
+    fn a_client_token_context_names_the_client_and_no_user() {
+        let claims = AccessClaims {
+            iss: "i".into(),
+            sub: "c".into(),
+            aud: "a".into(),
+            iat: 1,
+            nbf: 1,
+            exp: 2,
+            jti: "j".into(),
+            client_id: Some("c".into()),
+            sid: None,
+            email: None,
+            email_verified: false,
+            roles: Vec::new(),
+            scope: "items:read".into(),
+            custom: Default::default(),
+        };
+        assert_eq!(claims.holder(), Holder::Client { client_id: "c" });
+        let fields = authorizer_context(&claims).fields();
+        assert_eq!(fields[HOLDER_CONTEXT_KEY], HOLDER_CLIENT);
+        assert_eq!(fields["client_id"], "c");
+        for absent in ["email", "roles"] {
+            assert!(fields.get(absent).is_none(), "{absent}");
+        }
     }
 }

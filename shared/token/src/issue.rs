@@ -28,6 +28,34 @@ pub struct Subject<'a> {
     pub claims: Map<String, Value>,
 }
 
+/// A client's token request as granted (RFC 6749 §4.4): which client, the scopes it gets, and
+/// the client's own audience and lifetime where it has them.
+#[derive(Debug, Clone, Default)]
+pub struct ClientGrant<'a> {
+    /// The client's id, which becomes `sub` and `client_id`.
+    pub client_id: &'a str,
+    /// The granted scopes, which become `scope`.
+    pub scopes: Vec<String>,
+    /// The `aud`, when not the deployment's.
+    pub audience: Option<&'a str>,
+    /// The lifetime, when not the deployment's.
+    pub ttl: Option<Duration>,
+}
+
+/// What a client's token says (RFC 9068 §2.2): no user, no session.
+#[derive(serde::Serialize)]
+struct ClientTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    jti: &'a str,
+    client_id: &'a str,
+    scope: &'a str,
+}
+
 /// A freshly signed access token.
 #[derive(Clone)]
 pub struct IssuedToken {
@@ -89,9 +117,10 @@ impl TokenIssuer {
             nbf: now,
             exp: now.saturating_add(ttl),
             jti: uuid::Uuid::new_v4().to_string(),
-            email: subject.email.to_owned(),
+            client_id: None,
+            email: Some(subject.email.to_owned()),
             email_verified: subject.email_verified,
-            sid: subject.session.to_owned(),
+            sid: Some(subject.session.to_owned()),
             roles: subject.roles.clone(),
             scope: subject.permissions.join(" "),
             custom: subject.claims.clone(),
@@ -100,6 +129,56 @@ impl TokenIssuer {
         Ok(IssuedToken {
             token,
             expires_in: self.ttl.as_secs(),
+            claims,
+        })
+    }
+
+    /// Signs a client's token for `grant`, valid from `now` for the client's lifetime or the
+    /// configured one.
+    pub fn issue_client_at(
+        &self,
+        grant: &ClientGrant<'_>,
+        now: i64,
+    ) -> Result<IssuedToken, SignError> {
+        let key = self.keys.signing_key().ok_or(SignError::NoSigningKey)?;
+        let ttl = grant.ttl.unwrap_or(self.ttl);
+        let exp = now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
+        let jti = uuid::Uuid::new_v4().to_string();
+        let scope = grant.scopes.join(" ");
+        let aud = grant.audience.unwrap_or(&self.audience);
+        let token = key.sign(
+            Some(ACCESS_TOKEN_TYPE),
+            &ClientTokenClaims {
+                iss: &self.issuer,
+                sub: grant.client_id,
+                aud,
+                iat: now,
+                nbf: now,
+                exp,
+                jti: &jti,
+                client_id: grant.client_id,
+                scope: &scope,
+            },
+        )?;
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            sub: grant.client_id.to_owned(),
+            aud: aud.to_owned(),
+            iat: now,
+            nbf: now,
+            exp,
+            jti,
+            client_id: Some(grant.client_id.to_owned()),
+            sid: None,
+            email: None,
+            email_verified: false,
+            roles: Vec::new(),
+            scope,
+            custom: Map::new(),
+        };
+        Ok(IssuedToken {
+            token,
+            expires_in: ttl.as_secs(),
             claims,
         })
     }

@@ -81,5 +81,6 @@ pub fn outside_authorizer_context(claims: &OutsideClaims) -> crate::AuthorizerCo
         scope: claims.scopes.join(" "),
         roles: None,
         verified_by: crate::VERIFIED_BY_OUTSIDE.into(),
+        ..Default::default()
     }
 }

@@ -16,10 +16,9 @@ pub const DEFAULT_LEEWAY_SECS: u64 = 30;
 /// `nbf` and `iat` are checked whenever present). The audience is `aud`, or `client_id` where
 /// `aud` is absent, as Cognito's access tokens have it.
 const ALWAYS_REQUIRED: [&str; 3] = ["exp", "iss", "sub"];
-/// What authgate's own access tokens carry besides: it issues every one of them.
-const OWN_REQUIRED: [&str; 9] = [
-    "exp", "nbf", "iat", "iss", "aud", "sub", "jti", "email", "sid",
-];
+/// What authgate's own access tokens carry besides: it issues every one of them. A user's token
+/// also has `email` and `sid`, a client's `client_id` (checked where the claims are typed).
+const OWN_REQUIRED: [&str; 7] = ["exp", "nbf", "iat", "iss", "aud", "sub", "jti"];
 
 /// What a token's claims must say to be accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]

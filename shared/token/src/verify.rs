@@ -113,12 +113,13 @@ fn verified_own(
 }
 
 /// The registered and authgate claims of an access token, each read into its own place.
-const OWN_CLAIMS: [&str; 12] = [
+const OWN_CLAIMS: [&str; 13] = [
     "iss",
     "sub",
     "jti",
     "email",
     "sid",
+    "client_id",
     "iat",
     "nbf",
     "exp",
@@ -130,7 +131,8 @@ const OWN_CLAIMS: [&str; 12] = [
 
 /// The typed claims of a validated claims set: the registered and authgate claims typed (a
 /// wrong type is invalid), `aud` dropped (it was checked), every other member kept as a custom
-/// claim.
+/// claim. A user's token has both `sid` and `email`; a client's has neither, and its
+/// `client_id` is its `sub` (RFC 9068 §2.2); any other mix is invalid.
 fn read_claims(
     mut claims: Slotted<{ OWN_CLAIMS.len() }>,
     audience: &str,
@@ -143,7 +145,13 @@ fn read_claims(
     };
     let mut required = |name: &str| string(name)?.ok_or_else(invalid);
     let (iss, sub, jti) = (required("iss")?, required("sub")?, required("jti")?);
-    let (email, sid) = (required("email")?, required("sid")?);
+    let (email, sid) = (string("email")?, string("sid")?);
+    let client_id = string("client_id")?;
+    match (&email, &sid, &client_id) {
+        (Some(_), Some(_), _) => {}
+        (None, None, Some(client)) if *client == sub => {}
+        _ => return Err(invalid()),
+    }
     let scope = string("scope")?.unwrap_or_default();
     let mut int = |name: &str| {
         claims
@@ -176,6 +184,7 @@ fn read_claims(
         nbf,
         exp,
         jti,
+        client_id,
         email,
         email_verified,
         sid,

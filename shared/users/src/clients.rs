@@ -98,6 +98,23 @@ impl Client {
     }
 }
 
+/// What the authorizer asks of a client token's client: whether it may act, and with which
+/// scopes (a token grants only the scopes its client still has).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientState {
+    pub disabled: bool,
+    pub scopes: BTreeSet<String>,
+}
+
+impl From<Client> for ClientState {
+    fn from(client: Client) -> Self {
+        Self {
+            disabled: client.disabled,
+            scopes: client.scopes,
+        }
+    }
+}
+
 /// A page of clients in id order, and the cursor of the next page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientPage {
@@ -113,6 +130,12 @@ pub trait ClientStore: Send + Sync {
 
     /// The client with this id.
     async fn client(&self, id: ClientId) -> Result<Option<Client>, StoreError>;
+
+    /// Whether the client with this id may act, and its scopes: for a store whose read of the
+    /// whole client (secret hashes included) is more than a token check may hold.
+    async fn client_state(&self, id: ClientId) -> Result<Option<ClientState>, StoreError> {
+        Ok(self.client(id).await?.map(ClientState::from))
+    }
 
     /// At most `limit` clients after `cursor`, in id order.
     async fn clients(&self, limit: usize, cursor: Option<&str>) -> Result<ClientPage, StoreError>;

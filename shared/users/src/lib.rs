@@ -24,7 +24,8 @@ pub use authz::{
     RESERVED_CLAIMS, RoleMap, USERS_READ, USERS_ROLES, USERS_WRITE, parse_roles, parse_scopes,
 };
 pub use clients::{
-    Client, ClientId, ClientPage, ClientStore, DEFAULT_SECRET_OVERLAP_SECS, PreviousSecret,
+    Client, ClientId, ClientPage, ClientState, ClientStore, DEFAULT_SECRET_OVERLAP_SECS,
+    PreviousSecret,
 };
 pub use credentials::{API_KEY_PREFIX, ApiKey, ClientSecret, InvalidApiKey, InvalidClientSecret};
 pub use email::{Email, EmailError};
@@ -48,6 +49,7 @@ pub use store::{
     decode_cursor, encode_cursor, page_of,
 };
 pub use throttle::{
-    Backoff, Counted, LOGIN_BUSY, LOGIN_THROTTLED, LoginAttempt, LoginLimits, REGISTER_THROTTLED,
-    RegisterLimits, ThrottleError, ThrottleKey, ThrottleStore, Throttled, WindowCap,
+    Backoff, CLIENT_AUTH_BUSY, CLIENT_AUTH_THROTTLED, Counted, Guessed, LOGIN_BUSY,
+    LOGIN_THROTTLED, LoginAttempt, LoginLimits, REGISTER_THROTTLED, RegisterLimits, ThrottleError,
+    ThrottleKey, ThrottleStore, Throttled, WindowCap,
 };

@@ -16,6 +16,9 @@
 //! 429, so clients sharing an account that log in together are not locked out by each other's
 //! right passwords, while concurrent guesses stay bounded as before.
 //!
+//! A client's secret (RFC 6749 §2.3.1, whose §10.10 asks that guessing credentials be made
+//! infeasible) is throttled by the same rules, keyed by the client id as presented.
+//!
 //! Per source address, fixed windows count failed logins across accounts (credential stuffing)
 //! and registrations; over the cap, 429 until the window ends.
 
@@ -30,11 +33,7 @@ pub struct ThrottleKey(String);
 impl ThrottleKey {
     /// The consecutive failed logins of the account named `email` (as typed).
     pub fn login_account(email: &str) -> Self {
-        let normalized = match Email::parse(email) {
-            Ok(email) => email.normalized(),
-            Err(_) => email.trim().to_lowercase(),
-        };
-        Self(format!("login#{}", sha256_hex(normalized.as_bytes())))
+        Guessed::password_of(email).run
     }
 
     /// Failed logins from `ip` in the window starting at `window_start_ms`.
@@ -47,13 +46,6 @@ impl ThrottleKey {
         Self(format!("register-ip#{}#{window_start_ms}", source_key(ip)))
     }
 
-    /// Login attempts of the account named `email` that began in the window starting at
-    /// `window_start_ms` and have not ended yet.
-    pub fn login_in_flight(email: &str, window_start_ms: i64) -> Self {
-        let account = Self::login_account(email);
-        Self(format!("{}#flight#{window_start_ms}", account.0))
-    }
-
     /// Mails of `purpose` to the address whose SHA-256 is `address_hash`, in the window
     /// starting at `window_start_ms`.
     pub fn mail_address(purpose: &str, address_hash: &str, window_start_ms: i64) -> Self {
@@ -63,6 +55,44 @@ impl ThrottleKey {
     /// The key as stored.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Whose guesses a run of failures counts: an account's password (by the email as typed) or a
+/// client's secret (by the client id as presented), with what a throttled attempt is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guessed {
+    run: ThrottleKey,
+    throttled: &'static str,
+    busy: &'static str,
+}
+
+impl Guessed {
+    /// The password of the account named `email` (as typed, known or not).
+    pub fn password_of(email: &str) -> Self {
+        let normalized = match Email::parse(email) {
+            Ok(email) => email.normalized(),
+            Err(_) => email.trim().to_lowercase(),
+        };
+        Self {
+            run: ThrottleKey(format!("login#{}", sha256_hex(normalized.as_bytes()))),
+            throttled: LOGIN_THROTTLED,
+            busy: LOGIN_BUSY,
+        }
+    }
+
+    /// The secret of the client `client_id` (as presented, known or not).
+    pub fn secret_of(client_id: &str) -> Self {
+        Self {
+            run: ThrottleKey(format!("client-auth#{}", sha256_hex(client_id.as_bytes()))),
+            throttled: CLIENT_AUTH_THROTTLED,
+            busy: CLIENT_AUTH_BUSY,
+        }
+    }
+
+    /// Attempts that began in the window starting at `window_start_ms` and have not ended yet.
+    fn in_flight(&self, window_start_ms: i64) -> ThrottleKey {
+        ThrottleKey(format!("{}#flight#{window_start_ms}", self.run.0))
     }
 }
 
@@ -141,6 +171,12 @@ impl Throttled {
 pub const LOGIN_THROTTLED: &str = "Too many failed login attempts; try again later";
 /// `detail` of a login that waited for other logins of its account still in flight, in vain.
 pub const LOGIN_BUSY: &str = "Too many logins of this account at once; try again shortly";
+/// `error_description` of a throttled client authentication.
+pub const CLIENT_AUTH_THROTTLED: &str =
+    "Too many failed authentications of this client; try again later";
+/// `error_description` of a client authentication that waited for others in flight, in vain.
+pub const CLIENT_AUTH_BUSY: &str =
+    "Too many authentications of this client at once; try again shortly";
 /// `detail` of a throttled registration.
 pub const REGISTER_THROTTLED: &str = "Too many registrations from this address; try again later";
 
@@ -204,15 +240,15 @@ struct InFlight {
 }
 
 impl InFlight {
-    /// Counts an attempt of `email` as in flight at `now_ms`.
+    /// Counts an attempt at `guessed` as in flight at `now_ms`.
     async fn enter(
         store: &dyn ThrottleStore,
-        email: &str,
+        guessed: &Guessed,
         now_ms: i64,
     ) -> Result<Self, StoreError> {
         let start = now_ms - now_ms.rem_euclid(IN_FLIGHT_WINDOW_MS);
         let flight = Self {
-            key: ThrottleKey::login_in_flight(email, start),
+            key: guessed.in_flight(start),
             expires_at_ms: start + 2 * IN_FLIGHT_WINDOW_MS,
         };
         store.add(&flight.key, 1, flight.expires_at_ms).await?;
@@ -227,12 +263,12 @@ impl InFlight {
             .map(|_| ())
     }
 
-    /// Whether attempts of `email` other than this one are in flight (begun in this window or
-    /// the one before, not ended).
+    /// Whether attempts at `guessed` other than this one are in flight (begun in this window
+    /// or the one before, not ended).
     async fn others(
         &self,
         store: &dyn ThrottleStore,
-        email: &str,
+        guessed: &Guessed,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let start = now_ms - now_ms.rem_euclid(IN_FLIGHT_WINDOW_MS);
@@ -240,7 +276,7 @@ impl InFlight {
         for window in [start, start - IN_FLIGHT_WINDOW_MS] {
             total += store
                 .add(
-                    &ThrottleKey::login_in_flight(email, window),
+                    &guessed.in_flight(window),
                     0,
                     window + 2 * IN_FLIGHT_WINDOW_MS,
                 )
@@ -302,12 +338,12 @@ impl LoginLimits {
             .min(self.max_delay_ms)
     }
 
-    /// Lets one login attempt for `email` from `ip` through, or refuses it: counted in advance
-    /// against the address window and the account's run of failures.
+    /// Lets one attempt at `guessed` from `ip` through, or refuses it: counted in advance
+    /// against the address window and the run of failures of what is guessed.
     pub async fn begin(
         &self,
         store: &dyn ThrottleStore,
-        email: &str,
+        guessed: &Guessed,
         ip: Option<&str>,
         now_ms: i64,
     ) -> Result<LoginAttempt, ThrottleError> {
@@ -323,7 +359,7 @@ impl LoginLimits {
                 if !counted.within {
                     return Err(Throttled {
                         retry_after_ms: counted.window_end_ms - now_ms,
-                        message: LOGIN_THROTTLED,
+                        message: guessed.throttled,
                     }
                     .into());
                 }
@@ -331,12 +367,9 @@ impl LoginLimits {
             }
             None => None,
         };
-        let account = ThrottleKey::login_account(email);
-        let in_flight = InFlight::enter(store, email, now_ms).await?;
-        match self
-            .take_turn(store, &account, &in_flight, email, now_ms)
-            .await
-        {
+        let account = guessed.run.clone();
+        let in_flight = InFlight::enter(store, guessed, now_ms).await?;
+        match self.take_turn(store, guessed, &in_flight, now_ms).await {
             Ok(()) => Ok(LoginAttempt {
                 account,
                 address,
@@ -358,11 +391,11 @@ impl LoginLimits {
     async fn take_turn(
         &self,
         store: &dyn ThrottleStore,
-        account: &ThrottleKey,
+        guessed: &Guessed,
         in_flight: &InFlight,
-        email: &str,
         now_ms: i64,
     ) -> Result<(), ThrottleError> {
+        let account = &guessed.run;
         let deadline = tokio::time::Instant::now() + IN_FLIGHT_WAIT;
         let (mut conflicts, mut waits) = (0, 0);
         loop {
@@ -372,7 +405,7 @@ impl LoginLimits {
                 // Whether others are in flight is asked once per wait: while they are, each
                 // later look reads the run alone.
                 if tokio::time::Instant::now() < deadline
-                    && (waits > 0 || in_flight.others(store, email, now_ms).await?)
+                    && (waits > 0 || in_flight.others(store, guessed, now_ms).await?)
                 {
                     waits += 1;
                     pause(waits).await;
@@ -381,9 +414,9 @@ impl LoginLimits {
                 return Err(Throttled {
                     retry_after_ms: locked.locked_until_ms - now_ms,
                     message: if waits > 0 {
-                        LOGIN_BUSY
+                        guessed.busy
                     } else {
-                        LOGIN_THROTTLED
+                        guessed.throttled
                     },
                 }
                 .into());
@@ -402,7 +435,7 @@ impl LoginLimits {
                 if tokio::time::Instant::now() >= deadline {
                     return Err(Throttled {
                         retry_after_ms: 1000,
-                        message: LOGIN_BUSY,
+                        message: guessed.busy,
                     }
                     .into());
                 }

@@ -125,7 +125,7 @@ async fn valid_token_gets_an_allow_policy_for_the_whole_stage_with_claims_in_con
     let claims: AccessClaims = serde_json::from_str(context["claims"].as_str().unwrap()).unwrap();
     assert_eq!(
         (claims.iss.as_str(), claims.sid),
-        (ISS, f.session.to_string())
+        (ISS, Some(f.session.to_string()))
     );
     for value in context.as_object().unwrap().values() {
         assert!(
@@ -503,4 +503,86 @@ async fn malformed_route_rules_stop_the_init() {
     .err()
     .expect("refused");
     assert!(err.to_string().contains("ROUTE_PERMISSIONS"), "{err}");
+}
+
+#[tokio::test]
+async fn a_clients_token_gets_the_routes_its_scopes_satisfy_while_the_client_may_act() {
+    use authgate_users::{Client, ClientStore};
+    let store = Arc::new(InMemoryUserStore::new());
+    let scopes = ["items:read".to_owned(), "users:read".to_owned()];
+    let (client, _) = Client::register("partner", scopes.into_iter().collect(), now_ms());
+    store.create_client(&client).await.unwrap();
+    let rules =
+        r#"{"GET /users/me": [], "GET /users": ["users:read"], "GET /items": ["items:read"]}"#;
+    let authorizer = authorizer_with(store.clone(), &[("ROUTE_PERMISSIONS", rules)]).await;
+    let id = client.id.to_string();
+    let token = TokenIssuer::new(keys(SECRET), ISS, AUD, Duration::from_secs(900))
+        .unwrap()
+        .issue_client_at(
+            &authgate_token::ClientGrant {
+                client_id: &id,
+                scopes: vec!["items:read".into(), "users:read".into()],
+                ..Default::default()
+            },
+            authgate_token::now_unix(),
+        )
+        .unwrap()
+        .token;
+    let decide = || {
+        let authorizer = &authorizer;
+        let token = token.clone();
+        async move {
+            authorizer
+                .handle(event_with("authorizer.json", &token))
+                .await
+                .map(|response| serde_json::to_value(&response).unwrap())
+        }
+    };
+    let stage = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/Prod";
+    let wire = decide().await.expect("an enabled client's token");
+    assert_eq!(wire["principalId"], id);
+    assert_eq!(
+        wire["policyDocument"]["Statement"][0]["Resource"],
+        json!([
+            format!("{stage}/GET/items"),
+            format!("{stage}/GET/users"),
+            format!("{stage}/GET/users/me")
+        ])
+    );
+    let context = &wire["context"];
+    assert_eq!(
+        (
+            &context["holder"],
+            &context["client_id"],
+            &context["verified_by"]
+        ),
+        (&json!("client"), &json!(id), &json!("authgate"))
+    );
+    assert!(context.get("email").is_none() && context.get("roles").is_none());
+
+    let narrowed = Client {
+        scopes: ["items:read".to_owned()].into_iter().collect(),
+        ..client.clone()
+    };
+    store.update_client(&narrowed).await.unwrap();
+    let wire = decide().await.expect("still enabled");
+    assert_eq!(
+        wire["policyDocument"]["Statement"][0]["Resource"],
+        json!([
+            format!("{stage}/GET/items"),
+            format!("{stage}/GET/users/me")
+        ]),
+        "a scope taken from the client is no longer granted by its tokens"
+    );
+    let stored = store.client(client.id).await.unwrap().unwrap();
+    store
+        .update_client(&Client {
+            disabled: true,
+            ..stored
+        })
+        .await
+        .unwrap();
+    assert_eq!(decide().await.err(), Some(Unauthorized), "disabled");
+    store.delete_client(client.id).await.unwrap();
+    assert_eq!(decide().await.err(), Some(Unauthorized), "deleted");
 }

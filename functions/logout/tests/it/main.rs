@@ -67,7 +67,7 @@ fn request_for(fixture: &str, session: &Session) -> Request {
     let request = request(fixture);
     let mut claims = request.verified_claims().unwrap();
     claims.sub = session.user_id.to_string();
-    claims.sid = session.id.to_string();
+    claims.sid = Some(session.id.to_string());
     with_claims(request, &claims)
 }
 

@@ -96,7 +96,7 @@ async fn refresh_returns_a_new_pair_in_the_same_session() {
         .unwrap();
     assert_eq!(
         (claims.sub, claims.sid),
-        (f.user.id.to_string(), f.session.id.to_string())
+        (f.user.id.to_string(), Some(f.session.id.to_string()))
     );
     assert_eq!(
         f.refresh

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authgate_token::{
-    AccessClaims, Algorithm, Key, KeySet, MAX_TOKEN_BYTES, Subject, TokenIssuer, TokenVerifier,
-    Validation, VerifyError, verify_own_encoded,
+    AccessClaims, Algorithm, ClientGrant, Holder, Key, KeySet, MAX_TOKEN_BYTES, Subject,
+    TokenIssuer, TokenVerifier, Validation, VerifyError, verify_own_encoded,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -67,7 +67,8 @@ fn issued_token_verifies_and_round_trips_claims() {
     let token = issue(NOW);
     let claims = verifier().verify_at(&token, NOW + 1).expect("valid token");
     assert_eq!(claims.sub, "user-1");
-    assert_eq!(claims.email, "a@example.com");
+    assert_eq!(claims.email.as_deref(), Some("a@example.com"));
+    assert_eq!(claims.holder(), Holder::User { session: "s-1" });
     assert_eq!(claims.exp, NOW + 900);
     assert_eq!((claims.iss.as_str(), claims.aud.as_str()), (ISS, AUD));
 }
@@ -219,10 +220,121 @@ fn the_encoded_claims_are_the_verified_payload_and_read_as_the_claims_verified()
 }
 
 #[test]
+fn a_client_token_names_its_client_as_subject_and_carries_no_user() {
+    let issuer = TokenIssuer::new(keys(), ISS, AUD, Duration::from_secs(900)).unwrap();
+    let grant = ClientGrant {
+        client_id: "client-1",
+        scopes: vec!["items:read".into()],
+        ttl: Some(Duration::from_secs(60)),
+        ..Default::default()
+    };
+    let issued = issuer.issue_client_at(&grant, NOW).unwrap();
+    assert_eq!(issued.expires_in, 60);
+    let payload: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(issued.token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let mut names: Vec<_> = payload.as_object().unwrap().keys().cloned().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "aud",
+            "client_id",
+            "exp",
+            "iat",
+            "iss",
+            "jti",
+            "nbf",
+            "scope",
+            "sub"
+        ],
+        "RFC 9068 §2.2's claims and no user's"
+    );
+    let claims = verifier().verify_at(&issued.token, NOW + 1).unwrap();
+    assert_eq!(claims, issued.claims);
+    assert_eq!(
+        claims.holder(),
+        Holder::Client {
+            client_id: "client-1"
+        }
+    );
+    assert_eq!(
+        (claims.sub.as_str(), claims.scope.as_str()),
+        ("client-1", "items:read")
+    );
+    let elsewhere = ClientGrant {
+        audience: Some("another-api"),
+        ..grant
+    };
+    let issued = issuer.issue_client_at(&elsewhere, NOW).unwrap();
+    assert_eq!(
+        verifier().verify_at(&issued.token, NOW + 1),
+        Err(VerifyError::InvalidAudience),
+        "a client's own audience is not this API's"
+    );
+}
+
+/// A change made to a claims set.
+type Change = dyn Fn(&mut serde_json::Map<String, Value>);
+
+#[test]
+fn a_token_that_is_neither_a_users_nor_a_clients_is_refused() {
+    let client = |change: &Change| {
+        let mut claims = good_claims();
+        let object = claims.as_object_mut().unwrap();
+        object.remove("email");
+        object.remove("sid");
+        object.insert("sub".into(), json!("client-1"));
+        object.insert("client_id".into(), json!("client-1"));
+        change(object);
+        verifier().verify_at(&forge(&good_header(), &claims, SECRET), NOW)
+    };
+    assert!(client(&|_| {}).is_ok());
+    let refused: [(&str, &Change); 5] = [
+        ("client_id is not sub", &|c| {
+            c.insert("client_id".into(), json!("client-2"));
+        }),
+        ("no client_id", &|c| {
+            c.remove("client_id");
+        }),
+        ("a session but no email", &|c| {
+            c.insert("sid".into(), json!("s-1"));
+        }),
+        ("an email but no session", &|c| {
+            c.insert("email".into(), json!("a@example.com"));
+        }),
+        ("client_id not a string", &|c| {
+            c.insert("client_id".into(), json!(7));
+        }),
+    ];
+    for (why, change) in refused {
+        assert_eq!(client(change), Err(VerifyError::InvalidClaims), "{why}");
+    }
+    for name in ["email", "sid"] {
+        let mut user = good_claims();
+        user.as_object_mut().unwrap().remove(name);
+        assert_eq!(
+            verifier().verify_at(&forge(&good_header(), &user, SECRET), NOW),
+            Err(VerifyError::InvalidClaims),
+            "a user's token without {name}"
+        );
+    }
+    let mut user_via_client = good_claims();
+    user_via_client["client_id"] = json!("client-1");
+    assert!(
+        verifier()
+            .verify_at(&forge(&good_header(), &user_via_client, SECRET), NOW)
+            .is_ok_and(|c| c.holder() == Holder::User { session: "s-1" }),
+        "a user's token may name the client it was issued through"
+    );
+}
+
+#[test]
 fn rejects_each_missing_required_claim() {
-    for name in [
-        "iss", "aud", "sub", "iat", "nbf", "exp", "jti", "email", "sid",
-    ] {
+    for name in ["iss", "aud", "sub", "iat", "nbf", "exp", "jti"] {
         let mut claims = good_claims();
         claims.as_object_mut().unwrap().remove(name);
         let result = verifier().verify_at(&forge(&good_header(), &claims, SECRET), NOW);

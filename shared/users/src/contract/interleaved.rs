@@ -164,6 +164,12 @@ impl crate::ClientStore for Interleaved {
     async fn client(&self, id: crate::ClientId) -> Result<Option<crate::Client>, StoreError> {
         self.inner.client(id).await
     }
+    async fn client_state(
+        &self,
+        id: crate::ClientId,
+    ) -> Result<Option<crate::ClientState>, StoreError> {
+        self.inner.client_state(id).await
+    }
     async fn clients(
         &self,
         limit: usize,

@@ -94,7 +94,12 @@ pub async fn failed_logins_make_an_account_wait_and_a_success_forgets_them<
     let now = 1_800_000_000_000;
     for i in 0..5 {
         limits
-            .begin(&store, email.as_str(), None, now + i)
+            .begin(
+                &store,
+                &crate::Guessed::password_of(email.as_str()),
+                None,
+                now + i,
+            )
             .await
             .expect("the first five attempts are free")
             .failed(&store)
@@ -102,7 +107,12 @@ pub async fn failed_logins_make_an_account_wait_and_a_success_forgets_them<
             .unwrap();
     }
     let err = limits
-        .begin(&store, email.as_str(), None, now + 10)
+        .begin(
+            &store,
+            &crate::Guessed::password_of(email.as_str()),
+            None,
+            now + 10,
+        )
         .await
         .err()
         .expect("the sixth must wait");
@@ -111,18 +121,33 @@ pub async fn failed_logins_make_an_account_wait_and_a_success_forgets_them<
     };
     assert_eq!(throttled.retry_after_secs(), 1);
     let other = limits
-        .begin(&store, unique_email("other").as_str(), None, now + 10)
+        .begin(
+            &store,
+            &crate::Guessed::password_of(unique_email("other").as_str()),
+            None,
+            now + 10,
+        )
         .await
         .expect("another account is not affected");
     other.succeeded(&store).await.unwrap();
     // The wait has passed: the sixth attempt goes through and makes the next wait 2 s. While it
     // is in flight the seventh waits for it, then is refused when it does not end in time.
     let sixth = limits
-        .begin(&store, email.as_str(), None, now + 1_100)
+        .begin(
+            &store,
+            &crate::Guessed::password_of(email.as_str()),
+            None,
+            now + 1_100,
+        )
         .await
         .expect("after the wait");
     let err = limits
-        .begin(&store, email.as_str(), None, now + 1_200)
+        .begin(
+            &store,
+            &crate::Guessed::password_of(email.as_str()),
+            None,
+            now + 1_200,
+        )
         .await
         .err()
         .expect("waiting again");
@@ -133,7 +158,12 @@ pub async fn failed_logins_make_an_account_wait_and_a_success_forgets_them<
     sixth.succeeded(&store).await.unwrap();
     for i in 0..5 {
         limits
-            .begin(&store, email.as_str(), None, now + 1_300 + i)
+            .begin(
+                &store,
+                &crate::Guessed::password_of(email.as_str()),
+                None,
+                now + 1_300 + i,
+            )
             .await
             .expect("a success forgot the run")
             .failed(&store)
@@ -142,7 +172,12 @@ pub async fn failed_logins_make_an_account_wait_and_a_success_forgets_them<
     }
     // A day later the run is forgotten even without a success.
     limits
-        .begin(&store, email.as_str(), None, now + 1_400 + 25 * 3600 * 1000)
+        .begin(
+            &store,
+            &crate::Guessed::password_of(email.as_str()),
+            None,
+            now + 1_400 + 25 * 3600 * 1000,
+        )
         .await
         .expect("forgotten")
         .succeeded(&store)
@@ -163,7 +198,12 @@ pub async fn concurrent_guesses_are_each_counted_before_any_is_checked<
         let (store, email) = (Arc::clone(&store), email.clone());
         tokio::spawn(async move {
             limits
-                .begin(store.as_ref(), email.as_str(), None, now)
+                .begin(
+                    store.as_ref(),
+                    &crate::Guessed::password_of(email.as_str()),
+                    None,
+                    now,
+                )
                 .await
                 .is_ok()
         })
@@ -192,14 +232,19 @@ pub async fn one_address_failing_across_accounts_is_capped_per_window<
     let now = 1_800_000_000_000 - 1_800_000_000_000 % limits.address_window_ms;
     for _ in 0..3 {
         let _failed = limits
-            .begin(&store, unique_email("spray").as_str(), Some(&ip), now)
+            .begin(
+                &store,
+                &crate::Guessed::password_of(unique_email("spray").as_str()),
+                Some(&ip),
+                now,
+            )
             .await
             .expect("under the cap");
     }
     let err = limits
         .begin(
             &store,
-            unique_email("spray").as_str(),
+            &crate::Guessed::password_of(unique_email("spray").as_str()),
             Some(&ip),
             now + 1000,
         )
@@ -216,7 +261,7 @@ pub async fn one_address_failing_across_accounts_is_capped_per_window<
     limits
         .begin(
             &store,
-            unique_email("next").as_str(),
+            &crate::Guessed::password_of(unique_email("next").as_str()),
             Some(&ip),
             now + limits.address_window_ms,
         )
@@ -242,7 +287,12 @@ pub async fn right_passwords_in_flight_together_are_not_throttled<
         let (store, email) = (Arc::clone(&store), email.clone());
         tokio::spawn(async move {
             let attempt = limits
-                .begin(store.as_ref(), email.as_str(), None, now)
+                .begin(
+                    store.as_ref(),
+                    &crate::Guessed::password_of(email.as_str()),
+                    None,
+                    now,
+                )
                 .await?;
             // The password check, as long as an Argon2id verification.
             tokio::time::sleep(std::time::Duration::from_millis(30)).await;
