@@ -507,6 +507,12 @@ mod tests {
                 ("GET", "/.well-known/jwks.json", "DiscoveryFunction", false),
                 (
                     "GET",
+                    "/.well-known/oauth-authorization-server",
+                    "DiscoveryFunction",
+                    false
+                ),
+                (
+                    "GET",
                     "/.well-known/openid-configuration",
                     "DiscoveryFunction",
                     false
@@ -530,6 +536,8 @@ mod tests {
                 ),
                 ("POST", "/auth/reset-password", "RecoveryFunction", false),
                 ("POST", "/auth/verify", "RecoveryFunction", false),
+                ("POST", "/oauth2/introspect", "OAuthFunction", false),
+                ("POST", "/oauth2/revoke", "OAuthFunction", false),
                 ("POST", "/oauth2/token", "OAuthFunction", false),
             ]
         );

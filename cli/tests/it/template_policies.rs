@@ -217,8 +217,8 @@ fn secret_grants() -> Vec<(String, String)> {
 }
 
 #[test]
-fn only_login_refresh_and_rotation_read_the_signing_secret_and_asymmetric_verifiers_read_public_keys()
- {
+fn only_the_signing_functions_and_rotation_read_the_signing_secret_and_verifiers_read_public_keys()
+{
     assert_eq!(
         secret_grants(),
         [
@@ -228,6 +228,7 @@ fn only_login_refresh_and_rotation_read_the_signing_secret_and_asymmetric_verifi
             ),
             ("DiscoveryFunction", "Ref PublicKeysSecret"),
             ("LoginFunction", "Ref SigningKeySecret"),
+            ("OAuthFunction", "Ref SigningKeySecret"),
             ("RefreshFunction", "Ref SigningKeySecret"),
             ("RotateKeyFunction", "Ref PublicKeysSecret"),
             ("RotateKeyFunction", "Ref SigningKeySecret"),
@@ -345,7 +346,7 @@ const WRITES: &[(&str, &[Scoped])] = &[
         &[
             (
                 "dynamodb:PutItem",
-                &["throttle#*", "session#*", "refresh#*"],
+                &["throttle#*", "session#*", "refresh#*", "revoked#*"],
             ),
             (
                 "dynamodb:UpdateItem",

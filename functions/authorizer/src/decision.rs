@@ -7,15 +7,12 @@ use authgate_config::{
     ConfigError, EXTRA_ROUTE_PERMISSIONS, HTTP_API_SIMPLE_RESPONSES, ROUTE_PERMISSIONS,
     TRUSTED_ISSUERS, TokenSettings,
 };
-use authgate_keys::KeyRing;
+use authgate_keys::RingVerifier;
 use authgate_oidc::{FetchPolicy, OidcError, OutsideIssuers, check_not_own, parse_trusted_issuers};
 use authgate_runtime::{Backend, Env, EventHandler, InitError};
 use authgate_token::outside::{outside_authorizer_context, unverified_issuer};
-use authgate_token::{
-    AccessClaims, Holder, KeySet, Validation, VerifyError, authorizer_context_encoded, now_unix,
-    verify_own_encoded,
-};
-use authgate_users::{ClientState, ClientStore, Denied, SessionStore, StoreError, now_ms};
+use authgate_token::{VerifyError, authorizer_context_encoded, now_unix};
+use authgate_users::{Denied, StoreError, TokenChecks, holder_may_act, now_ms};
 use lambda_runtime::Diagnostic;
 
 use crate::event::{AuthorizerEvent, Event, EventKind, bearer_token};
@@ -50,14 +47,10 @@ pub enum Refusal {
     Token(#[from] VerifyError),
     #[error("method ARN is not an execute-api ARN")]
     BadMethodArn,
-    #[error("token's sid or sub is not an authgate id")]
+    #[error("token's sid, sub or client_id is not an authgate id")]
     NotOurSubject,
-    #[error("token's session may not act: {0}")]
+    #[error("token's holder may not act: {0}")]
     SessionEnded(#[from] Denied),
-    #[error("token's client is disabled")]
-    ClientDisabled,
-    #[error("token's client no longer exists")]
-    UnknownClient,
     #[error("session check failed: {0}")]
     SessionCheck(String),
     #[error("outside token rejected: {0}")]
@@ -85,10 +78,8 @@ impl From<StoreError> for Refusal {
 
 /// The authorizer: what authgate's tokens must say, and the ring whose current keys check them.
 pub struct Authorizer {
-    validation: Validation,
-    sessions: Arc<dyn SessionStore>,
-    clients: Arc<dyn ClientStore>,
-    ring: Arc<KeyRing>,
+    verifier: RingVerifier,
+    checks: Arc<dyn TokenChecks>,
     outside: OutsideIssuers,
     routes: ApiRules,
     simple_responses: bool,
@@ -116,14 +107,11 @@ pub async fn build<B: Backend + ?Sized>(env: &Env, backend: &B) -> Result<Author
     ApiRules::parse(&own, "").map_err(invalid(ROUTE_PERMISSIONS.name))?;
     let routes = ApiRules::parse(&own, &extra).map_err(invalid(EXTRA_ROUTE_PERMISSIONS.name))?;
     let simple_responses = env.flag(&HTTP_API_SIMPLE_RESPONSES)?;
-    let sessions = backend.sessions(env)?;
-    let clients = backend.clients(env)?;
+    let checks = backend.token_checks(env)?;
     let ring = backend.verifying_keys(env).await?;
     Ok(Authorizer {
-        validation: tokens.validation(),
-        sessions,
-        clients,
-        ring,
+        verifier: RingVerifier::new(tokens.validation(), ring),
+        checks,
         outside,
         routes,
         simple_responses,
@@ -131,43 +119,6 @@ pub async fn build<B: Backend + ?Sized>(env: &Env, backend: &B) -> Result<Author
 }
 
 impl Authorizer {
-    /// Verifies with the ring's keys, reloaded when they are old and (rate-limited) when a token
-    /// names an unknown `kid`: a rotation needs no redeploy, and a retired key stops being trusted.
-    async fn verify(&self, token: &str) -> Result<(AccessClaims, String), Refusal> {
-        let ring = &self.ring;
-        let verify =
-            |keys: Arc<KeySet>| verify_own_encoded(&keys, &self.validation, token, now_unix());
-        match verify(ring.fresh().await) {
-            Err(VerifyError::UnknownKid) if ring.reload_if_due().await => {
-                Ok(verify(ring.current())?)
-            }
-            result => Ok(result?),
-        }
-    }
-
-    /// Checks that the token's holder may still act: a user's session lives and the user is
-    /// enabled (one read), or the client exists and is enabled (one read). A client's token
-    /// grants only the scopes the client still has, so the client is returned.
-    async fn holder_may_act(&self, claims: &AccessClaims) -> Result<Option<ClientState>, Refusal> {
-        match claims.holder() {
-            Holder::User { session } => {
-                let (Ok(sid), Ok(user)) = (session.parse(), claims.sub.parse()) else {
-                    return Err(Refusal::NotOurSubject);
-                };
-                self.sessions.state(sid, user).await?.may_act(now_ms())?;
-                Ok(None)
-            }
-            Holder::Client { client_id } => {
-                let id = client_id.parse().map_err(|_| Refusal::NotOurSubject)?;
-                match self.clients.client_state(id).await? {
-                    Some(client) if !client.disabled => Ok(Some(client)),
-                    Some(_) => Err(Refusal::ClientDisabled),
-                    None => Err(Refusal::UnknownClient),
-                }
-            }
-        }
-    }
-
     /// Decides an event of any kind and answers it in that kind's shape, with the reason when
     /// refused: the one decision path.
     pub async fn decide(&self, event: Event) -> Result<Answer, Refusal> {
@@ -212,8 +163,9 @@ impl Authorizer {
                 outside_authorizer_context(&claims),
             ));
         }
-        let (claims, encoded) = self.verify(token).await?;
-        let client = self.holder_may_act(&claims).await?;
+        let (claims, encoded) = self.verifier.verify_encoded(token, now_unix()).await?;
+        let holder = authgate_http::token_holder(&claims).ok_or(Refusal::NotOurSubject)?;
+        let client = holder_may_act(self.checks.as_ref(), holder, &claims.jti, now_ms()).await??;
         let granted = |p: &str| {
             !p.is_empty()
                 && claims.scope.split(' ').any(|s| s == p)

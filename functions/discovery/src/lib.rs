@@ -1,14 +1,18 @@
-//! `GET /.well-known/jwks.json` and `GET /.well-known/openid-configuration`: what another service
-//! needs to verify authgate's tokens without sharing a secret.
+//! `GET /.well-known/jwks.json`, `GET /.well-known/openid-configuration` and
+//! `GET /.well-known/oauth-authorization-server` (RFC 8414): what another service needs to
+//! verify authgate's tokens without sharing a secret, and what an OAuth client needs to find the
+//! token, revocation and introspection endpoints.
 //!
 //! The JWK Set holds the public keys of `AWSCURRENT` and `AWSPREVIOUS` (so tokens signed before a
 //! rotation still verify elsewhere); with HS256 it is empty, since a symmetric key is never
-//! published. The discovery document names the issuer, the JWKS URL and the signing algorithm, in
-//! the shape OIDC clients and API Gateway HTTP APIs' JWT authorizers read.
+//! published. Both metadata documents are the same: the issuer, the JWKS URL, the signing
+//! algorithm and the endpoints with what they take (RFC 8414 §2), in the shape OIDC clients, OAuth
+//! libraries and API Gateway HTTP APIs' JWT authorizers read.
 
 use std::sync::Arc;
 
-use authgate_config::TokenSettings;
+use authgate_config::{AuthzSettings, TokenSettings};
+use authgate_http::oauth::{CLIENT_AUTH_METHODS, GRANT_TYPES, TOKEN_AUTH_METHODS};
 use authgate_http::{HttpHandler, json_response};
 use authgate_keys::KeyRing;
 use authgate_runtime::{Backend, Env, InitError};
@@ -22,6 +26,7 @@ use serde_json::json;
 pub struct Discovery {
     keys: Arc<KeyRing>,
     issuer: String,
+    scopes: Vec<String>,
 }
 
 /// The API's base URL as the client reached it: https, which API Gateway's endpoints always are,
@@ -85,6 +90,11 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Discovery, InitEr
     Ok(Discovery {
         keys: backend.verifying_keys(env).await?,
         issuer: TokenSettings::from_env(env)?.issuer,
+        scopes: AuthzSettings::from_env(env)?
+            .roles
+            .all_permissions()
+            .into_iter()
+            .collect(),
     })
 }
 
@@ -92,23 +102,30 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Discovery, InitEr
 impl HttpHandler for Discovery {
     async fn handle(&self, request: Request) -> Response<Body> {
         let keys = self.keys.fresh().await;
-        let is_config = match request.request_context_ref() {
+        let route = match request.request_context_ref() {
             Some(RequestContext::ApiGatewayV1(context)) => {
-                context.resource_path.as_deref() == Some("/.well-known/openid-configuration")
+                context.resource_path.clone().unwrap_or_default()
             }
-            _ => request.uri().path().ends_with("/openid-configuration"),
+            _ => request.uri().path().to_owned(),
         };
-        let body = if is_config {
+        let is_metadata = route.ends_with("/openid-configuration")
+            || route.ends_with("/oauth-authorization-server");
+        let body = if is_metadata {
             let base = base_url(&request);
             json!({
                 "issuer": self.issuer,
                 "jwks_uri": format!("{base}/.well-known/jwks.json"),
-                "token_endpoint": format!("{base}/auth/login"),
-                "grant_types_supported": ["password", "refresh_token"],
+                "token_endpoint": format!("{base}/oauth2/token"),
+                "revocation_endpoint": format!("{base}/oauth2/revoke"),
+                "introspection_endpoint": format!("{base}/oauth2/introspect"),
+                "grant_types_supported": GRANT_TYPES,
                 "response_types_supported": ["token"],
                 "subject_types_supported": ["public"],
+                "scopes_supported": self.scopes,
                 "id_token_signing_alg_values_supported": algorithms(&keys),
-                "token_endpoint_auth_methods_supported": ["none"],
+                "token_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
+                "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+                "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
             })
         } else {
             keys.public_jwks()

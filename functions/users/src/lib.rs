@@ -3,11 +3,12 @@
 //!
 //! The gateway decides first (`ROUTE_PERMISSIONS` in template.yaml: `users:read` to read,
 //! `users:write` to change); this function decides again at the top of each request from the
-//! caller's roles as stored now, not as its token says, so a demoted administrator's token stops
-//! here at once. Beyond that:
+//! caller as stored now ([`Callers`]: a user's current roles, or a client's current scopes, for
+//! a backend that administers users with its own token), not as its token says, so a demoted
+//! administrator's token stops here at once. Beyond that:
 //! - roles and custom claims (what a user's tokens grant) change only with `users:roles`;
 //! - a caller manages only users whose administration permissions it holds itself
-//!   (`RoleMap::may_manage`), so a support role cannot take over an administrator's account;
+//!   ([`Callers::may_manage`]), so a support role cannot take over an administrator's account;
 //! - nobody changes their own roles or claims, disables or deletes themselves: another
 //!   administrator must, so administration can never lock itself out or promote itself.
 //!
@@ -17,13 +18,14 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use authgate_accounts::{AccountMail, CredentialsError, NewPasswords, change_user};
-use authgate_config::AuthzSettings;
-use authgate_http::{ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response};
+use authgate_accounts::{
+    AccountMail, Caller, CallerError, Callers, CredentialsError, NewPasswords, change_user,
+};
+use authgate_http::{ApiError, ClaimsError, Endpoint, body, json_response};
 use authgate_runtime::{AccountStore, Backend, Env, InitError};
 use authgate_users::{
-    AuthzError, CustomClaims, Denied, HashError, PasswordHasher, RoleMap, StoreError, TokenPurpose,
-    USERS_READ, USERS_ROLES, USERS_WRITE, User, UserChanges, UserId, parse_roles, user_may_act,
+    AuthzError, CustomClaims, Denied, HashError, PasswordHasher, StoreError, TokenPurpose,
+    USERS_READ, USERS_ROLES, USERS_WRITE, User, UserChanges, UserId, parse_roles,
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
@@ -104,6 +106,17 @@ pub enum UsersError {
     Store(#[source] StoreError),
 }
 
+impl From<CallerError> for UsersError {
+    fn from(err: CallerError) -> Self {
+        match err {
+            CallerError::Claims(e) => Self::Claims(e),
+            CallerError::Denied(denied) => Self::CallerDenied(denied),
+            CallerError::NotPermitted(permission) => Self::NotPermitted(permission),
+            CallerError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<StoreError> for UsersError {
     fn from(err: StoreError) -> Self {
         match err {
@@ -141,7 +154,7 @@ impl From<UsersError> for ApiError {
 pub struct Users {
     store: Arc<dyn AccountStore>,
     hasher: PasswordHasher,
-    roles: RoleMap,
+    callers: Callers,
     passwords: NewPasswords,
     mail: AccountMail,
 }
@@ -152,7 +165,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Users, InitError>
     Ok(Users {
         store: backend.store(env)?,
         hasher: PasswordHasher::new(),
-        roles: AuthzSettings::from_env(env)?.roles,
+        callers: Callers::build(env, backend)?,
         passwords: NewPasswords::build(env)?,
         mail: AccountMail::build(env, backend)?,
     })
@@ -170,20 +183,20 @@ impl Endpoint for Users {
         let method = request.method().clone();
         match (resource.as_deref(), method) {
             (Some("/users"), Method::GET) => {
-                self.caller(&request, USERS_READ).await?;
+                self.callers.require(&request, USERS_READ).await?;
                 self.list(&request).await
             }
             (Some("/users/{id}"), Method::GET) => {
-                self.caller(&request, USERS_READ).await?;
+                self.callers.require(&request, USERS_READ).await?;
                 let user = self.find(&request).await?;
                 Ok(json_response(StatusCode::OK, &AdminView::from(user)))
             }
             (Some("/users/{id}"), Method::PATCH) => {
-                let caller = self.caller(&request, USERS_WRITE).await?;
+                let caller = self.callers.require(&request, USERS_WRITE).await?;
                 self.patch(&request, &caller).await
             }
             (Some("/users/{id}"), Method::DELETE) => {
-                let caller = self.caller(&request, USERS_WRITE).await?;
+                let caller = self.callers.require(&request, USERS_WRITE).await?;
                 self.delete(&request, &caller).await
             }
             _ => Err(ApiError::MethodNotAllowed("Method Not Allowed".into()).into()),
@@ -229,59 +242,35 @@ impl Users {
             .ok_or(UsersError::NotFound)
     }
 
-    /// The caller as stored now, if it may act and its current roles grant `permission`: the
-    /// check at the top of every request. Administrators are authgate users, so an outside
-    /// issuer's token, whatever its scopes, manages no one here.
-    async fn caller(
-        &self,
-        request: &Request,
-        permission: &'static str,
-    ) -> Result<User, UsersError> {
-        let claims = request.user_claims()?;
-        let id: UserId = claims
-            .user()
-            .parse()
-            .map_err(|_| UsersError::CallerDenied(Denied::UnknownUser))?;
-        let caller = user_may_act(self.store.get_by_id(id).await?)?;
-        self.require(&caller, permission)?;
-        Ok(caller)
-    }
-
-    /// `Ok` if `caller`'s current roles grant `permission`.
-    fn require(&self, caller: &User, permission: &'static str) -> Result<(), UsersError> {
-        if self.roles.permissions(&caller.roles).contains(permission) {
-            Ok(())
-        } else {
-            tracing::warn!(user_id = %caller.id, permission, "administration refused: permission not held");
-            Err(UsersError::NotPermitted(permission))
-        }
-    }
-
     /// The user the request names, if `caller` may manage them.
-    async fn managed(&self, request: &Request, caller: &User) -> Result<User, UsersError> {
+    async fn managed(&self, request: &Request, caller: &Caller) -> Result<User, UsersError> {
         let user = self.find(request).await?;
-        if !self.roles.may_manage(&caller.roles, &user.roles) {
-            tracing::warn!(user_id = %caller.id, target = %user.id, "administration refused: the target holds administration permissions the caller does not");
+        if !self.callers.may_manage(caller, &user) {
+            tracing::warn!(caller = %caller.id(), target = %user.id, "administration refused: the target holds administration permissions the caller does not");
             return Err(UsersError::NotPermitted("the target's permissions"));
         }
         Ok(user)
     }
 
-    async fn patch(&self, request: &Request, caller: &User) -> Result<Response<Body>, UsersError> {
+    async fn patch(
+        &self,
+        request: &Request,
+        caller: &Caller,
+    ) -> Result<Response<Body>, UsersError> {
         body::require_media_type(request, false)?;
         let patch: Patch = body::json(request)?;
         let user = self.managed(request, caller).await?;
         let roles = patch.roles.map(parse_roles).transpose()?;
         if let Some(roles) = &roles {
-            self.roles.check(roles)?;
+            self.callers.roles().check(roles)?;
         }
         let claims = patch.claims.map(CustomClaims::parse).transpose()?;
         let grants_change = roles.as_ref().is_some_and(|r| *r != user.roles)
             || claims.as_ref().is_some_and(|c| *c != user.claims);
         if grants_change {
-            self.require(caller, USERS_ROLES)?;
+            self.callers.check(caller, USERS_ROLES)?;
         }
-        if caller.id == user.id {
+        if caller.is_user(user.id) {
             if grants_change {
                 return Err(UsersError::LockOut(
                     "You cannot change your own roles or claims; another administrator must",
@@ -320,9 +309,13 @@ impl Users {
         ))
     }
 
-    async fn delete(&self, request: &Request, caller: &User) -> Result<Response<Body>, UsersError> {
+    async fn delete(
+        &self,
+        request: &Request,
+        caller: &Caller,
+    ) -> Result<Response<Body>, UsersError> {
         let user = self.managed(request, caller).await?;
-        if caller.id == user.id {
+        if caller.is_user(user.id) {
             return Err(UsersError::LockOut(
                 "You cannot delete yourself; another administrator must",
             ));

@@ -18,10 +18,12 @@ use authgate_token::{IssuedToken, SignError, Subject, TokenIssuer};
 use authgate_users::{RefreshToken, RoleMap, Session, StoreError, User, now_ms};
 
 mod account_mail;
+mod callers;
 mod clients;
 mod passwords;
 mod sign_in;
 pub use account_mail::{AccountMail, MAIL_REQUEST_DURATION, RedeemError};
+pub use callers::{Caller, CallerError, Callers};
 pub use clients::{ClientAuth, ClientAuthError, ClientTokenError, ClientTokens};
 pub use passwords::{CredentialsError, NewCredentials, NewPasswords};
 pub use sign_in::{PasswordSignIn, RefreshFailure, SessionRefresh, SignInError};

@@ -61,6 +61,7 @@ const TABLE_READERS: &[&str] = &[
     "MeFunction",
     "UsersFunction",
     "RecoveryFunction",
+    "OAuthFunction",
     "AuthorizerFunction",
 ];
 
@@ -176,7 +177,7 @@ settings! {
         "The DynamoDB users table";
     /// The signing secret's name or ARN.
     SIGNING_KEY_SECRET_ID: None, None, "", Bounds::Text,
-        Scope::Only(&["LoginFunction", "RefreshFunction", "AuthorizerFunction"]),
+        Scope::Only(&["LoginFunction", "RefreshFunction", "OAuthFunction", "AuthorizerFunction"]),
         "The signing key's secret";
     /// The secret the rotation function publishes the public keys in (a JWK Set): what verifiers
     /// of asymmetric tokens read instead of the signing secret.

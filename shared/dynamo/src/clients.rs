@@ -13,7 +13,10 @@ use authgate_users::{
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::{DynamoUserStore, Item, PARTITION_KEY, dynamo, get_bool, get_id, get_n, get_s, n, s};
+use crate::{
+    DynamoUserStore, Item, KIND_REVOKED, PARTITION_KEY, dynamo, get_bool, get_id, get_n, get_s, n,
+    revoked_key, s,
+};
 
 const KIND_CLIENT: &str = "client";
 
@@ -130,6 +133,39 @@ where
     matches!(err, SdkError::ServiceError(e) if e.err().code() == Some("ConditionalCheckFailedException"))
 }
 
+impl DynamoUserStore {
+    /// A client token's check: the client and the token's revocation in one `BatchGetItem`
+    /// projected onto [`CLIENT_CHECK_ATTRIBUTES`], as the authorizer's IAM policy allows.
+    pub(crate) async fn read_client_token(
+        &self,
+        id: ClientId,
+        jti: &str,
+    ) -> Result<Option<ClientState>, StoreError> {
+        let items = self
+            .projected_reads(
+                &[client_key(id), revoked_key(jti)],
+                &CLIENT_CHECK_ATTRIBUTES,
+            )
+            .await?;
+        let mut client = None;
+        let mut token_revoked = false;
+        for item in &items {
+            match get_s(item, "kind")? {
+                KIND_CLIENT => {
+                    client = Some((get_bool(item, "disabled"), scopes_of(item)?));
+                }
+                KIND_REVOKED => token_revoked = true,
+                _ => {}
+            }
+        }
+        Ok(client.map(|(disabled, scopes)| ClientState {
+            disabled,
+            scopes,
+            token_revoked,
+        }))
+    }
+}
+
 #[async_trait]
 impl ClientStore for DynamoUserStore {
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
@@ -160,24 +196,6 @@ impl ClientStore for DynamoUserStore {
             .await
             .map_err(dynamo)?;
         output.item().map(client_from_item).transpose()
-    }
-
-    /// One `BatchGetItem` projected onto [`CLIENT_CHECK_ATTRIBUTES`], as the authorizer's IAM
-    /// policy allows.
-    async fn client_state(&self, id: ClientId) -> Result<Option<ClientState>, StoreError> {
-        let items = self
-            .projected_reads(&[client_key(id)], &CLIENT_CHECK_ATTRIBUTES)
-            .await?;
-        items
-            .iter()
-            .find(|item| get_s(item, "kind").is_ok_and(|kind| kind == KIND_CLIENT))
-            .map(|item| {
-                Ok(ClientState {
-                    disabled: get_bool(item, "disabled"),
-                    scopes: scopes_of(item)?,
-                })
-            })
-            .transpose()
     }
 
     async fn clients(&self, limit: usize, cursor: Option<&str>) -> Result<ClientPage, StoreError> {

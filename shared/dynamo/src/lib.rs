@@ -40,6 +40,14 @@ pub const PARTITION_KEY: &str = "pk";
 /// The attribute DynamoDB's TTL deletes expired items by (refresh tokens use it).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
+/// The kind of a revoked access token's item.
+pub(crate) const KIND_REVOKED: &str = "revoked";
+
+/// The key of the item that says the access token `jti` was revoked.
+pub(crate) fn revoked_key(jti: &str) -> String {
+    format!("revoked#{jti}")
+}
+
 const KIND_USER: &str = "user";
 const KIND_EMAIL: &str = "email";
 /// Attempts at a registration transaction that DynamoDB cancelled for a conflicting transaction.

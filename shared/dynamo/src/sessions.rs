@@ -17,16 +17,17 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use authgate_users::UserStore;
 use authgate_users::{
-    RefreshError, RefreshRecord, Rotated, RotationDecision, RotationPolicy, Session, SessionId,
-    SessionState, SessionStore, StoreError, TokenHash, User, UserId, decide_rotation,
+    ClientId, ClientState, RefreshError, RefreshRecord, Rotated, RotationDecision, RotationPolicy,
+    Session, SessionId, SessionState, SessionStore, StoreError, TokenChecks, TokenHash, User,
+    UserId, decide_rotation,
 };
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update,
 };
 
 use crate::{
-    CUT_OFF, Condition, DynamoUserStore, PARTITION_KEY, TTL_ATTRIBUTE, backend, cut_off, dynamo,
-    failed_condition, get_bool, get_id, get_n, get_s, n, s, user_key,
+    CUT_OFF, Condition, DynamoUserStore, KIND_REVOKED, PARTITION_KEY, TTL_ATTRIBUTE, backend,
+    cut_off, dynamo, failed_condition, get_bool, get_id, get_n, get_s, n, revoked_key, s, user_key,
 };
 
 /// Every attribute the session check reads, from the session and the user item. The authorizer's
@@ -168,20 +169,22 @@ impl DynamoUserStore {
     }
 
     /// The session and user facts, strongly consistent, in one `BatchGetItem` projected onto the
-    /// attributes the decisions read; with the session's refresh head when `with_head`.
+    /// attributes the decisions read; with the session's refresh head when `with_head`, and
+    /// whether the access token `token` was revoked when one is named.
     async fn read_state(
         &self,
         session: SessionId,
         user: UserId,
         with_head: bool,
+        token: Option<&str>,
     ) -> Result<SessionState, StoreError> {
         let mut attributes = SESSION_CHECK_ATTRIBUTES.to_vec();
         if with_head {
             attributes.push(HEAD_ATTRIBUTE);
         }
-        let items = self
-            .projected_reads(&[session_key(session), user_key(user)], &attributes)
-            .await?;
+        let mut keys = vec![session_key(session), user_key(user)];
+        keys.extend(token.map(revoked_key));
+        let items = self.projected_reads(&keys, &attributes).await?;
         let mut state = SessionState::default();
         for item in &items {
             match get_s(item, "kind")? {
@@ -199,6 +202,7 @@ impl DynamoUserStore {
                     state.user_disabled = Some(get_bool(item, "disabled"));
                     state.sessions_valid_after_ms = cut_off(item)?;
                 }
+                KIND_REVOKED => state.token_revoked = true,
                 _ => {}
             }
         }
@@ -215,7 +219,7 @@ impl DynamoUserStore {
     ) -> Result<Option<Rotated>, RefreshError> {
         let record = self.read_refresh(presented).await?;
         let state = match &record {
-            Some(r) => self.read_state(r.session, r.user_id, true).await?,
+            Some(r) => self.read_state(r.session, r.user_id, true, None).await?,
             None => SessionState::default(),
         };
         let rotated = match decide_rotation(presented, record.as_ref(), &state, now_ms, policy) {
@@ -413,6 +417,53 @@ impl SessionStore for DynamoUserStore {
     /// One strongly consistent `BatchGetItem` of the session and the user, projected onto what
     /// the decision reads: the read the authorizer pays per uncached call.
     async fn state(&self, session: SessionId, user: UserId) -> Result<SessionState, StoreError> {
-        self.read_state(session, user, false).await
+        self.read_state(session, user, false, None).await
+    }
+
+    async fn refresh_record(&self, token: &TokenHash) -> Result<Option<RefreshRecord>, StoreError> {
+        self.read_refresh(token).await
+    }
+}
+
+/// Revoked access tokens are `revoked#<jti>` items of kind `revoked`, which DynamoDB's TTL
+/// deletes once the token has expired; the checks read them in the same `BatchGetItem` as the
+/// token's session and user, or its client.
+#[async_trait]
+impl TokenChecks for DynamoUserStore {
+    async fn revoke_access_token(&self, jti: &str, expires_at_ms: i64) -> Result<(), StoreError> {
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .item(PARTITION_KEY, s(revoked_key(jti)))
+            .item("kind", s(KIND_REVOKED))
+            .item(TTL_ATTRIBUTE, n(expires_at_ms / 1000 + 1))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    async fn access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let items = self
+            .projected_reads(&[revoked_key(jti)], &[PARTITION_KEY, "kind"])
+            .await?;
+        Ok(!items.is_empty())
+    }
+
+    async fn user_token(
+        &self,
+        session: SessionId,
+        user: UserId,
+        jti: &str,
+    ) -> Result<SessionState, StoreError> {
+        self.read_state(session, user, false, Some(jti)).await
+    }
+
+    async fn client_token(
+        &self,
+        client: ClientId,
+        jti: &str,
+    ) -> Result<Option<ClientState>, StoreError> {
+        self.read_client_token(client, jti).await
     }
 }

@@ -39,6 +39,8 @@ const COUNTERS: TableDefinition<&str, i64> = TableDefinition::new("throttle_coun
 const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("action_tokens");
 /// OAuth clients, by id.
 const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("clients");
+/// Revoked access tokens by `jti`, with when they expire (ms).
+const REVOKED: TableDefinition<&str, i64> = TableDefinition::new("revoked_access_tokens");
 
 /// The stored form of a user.
 #[derive(Serialize, Deserialize)]
@@ -156,6 +158,7 @@ impl EmbeddedUserStore {
         txn.open_table(COUNTERS).map_err(backend)?;
         txn.open_table(ACTIONS).map_err(backend)?;
         txn.open_table(CLIENTS).map_err(backend)?;
+        txn.open_table(REVOKED).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(Self { db: Arc::new(db) })
     }

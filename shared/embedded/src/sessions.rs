@@ -1,5 +1,5 @@
 //! `SessionStore` in the redb file: every operation is one redb transaction, so the rotation rules
-//! of `decide_rotation` apply atomically.
+//! of `decide_rotation` apply atomically. Revoked access tokens live beside sessions.
 
 use async_trait::async_trait;
 use authgate_users::{
@@ -7,11 +7,12 @@ use authgate_users::{
     SessionState, SessionStore, StoreError, TokenHash, User, UserId, decide_rotation, may_start,
     raised_cut_off,
 };
-use redb::{ReadableTable, Table};
+use redb::{ReadableDatabase, ReadableTable, Table};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    EmbeddedUserStore, HEADS, REFRESH, SESSIONS, USERS, VALID_AFTER, backend, decode, user_in,
+    EmbeddedUserStore, HEADS, REFRESH, REVOKED, SESSIONS, USERS, VALID_AFTER, backend, decode,
+    user_in,
 };
 
 #[derive(Serialize, Deserialize)]
@@ -86,6 +87,7 @@ fn state_in(
             .map_err(backend)?
             .map_or(0, |v| v.value()),
         refresh_head: None,
+        token_revoked: false,
     })
 }
 
@@ -266,6 +268,45 @@ impl SessionStore for EmbeddedUserStore {
                 session,
                 user,
             )
+        })
+        .await
+    }
+
+    async fn refresh_record(&self, token: &TokenHash) -> Result<Option<RefreshRecord>, StoreError> {
+        let token = token.clone();
+        self.blocking(move |db| {
+            let txn = redb::ReadableDatabase::begin_read(db).map_err(backend)?;
+            let refresh = txn.open_table(REFRESH).map_err(backend)?;
+            match refresh.get(token.as_str()).map_err(backend)? {
+                Some(bytes) => Ok(Some(parse(bytes.value(), "refresh token")?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl authgate_users::TokenChecks for EmbeddedUserStore {
+    async fn revoke_access_token(&self, jti: &str, expires_at_ms: i64) -> Result<(), StoreError> {
+        let jti = jti.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(backend)?;
+            {
+                let mut table = txn.open_table(REVOKED).map_err(backend)?;
+                table.insert(jti.as_str(), expires_at_ms).map_err(backend)?;
+            }
+            txn.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let jti = jti.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let table = txn.open_table(REVOKED).map_err(backend)?;
+            Ok(table.get(jti.as_str()).map_err(backend)?.is_some())
         })
         .await
     }

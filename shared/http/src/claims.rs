@@ -204,6 +204,15 @@ impl RequestClaimsExt for Request {
     }
 }
 
+/// Who holds one of authgate's verified tokens, in the store's ids; `None` when its `sid`,
+/// `sub` or `client_id` is not one.
+pub fn token_holder(claims: &AccessClaims) -> Option<authgate_users::TokenHolder> {
+    match claims.holder() {
+        Holder::User { session } => authgate_users::TokenHolder::user(session, &claims.sub),
+        Holder::Client { client_id } => authgate_users::TokenHolder::client(client_id),
+    }
+}
+
 /// A signed-in user's verified claims: `sid` and `email` are there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserClaims(AccessClaims);

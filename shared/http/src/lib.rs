@@ -15,7 +15,7 @@ mod token;
 
 pub use claims::{
     ClaimsError, ClaimsLeeway, NOT_ENOUGH_PERMISSIONS, OWN_TOKENS_ONLY, RequestClaimsExt,
-    USERS_ONLY, UserClaims, Verifier, with_claims, with_outside_claims,
+    USERS_ONLY, UserClaims, Verifier, token_holder, with_claims, with_outside_claims,
 };
 pub use error::{
     ApiError, SERVICE_UNAVAILABLE, UNAVAILABLE_RETRY_AFTER_SECS, error_chain, json_response,

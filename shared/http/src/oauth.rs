@@ -7,6 +7,14 @@ use lambda_http::Body;
 use lambda_http::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
+/// The grant types the token endpoint takes, as metadata lists them (RFC 8414 §2).
+pub const GRANT_TYPES: [&str; 3] = ["client_credentials", "password", "refresh_token"];
+/// How clients authenticate at the token endpoint (RFC 8414 §2): with a secret (RFC 6749
+/// §2.3.1), or as a public client for the password and refresh-token grants.
+pub const TOKEN_AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
+/// How clients authenticate at the revocation and introspection endpoints.
+pub const CLIENT_AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
 /// The error codes of RFC 6749 §5.2 (and §4.1.2.1's `server_error` and
 /// `temporarily_unavailable`, which token endpoints answer too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -284,4 +284,4 @@ impl KeySource for PublishedKeySource {
 mod file;
 mod ring;
 pub use file::KeyFile;
-pub use ring::{KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE, KeyRing, RingIssuer};
+pub use ring::{KEY_RELOAD_MIN_INTERVAL, KEYS_MAX_AGE, KeyRing, RingIssuer, RingVerifier};

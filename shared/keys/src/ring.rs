@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use authgate_token::{KeySet, SignError, TokenIssuer};
+use authgate_token::{
+    AccessClaims, KeySet, SignError, TokenIssuer, Validation, VerifyError, verify_own_encoded,
+};
 
 use crate::{KeySource, KeySourceError};
 
@@ -244,6 +246,44 @@ impl RingIssuer {
     /// The issuer to sign with now.
     pub async fn current(&self) -> Result<TokenIssuer, SignError> {
         self.issuer.with_keys(self.ring.fresh().await)
+    }
+}
+
+/// Verifies authgate's own access tokens with a [`KeyRing`]'s keys, reloaded when they are old
+/// and (rate-limited) when a token names an unknown `kid`: a rotation needs no redeploy, and a
+/// retired key stops being trusted. The one verification the authorizer and the OAuth
+/// endpoints (revocation, introspection) share.
+pub struct RingVerifier {
+    validation: Validation,
+    ring: Arc<KeyRing>,
+}
+
+impl RingVerifier {
+    /// Verifies tokens as `validation` says, with `ring`'s keys.
+    pub fn new(validation: Validation, ring: Arc<KeyRing>) -> Self {
+        Self { validation, ring }
+    }
+
+    /// The claims of `token` as of `now`, and their JSON as the token carried them.
+    pub async fn verify_encoded(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<(AccessClaims, String), VerifyError> {
+        let verify = |keys: Arc<KeySet>| verify_own_encoded(&keys, &self.validation, token, now);
+        match verify(self.ring.fresh().await) {
+            Err(VerifyError::UnknownKid) if self.ring.reload_if_due().await => {
+                verify(self.ring.current())
+            }
+            result => result,
+        }
+    }
+
+    /// The claims of `token` as of `now`.
+    pub async fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, VerifyError> {
+        self.verify_encoded(token, now)
+            .await
+            .map(|(claims, _)| claims)
     }
 }
 

@@ -30,7 +30,9 @@ pub use authgate_mail::{Mail, MailError, Mailer, RecordingMailer, SesMailer};
 mod logging;
 use authgate_oidc::OidcError;
 use authgate_token::SignError;
-use authgate_users::{ActionTokenStore, ClientStore, SessionStore, ThrottleStore, UserStore};
+use authgate_users::{
+    ActionTokenStore, ClientStore, SessionStore, ThrottleStore, TokenChecks, UserStore,
+};
 pub use logging::{LOG_UPTIME, init_logging};
 
 pub use authgate_config::Env;
@@ -39,11 +41,18 @@ pub use aws_config::SdkConfig;
 /// A store of users, their sessions, the throttles' counters, the one-time tokens and the OAuth
 /// clients (every backend implements all five on the same data).
 pub trait AccountStore:
-    UserStore + SessionStore + ThrottleStore + ActionTokenStore + ClientStore
+    UserStore + SessionStore + ThrottleStore + ActionTokenStore + ClientStore + TokenChecks
 {
 }
-impl<T: UserStore + SessionStore + ThrottleStore + ActionTokenStore + ClientStore + ?Sized>
-    AccountStore for T
+impl<
+    T: UserStore
+        + SessionStore
+        + ThrottleStore
+        + ActionTokenStore
+        + ClientStore
+        + TokenChecks
+        + ?Sized,
+> AccountStore for T
 {
 }
 
@@ -69,15 +78,11 @@ pub enum InitError {
 pub trait Backend: Send + Sync {
     /// The user and session store.
     fn store(&self, env: &Env) -> Result<Arc<dyn AccountStore>, InitError>;
-    /// The same store, seen only as sessions: for a function that only asks whether a session
-    /// lives (the authorizer). A backend whose store is built here overrides it, so that such a
-    /// function's binary links only the reads it asks for, not every operation of the store.
-    fn sessions(&self, env: &Env) -> Result<Arc<dyn SessionStore>, InitError> {
-        Ok(self.store(env)?)
-    }
-    /// The same store, seen only as clients: for the authorizer, which reads a client token's
-    /// client. Overridden as [`Backend::sessions`] is.
-    fn clients(&self, env: &Env) -> Result<Arc<dyn ClientStore>, InitError> {
+    /// The same store, seen only as token checks: for a function that only asks whether a
+    /// token's holder may still act (the authorizer). A backend whose store is built here
+    /// overrides it, so that such a function's binary links only the reads it asks for, not
+    /// every operation of the store.
+    fn token_checks(&self, env: &Env) -> Result<Arc<dyn TokenChecks>, InitError> {
         Ok(self.store(env)?)
     }
     /// The signing and verification keys, loaded now and reloaded as they age: for the
@@ -174,11 +179,7 @@ impl Backend for AwsBackend {
         Ok(Arc::new(self.dynamo(env)?))
     }
 
-    fn sessions(&self, env: &Env) -> Result<Arc<dyn SessionStore>, InitError> {
-        Ok(Arc::new(self.dynamo(env)?))
-    }
-
-    fn clients(&self, env: &Env) -> Result<Arc<dyn ClientStore>, InitError> {
+    fn token_checks(&self, env: &Env) -> Result<Arc<dyn TokenChecks>, InitError> {
         Ok(Arc::new(self.dynamo(env)?))
     }
 
@@ -213,6 +214,46 @@ impl Backend for AwsBackend {
 async fn ring(source: impl KeySource + 'static) -> Result<Arc<KeyRing>, InitError> {
     let ring = KeyRing::load(Arc::new(source), KEYS_MAX_AGE, KEY_RELOAD_MIN_INTERVAL).await?;
     Ok(Arc::new(ring))
+}
+
+/// `backend` with its signing keys loaded once: a function that builds several services, each
+/// asking for the keys, reads the signing secret once at a cold start, not once per service.
+pub struct KeysOnce<'a> {
+    backend: &'a dyn Backend,
+    keys: Arc<KeyRing>,
+}
+
+impl<'a> KeysOnce<'a> {
+    /// Loads `backend`'s signing keys for `env`.
+    pub async fn load(env: &Env, backend: &'a dyn Backend) -> Result<Self, InitError> {
+        Ok(Self {
+            keys: backend.keys(env).await?,
+            backend,
+        })
+    }
+}
+
+#[async_trait]
+impl Backend for KeysOnce<'_> {
+    fn store(&self, env: &Env) -> Result<Arc<dyn AccountStore>, InitError> {
+        self.backend.store(env)
+    }
+
+    fn token_checks(&self, env: &Env) -> Result<Arc<dyn TokenChecks>, InitError> {
+        self.backend.token_checks(env)
+    }
+
+    async fn keys(&self, _: &Env) -> Result<Arc<KeyRing>, InitError> {
+        Ok(Arc::clone(&self.keys))
+    }
+
+    async fn verifying_keys(&self, _: &Env) -> Result<Arc<KeyRing>, InitError> {
+        Ok(Arc::clone(&self.keys))
+    }
+
+    fn mailer(&self, env: &Env) -> Result<Arc<dyn Mailer>, InitError> {
+        self.backend.mailer(env)
+    }
 }
 
 /// A store and keys already opened: what `authgate serve` and the tests build functions on.

@@ -23,6 +23,12 @@ pub enum Denied {
     LoggedOutEverywhere,
     #[error("the session has reached its absolute lifetime")]
     SessionExpired,
+    #[error("the access token was revoked")]
+    TokenRevoked,
+    #[error("no such client")]
+    UnknownClient,
+    #[error("the client is disabled")]
+    DisabledClient,
 }
 
 /// The user rule on a stored flag: `None` when there is no such user.
@@ -54,6 +60,9 @@ impl SessionState {
         if session.expires_at_ms <= now_ms {
             return Err(Denied::SessionExpired);
         }
+        if self.token_revoked {
+            return Err(Denied::TokenRevoked);
+        }
         Ok(session)
     }
 }
@@ -76,6 +85,7 @@ mod tests {
             user_disabled: Some(false),
             sessions_valid_after_ms: 0,
             refresh_head: None,
+            token_revoked: false,
         };
         (session, state)
     }
@@ -113,6 +123,11 @@ mod tests {
             ..state
         };
         assert_eq!(revoked.may_act(2000), Err(Denied::LoggedOut));
+        let token_revoked = SessionState {
+            token_revoked: true,
+            ..self::state().1
+        };
+        assert_eq!(token_revoked.may_act(2000), Err(Denied::TokenRevoked));
         assert_eq!(
             SessionState::default().may_act(2000),
             Err(Denied::UnknownUser)

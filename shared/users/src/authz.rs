@@ -19,6 +19,8 @@ pub const USERS_WRITE: &str = "users:write";
 /// Permission to change what a user's tokens grant: their roles and custom claims. Apart from
 /// `users:write`, so that a support role that resets passwords cannot hand out `admin`.
 pub const USERS_ROLES: &str = "users:roles";
+/// A client's permission to introspect any token (RFC 7662), not only its own.
+pub const TOKENS_INTROSPECT: &str = "tokens:introspect";
 /// The permissions of user administration: a caller manages only users whose administration
 /// permissions it holds itself (a support role cannot take over an administrator's account).
 pub const ADMINISTRATION_PERMISSIONS: [&str; 3] = [USERS_READ, USERS_WRITE, USERS_ROLES];
@@ -216,6 +218,11 @@ impl RoleMap {
         Ok(map)
     }
 
+    /// Every permission some role grants, sorted.
+    pub fn all_permissions(&self) -> BTreeSet<String> {
+        self.0.values().flatten().cloned().collect()
+    }
+
     /// Whether `role` is defined.
     pub fn defines(&self, role: &str) -> bool {
         self.0.contains_key(role)
@@ -242,7 +249,12 @@ impl RoleMap {
     /// Whether a caller holding `caller` roles may manage a user holding `target` roles: only if
     /// it holds every administration permission the target holds.
     pub fn may_manage(&self, caller: &BTreeSet<String>, target: &BTreeSet<String>) -> bool {
-        let mine = self.permissions(caller);
+        self.may_be_managed_with(&self.permissions(caller), target)
+    }
+
+    /// Whether a caller with the permissions `mine` (a user's roles', or a client's scopes) may
+    /// manage a user holding `target` roles: the rule of [`RoleMap::may_manage`].
+    pub fn may_be_managed_with(&self, mine: &BTreeSet<String>, target: &BTreeSet<String>) -> bool {
         self.permissions(target)
             .iter()
             .filter(|p| ADMINISTRATION_PERMISSIONS.contains(&p.as_str()))

@@ -99,11 +99,13 @@ impl Client {
 }
 
 /// What the authorizer asks of a client token's client: whether it may act, and with which
-/// scopes (a token grants only the scopes its client still has).
+/// scopes (a token grants only the scopes its client still has); and of the token, whether it
+/// was revoked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientState {
     pub disabled: bool,
     pub scopes: BTreeSet<String>,
+    pub token_revoked: bool,
 }
 
 impl From<Client> for ClientState {
@@ -111,6 +113,7 @@ impl From<Client> for ClientState {
         Self {
             disabled: client.disabled,
             scopes: client.scopes,
+            token_revoked: false,
         }
     }
 }
@@ -130,12 +133,6 @@ pub trait ClientStore: Send + Sync {
 
     /// The client with this id.
     async fn client(&self, id: ClientId) -> Result<Option<Client>, StoreError>;
-
-    /// Whether the client with this id may act, and its scopes: for a store whose read of the
-    /// whole client (secret hashes included) is more than a token check may hold.
-    async fn client_state(&self, id: ClientId) -> Result<Option<ClientState>, StoreError> {
-        Ok(self.client(id).await?.map(ClientState::from))
-    }
 
     /// At most `limit` clients after `cursor`, in id order.
     async fn clients(&self, limit: usize, cursor: Option<&str>) -> Result<ClientPage, StoreError>;

@@ -17,11 +17,13 @@ mod recovery;
 mod sessions;
 mod store;
 mod throttle;
+mod token_checks;
 
 pub use access::{Denied, user_may_act};
 pub use authz::{
     ADMIN_ROLE, ADMINISTRATION_PERMISSIONS, AuthzError, CustomClaims, MAX_CUSTOM_CLAIMS_BYTES,
-    RESERVED_CLAIMS, RoleMap, USERS_READ, USERS_ROLES, USERS_WRITE, parse_roles, parse_scopes,
+    RESERVED_CLAIMS, RoleMap, TOKENS_INTROSPECT, USERS_READ, USERS_ROLES, USERS_WRITE, parse_roles,
+    parse_scopes,
 };
 pub use clients::{
     Client, ClientId, ClientPage, ClientState, ClientStore, DEFAULT_SECRET_OVERLAP_SECS,
@@ -53,3 +55,4 @@ pub use throttle::{
     LOGIN_THROTTLED, LoginAttempt, LoginLimits, REGISTER_THROTTLED, RegisterLimits, ThrottleError,
     ThrottleKey, ThrottleStore, Throttled, WindowCap,
 };
+pub use token_checks::{TokenChecks, TokenHolder, holder_may_act};

@@ -27,6 +27,8 @@ struct Inner {
     counters: HashMap<ThrottleKey, (i64, i64)>,
     actions: HashMap<TokenHash, ActionRecord>,
     clients: BTreeMap<ClientId, Client>,
+    /// Revoked access tokens by `jti`, with when they expire.
+    revoked: HashMap<String, i64>,
 }
 
 impl Inner {
@@ -43,6 +45,7 @@ impl Inner {
                 .get(&user)
                 .map_or(0, |u| u.sessions_valid_after_ms),
             refresh_head: self.heads.get(&session).cloned(),
+            token_revoked: false,
         }
     }
 }
@@ -216,6 +219,22 @@ impl SessionStore for InMemoryUserStore {
     async fn state(&self, session: SessionId, user: UserId) -> Result<SessionState, StoreError> {
         Ok(self.lock()?.state(session, user))
     }
+
+    async fn refresh_record(&self, token: &TokenHash) -> Result<Option<RefreshRecord>, StoreError> {
+        Ok(self.lock()?.refresh.get(token).cloned())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::TokenChecks for InMemoryUserStore {
+    async fn revoke_access_token(&self, jti: &str, expires_at_ms: i64) -> Result<(), StoreError> {
+        self.lock()?.revoked.insert(jti.to_owned(), expires_at_ms);
+        Ok(())
+    }
+
+    async fn access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        Ok(self.lock()?.revoked.contains_key(jti))
+    }
 }
 
 #[async_trait::async_trait]
@@ -337,4 +356,5 @@ mod tests {
     crate::throttle_store_contract_tests!(async { crate::InMemoryUserStore::new() });
     crate::action_token_store_contract_tests!(async { crate::InMemoryUserStore::new() });
     crate::client_store_contract_tests!(async { crate::InMemoryUserStore::new() });
+    crate::token_checks_contract_tests!(async { crate::InMemoryUserStore::new() });
 }

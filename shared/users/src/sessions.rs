@@ -165,6 +165,8 @@ pub struct SessionState {
     /// The hash of the session's one live refresh token (`None` for sessions stored before
     /// heads were recorded, and when the state is read for the authorizer, which needs no head).
     pub refresh_head: Option<TokenHash>,
+    /// Whether the access token being checked was revoked (RFC 7009); `false` when no token is.
+    pub token_revoked: bool,
 }
 
 /// Where sessions and refresh-token hashes live; implemented by each user store on the same data.
@@ -198,6 +200,9 @@ pub trait SessionStore: Send + Sync {
     async fn revoke_all(&self, user: UserId, now_ms: i64) -> Result<(), StoreError>;
     /// The session and user facts the authorizer checks.
     async fn state(&self, session: SessionId, user: UserId) -> Result<SessionState, StoreError>;
+    /// The record of the refresh token whose hash is `token` (spent or not), for revocation
+    /// (RFC 7009) and introspection (RFC 7662).
+    async fn refresh_record(&self, token: &TokenHash) -> Result<Option<RefreshRecord>, StoreError>;
 }
 
 /// Whether a session may start for `stored` (its user as it is now) when it was decided on
@@ -347,6 +352,7 @@ mod tests {
             user_disabled: Some(false),
             sessions_valid_after_ms: -1,
             refresh_head: None,
+            token_revoked: false,
         };
         let presented = RefreshToken::generate().hash();
         let record = RefreshRecord {

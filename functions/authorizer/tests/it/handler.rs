@@ -292,6 +292,12 @@ impl SessionStore for Down {
     async fn state(&self, _: SessionId, _: UserId) -> Result<SessionState, StoreError> {
         Err(StoreError::Backend("down".into()))
     }
+    async fn refresh_record(
+        &self,
+        _: &TokenHash,
+    ) -> Result<Option<authgate_users::RefreshRecord>, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
 }
 
 #[async_trait::async_trait]
@@ -362,6 +368,16 @@ impl authgate_users::ClientStore for Down {
         Err(StoreError::Backend("down".into()))
     }
     async fn delete_client(&self, _: authgate_users::ClientId) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl authgate_users::TokenChecks for Down {
+    async fn revoke_access_token(&self, _: &str, _: i64) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn access_token_revoked(&self, _: &str) -> Result<bool, StoreError> {
         Err(StoreError::Backend("down".into()))
     }
 }

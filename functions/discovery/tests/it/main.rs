@@ -56,6 +56,57 @@ async fn hs256_publishes_no_keys_and_discovery_points_at_the_jwks() {
 }
 
 #[tokio::test]
+async fn the_oauth_metadata_names_the_endpoints_grants_auth_methods_and_scopes() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::from_pairs([
+        ("TOKEN_ISSUER", "urn:authgate:test"),
+        ("ROLES", r#"{"editor": ["items:read", "items:write"]}"#),
+    ]);
+    let store = Arc::new(authgate_users::InMemoryUserStore::new());
+    let discovery = discovery::build(&env, &Resources::new(store, ring("ES256", &dir).await))
+        .await
+        .unwrap();
+    let rfc_8414 = lambda_http::request::from_str(
+        &authgate_testkit::event("openid-configuration.json")
+            .replace("openid-configuration", "oauth-authorization-server"),
+    )
+    .unwrap();
+    let oauth = json_body(&discovery.handle(rfc_8414).await);
+    let openid = json_body(&discovery.handle(request("openid-configuration.json")).await);
+    assert_eq!(oauth, openid, "one document at both addresses");
+    let base = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/Prod";
+    for (member, path) in [
+        ("token_endpoint", "/oauth2/token"),
+        ("revocation_endpoint", "/oauth2/revoke"),
+        ("introspection_endpoint", "/oauth2/introspect"),
+    ] {
+        assert_eq!(oauth[member], format!("{base}{path}"), "{member}");
+    }
+    assert_eq!(
+        oauth["grant_types_supported"],
+        serde_json::json!(["client_credentials", "password", "refresh_token"])
+    );
+    assert_eq!(
+        oauth["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+    assert_eq!(
+        oauth["introspection_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"])
+    );
+    assert_eq!(
+        oauth["scopes_supported"],
+        serde_json::json!([
+            "items:read",
+            "items:write",
+            "users:read",
+            "users:roles",
+            "users:write"
+        ])
+    );
+}
+
+#[tokio::test]
 async fn urls_follow_the_scheme_domain_and_base_path_the_client_used() {
     let dir = tempfile::tempdir().unwrap();
     let discovery = discovery_on(ring("HS256", &dir).await).await;

@@ -331,3 +331,240 @@ async fn the_password_and_refresh_token_grants_sign_in_and_continue_a_session() 
         "presented credentials must be right"
     );
 }
+
+/// A client token for `client`, through the token endpoint.
+async fn client_token(f: &Fixture, client: &Client, secret: &ClientSecret) -> String {
+    let response = f
+        .oauth
+        .handle(token_request(
+            Some(&basic(&client.id.to_string(), secret.as_str())),
+            "grant_type=client_credentials",
+        ))
+        .await;
+    assert_eq!(response.status(), 200, "{:?}", response.body());
+    json_body(&response)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `POST /oauth2/<endpoint>` with the fixture's headers, `authorization` and `body`.
+fn endpoint_request(endpoint: &str, authorization: &str, body: &str) -> Request {
+    let text = authgate_testkit::event("oauth-token-client-credentials.json")
+        .replace("/oauth2/token", &format!("/oauth2/{endpoint}"));
+    let mut request = with_body(lambda_http::request::from_str(&text).unwrap(), body);
+    request.headers_mut().insert(
+        "authorization",
+        HeaderValue::from_str(authorization).unwrap(),
+    );
+    request
+}
+
+async fn introspect(f: &Fixture, authorization: &str, token: &str) -> Value {
+    let response = f
+        .oauth
+        .handle(endpoint_request(
+            "introspect",
+            authorization,
+            &format!("token={token}"),
+        ))
+        .await;
+    assert_eq!(response.status(), 200, "{:?}", response.body());
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    json_body(&response)
+}
+
+#[tokio::test]
+async fn a_client_introspects_and_revokes_its_own_tokens_and_not_another_clients() {
+    let f = fixture().await;
+    let me = basic(&f.client.id.to_string(), f.secret.as_str());
+    let token = client_token(&f, &f.client, &f.secret).await;
+    let active = introspect(&f, &me, &token).await;
+    assert_eq!(active["active"], true);
+    assert_eq!(active["client_id"], f.client.id.to_string());
+    assert_eq!(active["sub"], f.client.id.to_string());
+    assert_eq!(active["scope"], "items:read items:write");
+    assert_eq!(active["token_type"], "Bearer");
+    for member in ["exp", "iat", "iss", "aud"] {
+        assert!(!active[member].is_null(), "{member}");
+    }
+
+    let (other, other_secret) =
+        Client::register("other", BTreeSet::from(["items:read".to_owned()]), now_ms());
+    f.store.create_client(&other).await.unwrap();
+    let someone = basic(&other.id.to_string(), other_secret.as_str());
+    assert_eq!(
+        introspect(&f, &someone, &token).await,
+        serde_json::json!({"active": false}),
+        "another client's token looks unknown"
+    );
+    let revoked_by_other = f
+        .oauth
+        .handle(endpoint_request(
+            "revoke",
+            &someone,
+            &format!("token={token}"),
+        ))
+        .await;
+    assert_eq!(revoked_by_other.status(), 200, "RFC 7009 §2.2");
+    assert_eq!(
+        introspect(&f, &me, &token).await["active"],
+        true,
+        "untouched"
+    );
+
+    let revoked = f
+        .oauth
+        .handle(endpoint_request("revoke", &me, &format!("token={token}")))
+        .await;
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(
+        introspect(&f, &me, &token).await,
+        serde_json::json!({"active": false})
+    );
+    let unknown = f
+        .oauth
+        .handle(endpoint_request("revoke", &me, "token=not-a-token"))
+        .await;
+    assert_eq!(unknown.status(), 200, "an unknown token is answered 200");
+    let anonymous = f
+        .oauth
+        .handle(token_request(None, &format!("token={token}")))
+        .await;
+    assert_eq!(anonymous.status(), 400, "the token endpoint wants a grant");
+    let mut unauthenticated = endpoint_request("introspect", &me, &format!("token={token}"));
+    unauthenticated.headers_mut().remove("authorization");
+    let response = f.oauth.handle(unauthenticated).await;
+    assert_eq!(error_of(&response), (401, "invalid_client".into()));
+}
+
+#[tokio::test]
+async fn tokens_introspect_sees_users_tokens_which_end_with_their_session_or_user() {
+    let f = fixture().await;
+    let (auditor, auditor_secret) = Client::register(
+        "auditor",
+        BTreeSet::from(["tokens:introspect".to_owned()]),
+        now_ms(),
+    );
+    f.store.create_client(&auditor).await.unwrap();
+    let auditor = basic(&auditor.id.to_string(), auditor_secret.as_str());
+    let email = format!("introspected.{}@example.com", uuid::Uuid::new_v4().simple());
+    let user =
+        authgate_users::contract::user_with_password(f.store.as_ref(), &email, "a long password")
+            .await;
+    let signed_in = f
+        .oauth
+        .handle(token_request(
+            None,
+            &format!(
+                "grant_type=password&username={}&password=a+long+password",
+                email.replace('@', "%40")
+            ),
+        ))
+        .await;
+    let body = json_body(&signed_in);
+    let (access, refresh) = (
+        body["access_token"].as_str().unwrap().to_owned(),
+        body["refresh_token"].as_str().unwrap().to_owned(),
+    );
+    let partner = basic(&f.client.id.to_string(), f.secret.as_str());
+    assert_eq!(
+        introspect(&f, &partner, &access).await["active"],
+        false,
+        "without tokens:introspect, a user's token looks unknown"
+    );
+    let seen = introspect(&f, &auditor, &access).await;
+    assert_eq!(
+        (&seen["active"], &seen["sub"], &seen["username"]),
+        (
+            &Value::Bool(true),
+            &Value::from(user.id.to_string()),
+            &Value::from(email.as_str())
+        )
+    );
+    assert!(seen.get("client_id").is_none());
+    let refresh_seen = introspect(&f, &auditor, &refresh).await;
+    assert_eq!(
+        (&refresh_seen["active"], &refresh_seen["token_type"]),
+        (&Value::Bool(true), &Value::from("refresh_token"))
+    );
+
+    let revoked = f
+        .oauth
+        .handle(endpoint_request(
+            "revoke",
+            &partner,
+            &format!("token={refresh}"),
+        ))
+        .await;
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(
+        introspect(&f, &auditor, &access).await["active"],
+        false,
+        "session ended"
+    );
+    assert_eq!(introspect(&f, &auditor, &refresh).await["active"], false);
+    let refreshed = f
+        .oauth
+        .handle(token_request(
+            None,
+            &format!("grant_type=refresh_token&refresh_token={refresh}"),
+        ))
+        .await;
+    assert_eq!(error_of(&refreshed), (400, "invalid_grant".into()));
+
+    let again = f
+        .oauth
+        .handle(token_request(
+            None,
+            &format!(
+                "grant_type=password&username={}&password=a+long+password",
+                email.replace('@', "%40")
+            ),
+        ))
+        .await;
+    let body = json_body(&again);
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(&f, &auditor, &access).await["active"], true);
+    let revoked = f
+        .oauth
+        .handle(endpoint_request(
+            "revoke",
+            &partner,
+            &format!("token={access}"),
+        ))
+        .await;
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(
+        introspect(&f, &auditor, &access).await["active"],
+        false,
+        "a revoked access token"
+    );
+    assert_eq!(
+        introspect(&f, &auditor, &refresh).await["active"],
+        true,
+        "its session goes on"
+    );
+    let refreshed = f
+        .oauth
+        .handle(token_request(
+            None,
+            &format!("grant_type=refresh_token&refresh_token={refresh}"),
+        ))
+        .await;
+    let access = json_body(&refreshed)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(introspect(&f, &auditor, &access).await["active"], true);
+    authgate_users::UserStore::set_disabled(f.store.as_ref(), user.id, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        introspect(&f, &auditor, &access).await["active"],
+        false,
+        "a disabled user's token"
+    );
+    assert_eq!(introspect(&f, &auditor, "garbage").await["active"], false);
+}

@@ -507,3 +507,68 @@ async fn taking_a_role_or_claim_away_ends_the_users_sessions_and_adding_one_does
         assert!(!alive(session).await, "{body}: the session ended");
     }
 }
+
+#[tokio::test]
+async fn a_client_administers_users_with_its_current_scopes_while_enabled() {
+    use authgate_users::{Client, ClientStore};
+    let f = fixture().await;
+    let scopes = ["users:read".to_owned(), "users:write".to_owned()];
+    let (client, _) = Client::register("backoffice", scopes.into_iter().collect(), now_ms());
+    f.store.create_client(&client).await.unwrap();
+    let as_client = |name: &str, target: Option<&User>| {
+        let mut request = request(name);
+        if let Some(target) = target {
+            let params =
+                std::collections::HashMap::from([("id".to_owned(), target.id.to_string())]);
+            request = request.with_path_parameters(params);
+        }
+        let user = request.verified_claims().unwrap();
+        let claims = authgate_token::AccessClaims {
+            sub: client.id.to_string(),
+            client_id: Some(client.id.to_string()),
+            sid: None,
+            email: None,
+            roles: Vec::new(),
+            scope: "users:read users:write users:roles".into(),
+            ..user
+        };
+        with_claims(request, &claims)
+    };
+    let listed = f.users.handle(as_client("users-list.json", None)).await;
+    assert_eq!(listed.status(), 200, "{:?}", listed.body());
+    let disabled = f
+        .users
+        .handle(with_body(
+            as_client("users-patch.json", Some(&f.alice)),
+            r#"{"disabled": true}"#,
+        ))
+        .await;
+    assert_eq!(disabled.status(), 200, "{:?}", disabled.body());
+    let promoted = f
+        .users
+        .handle(with_body(
+            as_client("users-patch.json", Some(&f.alice)),
+            r#"{"roles": ["admin"]}"#,
+        ))
+        .await;
+    assert_eq!(
+        promoted.status(),
+        403,
+        "its token says users:roles, its stored scopes do not"
+    );
+    let admin = f
+        .users
+        .handle(as_client("users-delete.json", Some(&f.admin)))
+        .await;
+    assert_eq!(admin.status(), 403, "it manages no administrator");
+    let stored = f.store.client(client.id).await.unwrap().unwrap();
+    f.store
+        .update_client(&Client {
+            disabled: true,
+            ..stored
+        })
+        .await
+        .unwrap();
+    let refused = f.users.handle(as_client("users-list.json", None)).await;
+    assert_eq!(refused.status(), 401, "a disabled client");
+}

@@ -14,6 +14,7 @@ authgate_users::session_store_contract_tests!(fresh_store());
 authgate_users::throttle_store_contract_tests!(fresh_store());
 authgate_users::action_token_store_contract_tests!(fresh_store());
 authgate_users::client_store_contract_tests!(fresh_store());
+authgate_users::token_checks_contract_tests!(fresh_store());
 
 #[tokio::test]
 async fn users_survive_closing_and_reopening_the_file() {

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use crate::{Client, ClientSecret, ClientStore, PreviousSecret, StoreError};
 
-fn new_client(name: &str) -> Client {
+pub(crate) fn new_client(name: &str) -> Client {
     Client {
         id: uuid::Uuid::new_v4(),
         name: name.to_owned(),
@@ -71,26 +71,6 @@ pub async fn a_client_update_applies_only_over_the_version_it_read<S: ClientStor
     ));
 }
 
-pub async fn a_clients_state_says_whether_it_may_act_and_its_scopes<S: ClientStore>(store: S) {
-    let client = new_client("partner");
-    store.create_client(&client).await.unwrap();
-    let state = store.client_state(client.id).await.unwrap().unwrap();
-    assert_eq!(
-        (state.disabled, state.scopes),
-        (false, client.scopes.clone())
-    );
-    let narrowed = Client {
-        disabled: true,
-        scopes: BTreeSet::from(["items:read".to_owned()]),
-        ..client.clone()
-    };
-    store.update_client(&narrowed).await.unwrap();
-    let state = store.client_state(client.id).await.unwrap().unwrap();
-    assert_eq!((state.disabled, state.scopes), (true, narrowed.scopes));
-    store.delete_client(client.id).await.unwrap();
-    assert_eq!(store.client_state(client.id).await.unwrap(), None);
-}
-
 pub async fn a_deleted_client_is_gone<S: ClientStore>(store: S) {
     let client = new_client("partner");
     store.create_client(&client).await.unwrap();
@@ -142,7 +122,6 @@ macro_rules! client_store_contract_tests {
             $crate::user_store_contract_tests!(@each $make;
                 a_client_is_stored_and_read_back_whole,
                 a_client_update_applies_only_over_the_version_it_read,
-                a_clients_state_says_whether_it_may_act_and_its_scopes,
                 a_deleted_client_is_gone,
                 client_pages_walk_every_client_once,
             );

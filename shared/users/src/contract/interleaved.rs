@@ -101,6 +101,12 @@ impl crate::SessionStore for Interleaved {
     async fn revoke_all(&self, user: crate::UserId, now_ms: i64) -> Result<(), StoreError> {
         self.inner.revoke_all(user, now_ms).await
     }
+    async fn refresh_record(
+        &self,
+        token: &crate::TokenHash,
+    ) -> Result<Option<crate::RefreshRecord>, StoreError> {
+        self.inner.refresh_record(token).await
+    }
     async fn state(
         &self,
         session: crate::SessionId,
@@ -164,12 +170,6 @@ impl crate::ClientStore for Interleaved {
     async fn client(&self, id: crate::ClientId) -> Result<Option<crate::Client>, StoreError> {
         self.inner.client(id).await
     }
-    async fn client_state(
-        &self,
-        id: crate::ClientId,
-    ) -> Result<Option<crate::ClientState>, StoreError> {
-        self.inner.client_state(id).await
-    }
     async fn clients(
         &self,
         limit: usize,
@@ -182,5 +182,15 @@ impl crate::ClientStore for Interleaved {
     }
     async fn delete_client(&self, id: crate::ClientId) -> Result<(), StoreError> {
         self.inner.delete_client(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::TokenChecks for Interleaved {
+    async fn revoke_access_token(&self, jti: &str, expires_at_ms: i64) -> Result<(), StoreError> {
+        self.inner.revoke_access_token(jti, expires_at_ms).await
+    }
+    async fn access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        self.inner.access_token_revoked(jti).await
     }
 }

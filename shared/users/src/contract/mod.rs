@@ -32,6 +32,7 @@ mod clients;
 mod interleaved;
 mod sessions;
 mod throttle;
+mod token_checks;
 mod users;
 
 pub use action_tokens::*;
@@ -39,6 +40,7 @@ pub use clients::*;
 pub use interleaved::Interleaved;
 pub use sessions::*;
 pub use throttle::*;
+pub use token_checks::*;
 pub use users::*;
 
 /// A user `email` whose stored hash is the real Argon2id hash of `password`, for the tests

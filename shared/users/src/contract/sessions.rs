@@ -176,6 +176,37 @@ pub async fn a_retry_within_the_grace_period_leaves_one_live_chain<
     );
 }
 
+pub async fn a_refresh_tokens_record_names_its_session_and_user<
+    S: UserStore + crate::SessionStore,
+>(
+    store: S,
+) {
+    let now = crate::now_ms();
+    let (user, session, token) = super::user_with_session(&store, now).await;
+    let record = store.refresh_record(&token.hash()).await.unwrap().unwrap();
+    assert_eq!(
+        (record.session, record.user_id, record.consumed_at_ms),
+        (session.id, user.id, None)
+    );
+    assert_eq!(
+        store
+            .refresh_record(&crate::RefreshToken::generate().hash())
+            .await
+            .unwrap(),
+        None
+    );
+    let next = crate::RefreshToken::generate();
+    store
+        .rotate(&token.hash(), &next.hash(), now + 1, POLICY)
+        .await
+        .unwrap();
+    let spent = store.refresh_record(&token.hash()).await.unwrap().unwrap();
+    assert!(
+        spent.consumed_at_ms.is_some(),
+        "a spent token's record says so"
+    );
+}
+
 pub async fn unknown_and_expired_tokens_are_refused<S: UserStore + crate::SessionStore>(store: S) {
     let now = 1_800_000_000_000;
     let err = store
@@ -629,6 +660,7 @@ macro_rules! session_store_contract_tests {
                 reusing_a_spent_token_ends_the_session,
                 reuse_within_the_grace_period_keeps_the_session,
                 a_retry_within_the_grace_period_leaves_one_live_chain,
+                a_refresh_tokens_record_names_its_session_and_user,
                 unknown_and_expired_tokens_are_refused,
                 refresh_never_outlives_the_session,
                 logout_and_logout_all_end_sessions,
