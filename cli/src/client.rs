@@ -3,10 +3,10 @@
 
 use std::io::Write;
 
+use authgate_config::{CLIENT_SECRET_OVERLAP_SECONDS, Env};
 use authgate_users::{
-    Client, ClientId, ClientStore, DEFAULT_SECRET_OVERLAP_SECS, StoreError, now_ms, parse_scopes,
+    Client, ClientId, ClientStore, ClientView, IssuedClient, StoreError, now_ms, parse_scopes,
 };
-use serde_json::{Value, json};
 
 use crate::CommandError;
 use crate::backends::BackendArgs;
@@ -33,8 +33,8 @@ pub enum ClientCommand {
     RotateSecret {
         id: ClientId,
         /// Seconds the old secret keeps working, so deployments can roll.
-        #[arg(long, default_value_t = DEFAULT_SECRET_OVERLAP_SECS)]
-        overlap: u64,
+        #[arg(long, default_value = CLIENT_SECRET_OVERLAP_SECONDS.default)]
+        overlap: String,
         #[command(flatten)]
         backend: BackendArgs,
     },
@@ -56,20 +56,6 @@ pub enum ClientCommand {
         #[command(flatten)]
         backend: BackendArgs,
     },
-}
-
-/// What is shown of a client: everything but its secrets' hashes.
-fn shown(client: &Client) -> Value {
-    json!({
-        "client_id": client.id,
-        "name": client.name,
-        "scopes": client.scopes,
-        "audience": client.audience,
-        "access_token_ttl_secs": client.access_token_ttl_secs,
-        "created_at_ms": client.created_at_ms,
-        "secret_rotated_at_ms": client.secret_rotated_at_ms,
-        "disabled": client.disabled,
-    })
 }
 
 /// `client` changed by `change`, written over the version read; a write that came between is
@@ -97,8 +83,7 @@ pub async fn client(command: ClientCommand, out: &mut impl Write) -> Result<(), 
             let store = backend.store().await?.store;
             let (client, secret) = Client::register(&name, scopes, now_ms());
             store.create_client(&client).await?;
-            let mut shown = shown(&client);
-            shown["client_secret"] = json!(secret.as_str());
+            let shown = IssuedClient::new(&client, &secret);
             writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
         }
         ClientCommand::List { backend } => {
@@ -106,7 +91,7 @@ pub async fn client(command: ClientCommand, out: &mut impl Write) -> Result<(), 
             let (mut clients, mut cursor) = (Vec::new(), None::<String>);
             loop {
                 let page = store.clients(100, cursor.as_deref()).await?;
-                clients.extend(page.clients.iter().map(shown));
+                clients.extend(page.clients.iter().map(ClientView::from));
                 match page.next {
                     Some(next) => cursor = Some(next),
                     None => break,
@@ -119,12 +104,13 @@ pub async fn client(command: ClientCommand, out: &mut impl Write) -> Result<(), 
             overlap,
             backend,
         } => {
+            let overlap = Env::from_pairs([(CLIENT_SECRET_OVERLAP_SECONDS.name, overlap)])
+                .number::<u64>(&CLIENT_SECRET_OVERLAP_SECONDS)?;
             let store = backend.store().await?.store;
             let read = store.client(id).await?.ok_or(StoreError::NotFound)?;
             let (rotated, secret) = read.rotated(now_ms(), overlap);
             store.update_client(&rotated).await?;
-            let mut shown = shown(&rotated);
-            shown["client_secret"] = json!(secret.as_str());
+            let shown = IssuedClient::new(&rotated, &secret);
             writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
         }
         ClientCommand::Disable { id, backend } => {

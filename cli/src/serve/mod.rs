@@ -95,6 +95,10 @@ pub async fn build_gateway(
             "OAuthFunction".into(),
             http(oauth::build(env, resources).await?, leeway),
         ),
+        (
+            "ClientsFunction".into(),
+            http(clients::build(env, resources).await?, leeway),
+        ),
     ]);
     // The authorizer's own variables in the template (its route rules) apply locally too.
     let mut authorizer_env = env.clone();

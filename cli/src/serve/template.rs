@@ -503,6 +503,7 @@ mod tests {
         assert_eq!(
             routes,
             vec![
+                ("DELETE", "/clients/{id}", "ClientsFunction", true),
                 ("DELETE", "/users/{id}", "UsersFunction", true),
                 ("GET", "/.well-known/jwks.json", "DiscoveryFunction", false),
                 (
@@ -517,9 +518,12 @@ mod tests {
                     "DiscoveryFunction",
                     false
                 ),
+                ("GET", "/clients", "ClientsFunction", true),
+                ("GET", "/clients/{id}", "ClientsFunction", true),
                 ("GET", "/users", "UsersFunction", true),
                 ("GET", "/users/me", "MeFunction", true),
                 ("GET", "/users/{id}", "UsersFunction", true),
+                ("PATCH", "/clients/{id}", "ClientsFunction", true),
                 ("PATCH", "/users/me", "MeFunction", true),
                 ("PATCH", "/users/{id}", "UsersFunction", true),
                 ("POST", "/auth/forgot-password", "RecoveryFunction", false),
@@ -536,6 +540,8 @@ mod tests {
                 ),
                 ("POST", "/auth/reset-password", "RecoveryFunction", false),
                 ("POST", "/auth/verify", "RecoveryFunction", false),
+                ("POST", "/clients", "ClientsFunction", true),
+                ("POST", "/clients/{id}/secret", "ClientsFunction", true),
                 ("POST", "/oauth2/introspect", "OAuthFunction", false),
                 ("POST", "/oauth2/revoke", "OAuthFunction", false),
                 ("POST", "/oauth2/token", "OAuthFunction", false),

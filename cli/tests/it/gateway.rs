@@ -65,6 +65,7 @@ fn all_functions() -> HashMap<String, HttpFunction> {
         "UsersFunction",
         "RecoveryFunction",
         "OAuthFunction",
+        "ClientsFunction",
     ]
     .into_iter()
     .map(|f| (f.to_owned(), echo()))
@@ -313,7 +314,7 @@ async fn every_template_route_has_a_local_function_and_every_local_function_a_ro
     let gw = authgate::serve::build_gateway(&resources, &env, None)
         .await
         .expect("template and handlers agree");
-    assert_eq!(gw.routes().len(), 21);
+    assert_eq!(gw.routes().len(), 27);
 }
 
 #[test]

@@ -251,7 +251,10 @@ fn users_are_administered_from_the_command_line() {
         json!(["admin"]),
         "serve has no editor role defined: it is neither named nor grants anything"
     );
-    assert_eq!(claims["scope"], "users:read users:roles users:write");
+    assert_eq!(
+        claims["scope"],
+        "clients:read clients:write users:read users:roles users:write"
+    );
     assert_eq!(
         claims["foo"],
         json!(["fiz", "baz"]),

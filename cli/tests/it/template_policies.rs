@@ -342,6 +342,13 @@ const WRITES: &[(&str, &[Scoped])] = &[
         &[("dynamodb:UpdateItem", &["session#*", "user#*"])],
     ),
     (
+        "ClientsFunction",
+        &[
+            ("dynamodb:PutItem", &["client#*"]),
+            ("dynamodb:DeleteItem", &["client#*"]),
+        ],
+    ),
+    (
         "OAuthFunction",
         &[
             (

@@ -51,6 +51,19 @@ pub enum CallerError {
     Store(#[from] StoreError),
 }
 
+impl From<CallerError> for authgate_http::ApiError {
+    fn from(err: CallerError) -> Self {
+        match err {
+            CallerError::Claims(e) => e.into(),
+            CallerError::Denied(denied) => denied.into(),
+            CallerError::NotPermitted(_) => {
+                authgate_http::ApiError::Forbidden(authgate_http::NOT_ENOUGH_PERMISSIONS.into())
+            }
+            CallerError::Store(e) => authgate_http::ApiError::internal(e),
+        }
+    }
+}
+
 /// Reads callers from the store and decides what they may do, with the deployment's roles.
 pub struct Callers {
     store: Arc<dyn AccountStore>,

@@ -62,6 +62,7 @@ const TABLE_READERS: &[&str] = &[
     "UsersFunction",
     "RecoveryFunction",
     "OAuthFunction",
+    "ClientsFunction",
     "AuthorizerFunction",
 ];
 
@@ -172,6 +173,11 @@ settings! {
     HTTP_API_SIMPLE_RESPONSES: None, None, "true", Bounds::Bool,
         Scope::Only(&["AuthorizerFunction"]),
         "Answer HTTP API payload 2.0 events with simple responses, true or false";
+    /// How long a client's rotated-out secret keeps working, so its deployments can roll.
+    CLIENT_SECRET_OVERLAP_SECONDS: Some("client-secret-overlap"),
+        Some("ClientSecretOverlapSeconds"), "86400", int(0, Some(2_592_000)),
+        Scope::Only(&["ClientsFunction"]),
+        "How long a client's previous secret keeps working after a rotation, seconds";
     /// The users table, set from the stack's own resource.
     USERS_TABLE: None, None, "", Bounds::Text, Scope::Only(TABLE_READERS),
         "The DynamoDB users table";

@@ -19,11 +19,21 @@ pub const USERS_WRITE: &str = "users:write";
 /// Permission to change what a user's tokens grant: their roles and custom claims. Apart from
 /// `users:write`, so that a support role that resets passwords cannot hand out `admin`.
 pub const USERS_ROLES: &str = "users:roles";
+/// Permission to read OAuth clients through the admin API.
+pub const CLIENTS_READ: &str = "clients:read";
+/// Permission to register, change, rotate and delete OAuth clients through the admin API.
+pub const CLIENTS_WRITE: &str = "clients:write";
 /// A client's permission to introspect any token (RFC 7662), not only its own.
 pub const TOKENS_INTROSPECT: &str = "tokens:introspect";
 /// The permissions of user administration: a caller manages only users whose administration
 /// permissions it holds itself (a support role cannot take over an administrator's account).
-pub const ADMINISTRATION_PERMISSIONS: [&str; 3] = [USERS_READ, USERS_WRITE, USERS_ROLES];
+pub const ADMINISTRATION_PERMISSIONS: [&str; 5] = [
+    USERS_READ,
+    USERS_WRITE,
+    USERS_ROLES,
+    CLIENTS_READ,
+    CLIENTS_WRITE,
+];
 
 /// Largest encoded size of a user's custom claims, in bytes.
 pub const MAX_CUSTOM_CLAIMS_BYTES: usize = 2048;

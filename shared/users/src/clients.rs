@@ -32,15 +32,67 @@ pub struct Client {
     pub version: u64,
 }
 
+/// What is shown of a client, by the admin API and the command line: everything but its
+/// secrets' hashes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClientView {
+    pub client_id: ClientId,
+    pub name: String,
+    pub scopes: BTreeSet<String>,
+    pub audience: Option<String>,
+    pub access_token_ttl_secs: Option<u64>,
+    pub created_at_ms: i64,
+    pub secret_rotated_at_ms: i64,
+    pub disabled: bool,
+}
+
+impl From<&Client> for ClientView {
+    fn from(client: &Client) -> Self {
+        Self {
+            client_id: client.id,
+            name: client.name.clone(),
+            scopes: client.scopes.clone(),
+            audience: client.audience.clone(),
+            access_token_ttl_secs: client.access_token_ttl_secs,
+            created_at_ms: client.created_at_ms,
+            secret_rotated_at_ms: client.secret_rotated_at_ms,
+            disabled: client.disabled,
+        }
+    }
+}
+
+/// A client with its new secret, shown once: at registration and at each rotation.
+#[derive(serde::Serialize)]
+pub struct IssuedClient {
+    #[serde(flatten)]
+    pub client: ClientView,
+    pub client_secret: String,
+}
+
+impl IssuedClient {
+    /// `client` and `secret`, to be shown once.
+    pub fn new(client: &Client, secret: &ClientSecret) -> Self {
+        Self {
+            client: ClientView::from(client),
+            client_secret: secret.as_str().to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for IssuedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedClient")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A rotated-out secret and the end of its overlap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviousSecret {
     pub hash: TokenHash,
     pub valid_until_ms: i64,
 }
-
-/// How long a rotated-out secret keeps working by default: a day, for deployments to roll.
-pub const DEFAULT_SECRET_OVERLAP_SECS: u64 = 86_400;
 
 impl Client {
     /// A new client named `name` with `scopes`, registered at `now_ms`, and its secret, which

@@ -21,12 +21,12 @@ mod token_checks;
 
 pub use access::{Denied, user_may_act};
 pub use authz::{
-    ADMIN_ROLE, ADMINISTRATION_PERMISSIONS, AuthzError, CustomClaims, MAX_CUSTOM_CLAIMS_BYTES,
-    RESERVED_CLAIMS, RoleMap, TOKENS_INTROSPECT, USERS_READ, USERS_ROLES, USERS_WRITE, parse_roles,
-    parse_scopes,
+    ADMIN_ROLE, ADMINISTRATION_PERMISSIONS, AuthzError, CLIENTS_READ, CLIENTS_WRITE, CustomClaims,
+    MAX_CUSTOM_CLAIMS_BYTES, RESERVED_CLAIMS, RoleMap, TOKENS_INTROSPECT, USERS_READ, USERS_ROLES,
+    USERS_WRITE, parse_roles, parse_scopes,
 };
 pub use clients::{
-    Client, ClientId, ClientPage, ClientState, ClientStore, DEFAULT_SECRET_OVERLAP_SECS,
+    Client, ClientId, ClientPage, ClientState, ClientStore, ClientView, IssuedClient,
     PreviousSecret,
 };
 pub use credentials::{API_KEY_PREFIX, ApiKey, ClientSecret, InvalidApiKey, InvalidClientSecret};

@@ -97,6 +97,8 @@ async fn the_oauth_metadata_names_the_endpoints_grants_auth_methods_and_scopes()
     assert_eq!(
         oauth["scopes_supported"],
         serde_json::json!([
+            "clients:read",
+            "clients:write",
             "items:read",
             "items:write",
             "users:read",

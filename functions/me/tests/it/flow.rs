@@ -363,7 +363,7 @@ async fn roles_and_custom_claims_reach_the_next_refreshed_token_on_dynamodb() {
     assert_eq!(second["roles"], "admin editor");
     assert_eq!(
         second["scope"],
-        "items:read items:write users:read users:roles users:write"
+        "clients:read clients:write items:read items:write users:read users:roles users:write"
     );
 
     // A protected function reads the custom claim from the verified claims.
