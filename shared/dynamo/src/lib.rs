@@ -29,9 +29,11 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 
 mod actions;
+mod api_keys;
 mod clients;
 mod sessions;
 mod throttle;
+pub use api_keys::{API_KEY_CHECK_ATTRIBUTES, API_KEY_CHECK_USER_ATTRIBUTES};
 pub use clients::CLIENT_CHECK_ATTRIBUTES;
 pub use sessions::SESSION_CHECK_ATTRIBUTES;
 
@@ -166,7 +168,7 @@ fn claims_value(claims: &CustomClaims) -> AttributeValue {
 
 /// The user's roles; a record written before roles existed has `superuser` instead, read as
 /// the `admin` role.
-fn roles_from_item(item: &Item) -> Result<BTreeSet<String>, StoreError> {
+pub(crate) fn roles_from_item(item: &Item) -> Result<BTreeSet<String>, StoreError> {
     let mut roles: BTreeSet<String> = match item.get("roles") {
         None => BTreeSet::new(),
         Some(_) => serde_json::from_str(get_s(item, "roles")?)

@@ -466,4 +466,12 @@ impl TokenChecks for DynamoUserStore {
     ) -> Result<Option<ClientState>, StoreError> {
         self.read_client_token(client, jti).await
     }
+
+    async fn api_key_token(
+        &self,
+        hash: &TokenHash,
+        user: UserId,
+    ) -> Result<authgate_users::ApiKeyState, StoreError> {
+        self.read_api_key_token(hash, user).await
+    }
 }

@@ -16,6 +16,7 @@ use authgate_users::{
 };
 
 mod actions;
+mod api_keys;
 mod clients;
 mod sessions;
 mod throttle;
@@ -39,6 +40,8 @@ const COUNTERS: TableDefinition<&str, i64> = TableDefinition::new("throttle_coun
 const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("action_tokens");
 /// OAuth clients, by id.
 const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("clients");
+/// API keys, by the key's hash.
+const API_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_keys");
 /// Revoked access tokens by `jti`, with when they expire (ms).
 const REVOKED: TableDefinition<&str, i64> = TableDefinition::new("revoked_access_tokens");
 
@@ -159,6 +162,7 @@ impl EmbeddedUserStore {
         txn.open_table(ACTIONS).map_err(backend)?;
         txn.open_table(CLIENTS).map_err(backend)?;
         txn.open_table(REVOKED).map_err(backend)?;
+        txn.open_table(API_KEYS).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(Self { db: Arc::new(db) })
     }

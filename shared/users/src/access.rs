@@ -29,6 +29,10 @@ pub enum Denied {
     UnknownClient,
     #[error("the client is disabled")]
     DisabledClient,
+    #[error("no such API key")]
+    UnknownApiKey,
+    #[error("the API key has expired")]
+    ApiKeyExpired,
 }
 
 /// The user rule on a stored flag: `None` when there is no such user.

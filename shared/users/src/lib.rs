@@ -5,6 +5,7 @@
 //! suite (feature `contract-tests`) checks identically.
 
 mod access;
+mod api_keys;
 mod authz;
 mod clients;
 #[cfg(any(test, feature = "contract-tests"))]
@@ -20,6 +21,9 @@ mod throttle;
 mod token_checks;
 
 pub use access::{Denied, user_may_act};
+pub use api_keys::{
+    ApiKeyGrant, ApiKeyId, ApiKeyRecord, ApiKeyState, ApiKeyStore, MAX_API_KEYS_PER_USER,
+};
 pub use authz::{
     ADMIN_ROLE, ADMINISTRATION_PERMISSIONS, AuthzError, CLIENTS_READ, CLIENTS_WRITE, CustomClaims,
     MAX_CUSTOM_CLAIMS_BYTES, RESERVED_CLAIMS, RoleMap, TOKENS_INTROSPECT, USERS_READ, USERS_ROLES,

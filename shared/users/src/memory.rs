@@ -29,6 +29,8 @@ struct Inner {
     clients: BTreeMap<ClientId, Client>,
     /// Revoked access tokens by `jti`, with when they expire.
     revoked: HashMap<String, i64>,
+    /// API keys by hash.
+    api_keys: HashMap<TokenHash, crate::ApiKeyRecord>,
 }
 
 impl Inner {
@@ -226,6 +228,54 @@ impl SessionStore for InMemoryUserStore {
 }
 
 #[async_trait::async_trait]
+impl crate::ApiKeyStore for InMemoryUserStore {
+    async fn create_api_key(&self, key: &crate::ApiKeyRecord) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        let held = inner
+            .api_keys
+            .values()
+            .filter(|k| k.user_id == key.user_id)
+            .count();
+        if held >= crate::MAX_API_KEYS_PER_USER {
+            return Err(StoreError::Full);
+        }
+        if inner.api_keys.contains_key(&key.hash) {
+            return Err(StoreError::Changed);
+        }
+        inner.api_keys.insert(key.hash.clone(), key.clone());
+        Ok(())
+    }
+
+    async fn api_keys(&self, user: UserId) -> Result<Vec<crate::ApiKeyRecord>, StoreError> {
+        let mut keys: Vec<_> = self
+            .lock()?
+            .api_keys
+            .values()
+            .filter(|k| k.user_id == user)
+            .cloned()
+            .collect();
+        keys.sort_by_key(|k| (k.created_at_ms, k.id));
+        Ok(keys)
+    }
+
+    async fn api_key(&self, hash: &TokenHash) -> Result<Option<crate::ApiKeyRecord>, StoreError> {
+        Ok(self.lock()?.api_keys.get(hash).cloned())
+    }
+
+    async fn delete_api_key(&self, user: UserId, id: crate::ApiKeyId) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        let hash = inner
+            .api_keys
+            .iter()
+            .find(|(_, k)| k.user_id == user && k.id == id)
+            .map(|(hash, _)| hash.clone())
+            .ok_or(StoreError::NotFound)?;
+        inner.api_keys.remove(&hash);
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
 impl crate::TokenChecks for InMemoryUserStore {
     async fn revoke_access_token(&self, jti: &str, expires_at_ms: i64) -> Result<(), StoreError> {
         self.lock()?.revoked.insert(jti.to_owned(), expires_at_ms);
@@ -356,5 +406,6 @@ mod tests {
     crate::throttle_store_contract_tests!(async { crate::InMemoryUserStore::new() });
     crate::action_token_store_contract_tests!(async { crate::InMemoryUserStore::new() });
     crate::client_store_contract_tests!(async { crate::InMemoryUserStore::new() });
+    crate::api_key_store_contract_tests!(async { crate::InMemoryUserStore::new() });
     crate::token_checks_contract_tests!(async { crate::InMemoryUserStore::new() });
 }

@@ -211,6 +211,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the page cursor is not one this store handed out")]
     BadCursor,
+    /// The owner already holds as many items of this kind as one may (API keys).
+    #[error("the limit of items of this kind is reached")]
+    Full,
     /// The user is no longer as the caller read it (see [`Expected`] and `SessionStore::start`).
     #[error("the user changed since it was read")]
     Changed,

@@ -1,17 +1,20 @@
-//! What a presented access token's holder looks like now: the one read the authorizer and
-//! introspection (RFC 7662) make per token, and the revoked access tokens (RFC 7009) it reads.
+//! What a presented access token's or API key's holder looks like now: the one read the
+//! authorizer and introspection (RFC 7662) make per token, and the revoked access tokens
+//! (RFC 7009) it reads.
 //!
 //! A store whose reads are cheap answers from its session, user and client reads; DynamoDB
 //! answers each check with one projected `BatchGetItem`.
 
 use crate::access::Denied;
+use crate::api_keys::{ApiKeyState, ApiKeyStore};
 use crate::clients::{ClientId, ClientState, ClientStore};
+use crate::sessions::TokenHash;
 use crate::sessions::{SessionId, SessionState, SessionStore};
-use crate::store::{StoreError, UserId};
+use crate::store::{StoreError, UserId, UserStore};
 
 /// Revoked access tokens and the checks that read them.
 #[async_trait::async_trait]
-pub trait TokenChecks: SessionStore + ClientStore {
+pub trait TokenChecks: SessionStore + ClientStore + ApiKeyStore + UserStore {
     /// Remembers that the access token `jti` is revoked, until `expires_at_ms` (after which it
     /// is refused as expired anyway).
     async fn revoke_access_token(&self, jti: &str, expires_at_ms: i64) -> Result<(), StoreError>;
@@ -29,6 +32,21 @@ pub trait TokenChecks: SessionStore + ClientStore {
         let mut state = self.state(session, user).await?;
         state.token_revoked = self.access_token_revoked(jti).await?;
         Ok(state)
+    }
+
+    /// The API key whose hash is `hash`, with its user `user` (the one the key names): one read.
+    async fn api_key_token(
+        &self,
+        hash: &TokenHash,
+        user: UserId,
+    ) -> Result<ApiKeyState, StoreError> {
+        let key = self.api_key(hash).await?;
+        let user = self.get_by_id(user).await?;
+        Ok(ApiKeyState {
+            key,
+            user_disabled: user.as_ref().map(|u| u.disabled),
+            user_roles: user.map(|u| u.roles).unwrap_or_default(),
+        })
     }
 
     /// A client's token `jti`: whether its client may act and its scopes now, and whether the

@@ -373,6 +373,29 @@ impl authgate_users::ClientStore for Down {
 }
 
 #[async_trait::async_trait]
+impl authgate_users::ApiKeyStore for Down {
+    async fn create_api_key(&self, _: &authgate_users::ApiKeyRecord) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn api_keys(&self, _: UserId) -> Result<Vec<authgate_users::ApiKeyRecord>, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn api_key(
+        &self,
+        _: &TokenHash,
+    ) -> Result<Option<authgate_users::ApiKeyRecord>, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+    async fn delete_api_key(
+        &self,
+        _: UserId,
+        _: authgate_users::ApiKeyId,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+}
+
+#[async_trait::async_trait]
 impl authgate_users::TokenChecks for Down {
     async fn revoke_access_token(&self, _: &str, _: i64) -> Result<(), StoreError> {
         Err(StoreError::Backend("down".into()))

@@ -14,6 +14,7 @@ authgate_users::session_store_contract_tests!(fresh_store());
 authgate_users::throttle_store_contract_tests!(fresh_store());
 authgate_users::action_token_store_contract_tests!(fresh_store());
 authgate_users::client_store_contract_tests!(fresh_store());
+authgate_users::api_key_store_contract_tests!(fresh_store());
 authgate_users::token_checks_contract_tests!(fresh_store());
 
 #[tokio::test]

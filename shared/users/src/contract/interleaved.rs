@@ -194,3 +194,26 @@ impl crate::TokenChecks for Interleaved {
         self.inner.access_token_revoked(jti).await
     }
 }
+
+#[async_trait::async_trait]
+impl crate::ApiKeyStore for Interleaved {
+    async fn create_api_key(&self, key: &crate::ApiKeyRecord) -> Result<(), StoreError> {
+        self.inner.create_api_key(key).await
+    }
+    async fn api_keys(&self, user: crate::UserId) -> Result<Vec<crate::ApiKeyRecord>, StoreError> {
+        self.inner.api_keys(user).await
+    }
+    async fn api_key(
+        &self,
+        hash: &crate::TokenHash,
+    ) -> Result<Option<crate::ApiKeyRecord>, StoreError> {
+        self.inner.api_key(hash).await
+    }
+    async fn delete_api_key(
+        &self,
+        user: crate::UserId,
+        id: crate::ApiKeyId,
+    ) -> Result<(), StoreError> {
+        self.inner.delete_api_key(user, id).await
+    }
+}

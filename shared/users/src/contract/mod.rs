@@ -28,6 +28,7 @@ fn new_user(email: &Email) -> NewUser {
 }
 
 mod action_tokens;
+mod api_keys;
 mod clients;
 mod interleaved;
 mod sessions;
@@ -36,6 +37,7 @@ mod token_checks;
 mod users;
 
 pub use action_tokens::*;
+pub use api_keys::*;
 pub use clients::*;
 pub use interleaved::Interleaved;
 pub use sessions::*;
