@@ -504,7 +504,14 @@ mod tests {
             routes,
             vec![
                 ("DELETE", "/clients/{id}", "ClientsFunction", true),
+                ("DELETE", "/users/me/api-keys/{key_id}", "MeFunction", true),
                 ("DELETE", "/users/{id}", "UsersFunction", true),
+                (
+                    "DELETE",
+                    "/users/{id}/api-keys/{key_id}",
+                    "UsersFunction",
+                    true
+                ),
                 ("GET", "/.well-known/jwks.json", "DiscoveryFunction", false),
                 (
                     "GET",
@@ -522,7 +529,9 @@ mod tests {
                 ("GET", "/clients/{id}", "ClientsFunction", true),
                 ("GET", "/users", "UsersFunction", true),
                 ("GET", "/users/me", "MeFunction", true),
+                ("GET", "/users/me/api-keys", "MeFunction", true),
                 ("GET", "/users/{id}", "UsersFunction", true),
+                ("GET", "/users/{id}/api-keys", "UsersFunction", true),
                 ("PATCH", "/clients/{id}", "ClientsFunction", true),
                 ("PATCH", "/users/me", "MeFunction", true),
                 ("PATCH", "/users/{id}", "UsersFunction", true),
@@ -545,6 +554,7 @@ mod tests {
                 ("POST", "/oauth2/introspect", "OAuthFunction", false),
                 ("POST", "/oauth2/revoke", "OAuthFunction", false),
                 ("POST", "/oauth2/token", "OAuthFunction", false),
+                ("POST", "/users/me/api-keys", "MeFunction", true),
             ]
         );
         let authorizer = spec.authorizer.unwrap();

@@ -82,6 +82,7 @@ fn claims_context() -> authgate_token::AuthorizerContext {
         exp: i64::MAX,
         jti: "j".into(),
         client_id: None,
+        api_key_id: None,
         email: Some("u@example.com".into()),
         email_verified: false,
         sid: Some("s-1".into()),
@@ -314,7 +315,7 @@ async fn every_template_route_has_a_local_function_and_every_local_function_a_ro
     let gw = authgate::serve::build_gateway(&resources, &env, None)
         .await
         .expect("template and handlers agree");
-    assert_eq!(gw.routes().len(), 27);
+    assert_eq!(gw.routes().len(), 32);
 }
 
 #[test]

@@ -830,3 +830,89 @@ fn a_stalled_dynamodb_is_a_503_with_retry_after_and_the_authorizer_fails_closed(
         "{log}"
     );
 }
+
+#[test]
+fn an_api_key_made_over_http_lists_users_until_revoked_and_never_makes_keys() {
+    let data = tempfile::tempdir().unwrap();
+    let (ok, out) = authgate(
+        &[
+            "user",
+            "create",
+            "--email",
+            "root@example.com",
+            "--superuser",
+        ],
+        data.path(),
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(ok, "{out}");
+    let server = Server::start(data.path(), &["--authorizer-cache-ttl", "0"]);
+    let base = server.base.clone();
+    let (status, pair) = login_form(&base, "root@example.com", PASSWORD);
+    assert_eq!(status, 200, "{pair}");
+    let bearer = format!("Bearer {}", pair["access_token"].as_str().unwrap());
+    let (status, made) = read(
+        agent()
+            .post(format!("{base}/users/me/api-keys"))
+            .header("Authorization", &bearer)
+            .send_json(json!({"name": "nightly", "scopes": ["users:read"], "expires_in_days": 7}))
+            .unwrap(),
+    );
+    assert_eq!(status, 201, "{made}");
+    let key = made["key"].as_str().unwrap().to_owned();
+    let with_key = format!("Bearer {key}");
+    let get = |path: &str, authorization: &str| {
+        read(
+            agent()
+                .get(format!("{base}{path}"))
+                .header("Authorization", authorization)
+                .call()
+                .unwrap(),
+        )
+    };
+    let (status, users) = get("/users", &with_key);
+    assert_eq!(status, 200, "the key's users:read: {users}");
+    let root = users["users"][0]["id"].as_str().unwrap().to_owned();
+    let (status, keys) = get(&format!("/users/{root}/api-keys"), &bearer);
+    assert_eq!((status, keys[0]["name"].clone()), (200, json!("nightly")));
+    let (status, _) = get(&format!("/users/{root}/api-keys"), &with_key);
+    assert_eq!(
+        status, 403,
+        "users:read alone manages no administrator, not even the key's own user"
+    );
+    let (status, _) = read(
+        agent()
+            .delete(format!("{base}/users/{root}"))
+            .header("Authorization", &with_key)
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(status, 403, "users:write is not among the key's scopes");
+    let (status, body) = read(
+        agent()
+            .post(format!("{base}/users/me/api-keys"))
+            .header("Authorization", &with_key)
+            .send_json(json!({"name": "child"}))
+            .unwrap(),
+    );
+    assert_eq!(status, 403, "a key makes no keys: {body}");
+    let (status, _) = me(&base, Some(&format!("Bearer agk_{}", "0".repeat(104))));
+    assert_eq!(status, 401, "a made-up key");
+
+    let id = made["id"].as_str().unwrap();
+    let (status, _) = read(
+        agent()
+            .delete(format!("{base}/users/me/api-keys/{id}"))
+            .header("Authorization", &bearer)
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(status, 204);
+    let (status, _) = get("/users", &with_key);
+    assert_eq!(status, 401, "a revoked key");
+    let (_, out, err) = server.interrupt();
+    assert!(
+        !out.contains(&key) && !err.contains(&key),
+        "the key is never logged"
+    );
+}

@@ -53,6 +53,8 @@ fn the_authorizer_may_only_read_its_key_and_the_session_checks_attributes() {
     let mut read_by_checks: Vec<&str> = authgate_dynamo::SESSION_CHECK_ATTRIBUTES
         .into_iter()
         .chain(authgate_dynamo::CLIENT_CHECK_ATTRIBUTES)
+        .chain(authgate_dynamo::API_KEY_CHECK_ATTRIBUTES)
+        .chain(authgate_dynamo::API_KEY_CHECK_USER_ATTRIBUTES)
         .collect();
     read_by_checks.sort_unstable();
     read_by_checks.dedup();
@@ -72,7 +74,6 @@ fn the_authorizer_may_only_read_its_key_and_the_session_checks_attributes() {
         "password_hash",
         "email",
         "email_normalized",
-        "roles",
         "claims",
         "secret_hash",
         "previous_secret_hash",
@@ -374,19 +375,29 @@ const WRITES: &[(&str, &[Scoped])] = &[
                     "action#*",
                     "session#*",
                     "refresh#*",
+                    "apikey#*",
                 ],
             ),
-            ("dynamodb:UpdateItem", &["user#*", "throttle#*"]),
+            (
+                "dynamodb:UpdateItem",
+                &["user#*", "throttle#*", "apikeys#*"],
+            ),
             ("dynamodb:ConditionCheckItem", &["user#*"]),
-            ("dynamodb:DeleteItem", &["email#*", "throttle#*"]),
+            (
+                "dynamodb:DeleteItem",
+                &["email#*", "throttle#*", "apikey#*"],
+            ),
         ],
     ),
     (
         "UsersFunction",
         &[
             ("dynamodb:PutItem", &["email#*", "action#*"]),
-            ("dynamodb:UpdateItem", &["user#*", "throttle#*"]),
-            ("dynamodb:DeleteItem", &["user#*", "email#*"]),
+            (
+                "dynamodb:UpdateItem",
+                &["user#*", "throttle#*", "apikeys#*"],
+            ),
+            ("dynamodb:DeleteItem", &["user#*", "email#*", "apikey#*"]),
         ],
     ),
     (

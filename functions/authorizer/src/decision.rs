@@ -4,20 +4,29 @@
 use std::sync::Arc;
 
 use authgate_config::{
-    ConfigError, EXTRA_ROUTE_PERMISSIONS, HTTP_API_SIMPLE_RESPONSES, ROUTE_PERMISSIONS,
-    TRUSTED_ISSUERS, TokenSettings,
+    AuthzSettings, ConfigError, EXTRA_ROUTE_PERMISSIONS, HTTP_API_SIMPLE_RESPONSES,
+    ROUTE_PERMISSIONS, TRUSTED_ISSUERS, TokenSettings,
 };
 use authgate_keys::RingVerifier;
 use authgate_oidc::{FetchPolicy, OidcError, OutsideIssuers, check_not_own, parse_trusted_issuers};
 use authgate_runtime::{Backend, Env, EventHandler, InitError};
 use authgate_token::outside::{outside_authorizer_context, unverified_issuer};
-use authgate_token::{VerifyError, authorizer_context_encoded, now_unix};
-use authgate_users::{Denied, StoreError, TokenChecks, holder_may_act, now_ms};
+use authgate_token::{
+    AccessClaims, VerifyError, authorizer_context, authorizer_context_encoded, now_unix,
+};
+use authgate_users::{
+    API_KEY_PREFIX, ApiKey, Denied, RoleMap, StoreError, TokenChecks, holder_may_act, now_ms,
+};
 use lambda_runtime::Diagnostic;
 
 use crate::event::{AuthorizerEvent, Event, EventKind, bearer_token};
 use crate::policy::{Answer, Policy, policy, policy_allows, stage_arn};
 use crate::routes::{ApiRules, RouteRulesError};
+
+/// How long the claims of a request made with a key that never expires say they are good for:
+/// longer than any authorizer cache TTL, so a cached answer's claims are never judged expired by
+/// the protected function.
+const API_KEY_CONTEXT_LIFETIME_MS: i64 = 24 * 3600 * 1000;
 
 /// The exact error message API Gateway turns into a 401 (any other error becomes a 500).
 pub const UNAUTHORIZED: &str = "Unauthorized";
@@ -45,6 +54,8 @@ pub enum Refusal {
     NotBearer,
     #[error("token rejected: {0}")]
     Token(#[from] VerifyError),
+    #[error("the bearer value looks like an API key but is not one")]
+    MalformedApiKey,
     #[error("method ARN is not an execute-api ARN")]
     BadMethodArn,
     #[error("token's sid, sub or client_id is not an authgate id")]
@@ -79,6 +90,7 @@ impl From<StoreError> for Refusal {
 /// The authorizer: what authgate's tokens must say, and the ring whose current keys check them.
 pub struct Authorizer {
     verifier: RingVerifier,
+    roles: RoleMap,
     checks: Arc<dyn TokenChecks>,
     outside: OutsideIssuers,
     routes: ApiRules,
@@ -111,6 +123,7 @@ pub async fn build<B: Backend + ?Sized>(env: &Env, backend: &B) -> Result<Author
     let ring = backend.verifying_keys(env).await?;
     Ok(Authorizer {
         verifier: RingVerifier::new(tokens.validation(), ring),
+        roles: AuthzSettings::from_env(env)?.roles,
         checks,
         outside,
         routes,
@@ -119,6 +132,41 @@ pub async fn build<B: Backend + ?Sized>(env: &Env, backend: &B) -> Result<Author
 }
 
 impl Authorizer {
+    /// The policy for a user's API key: checked offline (prefix, length, checksum), then read
+    /// with its user in one request; it grants its scopes that the user's roles still grant.
+    async fn api_key_policy(&self, presented: &str, stage: &str) -> Result<Policy, Refusal> {
+        let key = ApiKey::parse(presented).map_err(|_| Refusal::MalformedApiKey)?;
+        let now = now_ms();
+        let grant = self
+            .checks
+            .api_key_token(&key.hash(), key.user())
+            .await?
+            .may_act(&key, &self.roles, now)?;
+        let granted = |p: &str| grant.scopes.contains(p);
+        let resources = self.routes.for_stage(stage).allowed(stage, granted);
+        let validation = self.verifier.validation();
+        let exp = grant
+            .key
+            .expires_at_ms
+            .unwrap_or_else(|| now.saturating_add(API_KEY_CONTEXT_LIFETIME_MS))
+            / 1000;
+        let claims = AccessClaims::for_api_key(
+            &validation.issuer,
+            &validation.audience,
+            &grant.key.user_id.to_string(),
+            &grant.key.id.to_string(),
+            grant.scopes.iter().cloned().collect::<Vec<_>>().join(" "),
+            grant.key.created_at_ms / 1000,
+            exp,
+        );
+        Ok(policy(
+            claims.sub.clone(),
+            stage,
+            resources,
+            authorizer_context(&claims),
+        ))
+    }
+
     /// Decides an event of any kind and answers it in that kind's shape, with the reason when
     /// refused: the one decision path.
     pub async fn decide(&self, event: Event) -> Result<Answer, Refusal> {
@@ -149,6 +197,9 @@ impl Authorizer {
         let header = authorization.ok_or(Refusal::MissingToken)?;
         let token = bearer_token(header)?;
         let stage = stage_arn(arn)?;
+        if token.starts_with(API_KEY_PREFIX) {
+            return self.api_key_policy(token, stage).await;
+        }
         // Outside issuers' sessions are their business: no authgate session check applies.
         if !self.outside.is_empty()
             && let Some(iss) = unverified_issuer(token)

@@ -1,12 +1,17 @@
 //! `GET /users/me`, the example protected function, and `PATCH /users/me`, a user changing
 //! their own email or password (proven by the current one).
 //!
+//! `POST/GET /users/me/api-keys` and `DELETE /users/me/api-keys/{key_id}` manage the caller's API
+//! keys (only with a signed-in session: a key cannot make keys).
+//!
 //! It trusts the claims the authorizer verified (read with `verified_claims()`), then loads the
 //! user so that a deleted or disabled account stops here even while its token is still valid.
 
 use std::sync::Arc;
 
-use authgate_accounts::{AccountMail, CredentialsError, NewPasswords, Sessions, change_user};
+use authgate_accounts::{
+    AccountMail, ApiKeyError, ApiKeys, CredentialsError, NewPasswords, Sessions, change_user,
+};
 use authgate_config::ThrottleSettings;
 use authgate_http::{
     ApiError, ClaimsError, Endpoint, RequestClaimsExt, body, json_response, source_ip,
@@ -19,7 +24,8 @@ use authgate_users::{
 };
 use chrono::{DateTime, Utc};
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::{Deserialize, Serialize};
 
 /// The response: who the caller is, and what their token says.
@@ -54,6 +60,11 @@ struct Patched {
     refresh_token: Option<String>,
 }
 
+/// The route of the caller's API keys.
+const API_KEYS: &str = "/users/me/api-keys";
+/// The route of one of the caller's API keys.
+const API_KEY: &str = "/users/me/api-keys/{key_id}";
+
 /// `detail` of a 400 for a wrong `current_password`.
 pub const WRONG_CURRENT_PASSWORD: &str = "Current password is incorrect";
 
@@ -81,12 +92,18 @@ pub enum MeError {
     Credentials(#[from] CredentialsError),
     #[error("user store failed")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    ApiKey(#[from] ApiKeyError),
+    #[error("no such API key")]
+    NoSuchKey,
 }
 
 impl From<MeError> for ApiError {
     fn from(err: MeError) -> Self {
         match err {
             MeError::Request(api) => api,
+            MeError::ApiKey(e) => e.into(),
+            MeError::NoSuchKey => ApiError::NotFound("API key not found".into()),
             MeError::Claims(e) => e.into(),
             MeError::BadSubject => {
                 ApiError::Unauthorized(authgate_http::COULD_NOT_VALIDATE_CREDENTIALS.into())
@@ -112,6 +129,7 @@ pub struct Me {
     passwords: NewPasswords,
     mail: AccountMail,
     guesses: LoginLimits,
+    keys: ApiKeys,
 }
 
 /// The `/users/me` function: users and sessions in `backend`'s store. It needs no keys: it
@@ -124,6 +142,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Me, InitError> {
         passwords: NewPasswords::build(env)?,
         mail: AccountMail::build(env, backend)?,
         guesses: ThrottleSettings::from_env(env)?.login,
+        keys: ApiKeys::build(env, backend)?,
     })
 }
 
@@ -135,6 +154,36 @@ impl Endpoint for Me {
         let claims = request.user_claims()?;
         let id = claims.user().parse().map_err(|_| MeError::BadSubject)?;
         let user = user_may_act(self.store.get_by_id(id).await?)?;
+        let resource = match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV1(context)) => context.resource_path.clone(),
+            _ => None,
+        };
+        match (resource.as_deref(), request.method().clone()) {
+            (Some(API_KEYS), Method::POST) => {
+                body::require_media_type(&request, false)?;
+                let issued = self.keys.issue(&user, body::json(&request)?).await?;
+                return Ok(json_response(StatusCode::CREATED, &issued));
+            }
+            (Some(API_KEYS), Method::GET) => {
+                let keys = self.keys.list(user.id).await?;
+                return Ok(json_response(StatusCode::OK, &keys));
+            }
+            (Some(API_KEY), Method::DELETE) => {
+                let key = request
+                    .path_parameters_ref()
+                    .and_then(|params| params.first("key_id"))
+                    .and_then(|id| id.parse().ok())
+                    .ok_or(MeError::NoSuchKey)?;
+                self.keys.revoke(user.id, key).await?;
+                let mut response = Response::new(Body::Empty);
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                return Ok(response);
+            }
+            (Some(API_KEYS | API_KEY), _) => {
+                return Err(ApiError::MethodNotAllowed("Method Not Allowed".into()).into());
+            }
+            _ => {}
+        }
         if request.method() == Method::PATCH {
             return self.patch(&request, user).await;
         }

@@ -371,7 +371,7 @@ fn owns(client: &Client, claims: &AccessClaims) -> bool {
 fn may_touch(client: &Client, claims: &AccessClaims) -> bool {
     match claims.holder() {
         Holder::User { .. } => true,
-        Holder::Client { .. } => owns(client, claims),
+        Holder::Client { .. } | Holder::ApiKey { .. } => owns(client, claims),
     }
 }
 

@@ -1,5 +1,8 @@
 //! User administration, FastAPI Users' users router with roles and claims: `GET /users`
-//! (paginated), `GET /users/{id}`, `PATCH /users/{id}`, `DELETE /users/{id}`.
+//! (paginated), `GET /users/{id}`, `PATCH /users/{id}`, `DELETE /users/{id}`; and a user's API
+//! keys, `GET /users/{id}/api-keys` (`users:read`, as every read: the gateway's policy for
+//! `GET /users/{id}` covers this path too) and `DELETE /users/{id}/api-keys/{key_id}`
+//! (`users:write`).
 //!
 //! The gateway decides first (`ROUTE_PERMISSIONS` in template.yaml: `users:read` to read,
 //! `users:write` to change); this function decides again at the top of each request from the
@@ -19,7 +22,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use authgate_accounts::{
-    AccountMail, Caller, CallerError, Callers, CredentialsError, NewPasswords, change_user,
+    AccountMail, ApiKeyError, ApiKeys, Caller, CallerError, Callers, CredentialsError,
+    NewPasswords, change_user,
 };
 use authgate_http::{ApiError, ClaimsError, Endpoint, body, json_response};
 use authgate_runtime::{AccountStore, Backend, Env, InitError};
@@ -104,6 +108,10 @@ pub enum UsersError {
     Credentials(#[from] CredentialsError),
     #[error("user store failed")]
     Store(#[source] StoreError),
+    #[error(transparent)]
+    ApiKey(#[from] ApiKeyError),
+    #[error("no such API key")]
+    NoSuchKey,
 }
 
 impl From<CallerError> for UsersError {
@@ -130,6 +138,8 @@ impl From<UsersError> for ApiError {
     fn from(err: UsersError) -> Self {
         match err {
             UsersError::Request(api) => api,
+            UsersError::ApiKey(e) => e.into(),
+            UsersError::NoSuchKey => ApiError::NotFound("API key not found".into()),
             UsersError::Claims(e) => e.into(),
             UsersError::NotFound => ApiError::NotFound("User not found".into()),
             UsersError::Credentials(e) => e.into(),
@@ -155,6 +165,7 @@ pub struct Users {
     store: Arc<dyn AccountStore>,
     hasher: PasswordHasher,
     callers: Callers,
+    keys: ApiKeys,
     passwords: NewPasswords,
     mail: AccountMail,
 }
@@ -166,6 +177,7 @@ pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Users, InitError>
         store: backend.store(env)?,
         hasher: PasswordHasher::new(),
         callers: Callers::build(env, backend)?,
+        keys: ApiKeys::build(env, backend)?,
         passwords: NewPasswords::build(env)?,
         mail: AccountMail::build(env, backend)?,
     })
@@ -198,6 +210,28 @@ impl Endpoint for Users {
             (Some("/users/{id}"), Method::DELETE) => {
                 let caller = self.callers.require(&request, USERS_WRITE).await?;
                 self.delete(&request, &caller).await
+            }
+            (Some("/users/{id}/api-keys"), Method::GET) => {
+                let caller = self.callers.require(&request, USERS_READ).await?;
+                let user = self.managed(&request, &caller).await?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    &self.keys.list(user.id).await?,
+                ))
+            }
+            (Some("/users/{id}/api-keys/{key_id}"), Method::DELETE) => {
+                let caller = self.callers.require(&request, USERS_WRITE).await?;
+                let user = self.managed(&request, &caller).await?;
+                let key = request
+                    .path_parameters_ref()
+                    .and_then(|params| params.first("key_id"))
+                    .and_then(|id| id.parse().ok())
+                    .ok_or(UsersError::NoSuchKey)?;
+                self.keys.revoke(user.id, key).await?;
+                tracing::info!(caller = %caller.id(), user_id = %user.id, key_id = %key, "API key revoked by an administrator");
+                let mut response = Response::new(Body::Empty);
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                Ok(response)
             }
             _ => Err(ApiError::MethodNotAllowed("Method Not Allowed".into()).into()),
         }

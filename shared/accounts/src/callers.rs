@@ -21,18 +21,27 @@ pub enum Caller {
     User(User),
     /// A client, with its own token (client-credentials grant).
     Client(Client),
+    /// A user, with one of their API keys: what the user may do and the key grants.
+    Key {
+        user: User,
+        /// The key's scopes the authorizer granted.
+        scopes: BTreeSet<String>,
+    },
 }
 
 impl Caller {
     /// Whether the caller is the user `id`.
     pub fn is_user(&self, id: UserId) -> bool {
-        matches!(self, Caller::User(user) if user.id == id)
+        match self {
+            Caller::User(user) | Caller::Key { user, .. } => user.id == id,
+            Caller::Client(_) => false,
+        }
     }
 
     /// The caller's id, for logs.
     pub fn id(&self) -> String {
         match self {
-            Caller::User(user) => user.id.to_string(),
+            Caller::User(user) | Caller::Key { user, .. } => user.id.to_string(),
             Caller::Client(client) => client.id.to_string(),
         }
     }
@@ -89,6 +98,12 @@ impl Callers {
         match caller {
             Caller::User(user) => self.roles.permissions(&user.roles),
             Caller::Client(client) => client.scopes.clone(),
+            Caller::Key { user, scopes } => self
+                .roles
+                .permissions(&user.roles)
+                .intersection(scopes)
+                .cloned()
+                .collect(),
         }
     }
 
@@ -128,6 +143,17 @@ impl Callers {
                 let claims = request.user_claims()?;
                 let id = claims.user().parse().map_err(|_| Denied::UnknownUser)?;
                 Ok(Caller::User(user_may_act(self.store.get_by_id(id).await?)?))
+            }
+            Holder::ApiKey { .. } => {
+                let id = claims.sub.parse().map_err(|_| Denied::UnknownUser)?;
+                let user = user_may_act(self.store.get_by_id(id).await?)?;
+                let scopes = claims
+                    .scope
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                Ok(Caller::Key { user, scopes })
             }
             Holder::Client { client_id } => {
                 let id = client_id.parse().map_err(|_| Denied::UnknownClient)?;

@@ -18,11 +18,15 @@ use authgate_token::{IssuedToken, SignError, Subject, TokenIssuer};
 use authgate_users::{RefreshToken, RoleMap, Session, StoreError, User, now_ms};
 
 mod account_mail;
+mod api_keys;
 mod callers;
 mod clients;
 mod passwords;
 mod sign_in;
 pub use account_mail::{AccountMail, MAIL_REQUEST_DURATION, RedeemError};
+pub use api_keys::{
+    ApiKeyError, ApiKeyView, ApiKeys, IssuedApiKey, MAX_KEY_DAYS, MAX_KEY_NAME_CHARS, NewApiKey,
+};
 pub use callers::{Caller, CallerError, Callers};
 pub use clients::{ClientAuth, ClientAuthError, ClientTokenError, ClientTokens};
 pub use passwords::{CredentialsError, NewCredentials, NewPasswords};

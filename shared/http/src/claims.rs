@@ -37,8 +37,10 @@ pub enum ClaimsError {
     Expired,
     #[error("the route takes authgate's own tokens and was called with an outside issuer's")]
     OutsideToken,
-    #[error("the route acts for a user and was called with a client's token")]
-    ClientToken,
+    #[error(
+        "the route acts for a signed-in user and was called with a client's token or an API key"
+    )]
+    NotSignedIn,
 }
 
 /// Who verified the token a request carries.
@@ -63,7 +65,8 @@ pub struct ClaimsLeeway(pub u64);
 pub const OWN_TOKENS_ONLY: &str = "This route accepts only tokens that authgate issued";
 
 /// `detail` of a 403 for a client's token on a route that acts for a signed-in user.
-pub const USERS_ONLY: &str = "This route acts for a signed-in user; a client's token cannot use it";
+pub const USERS_ONLY: &str =
+    "This route acts for a signed-in user; a client's token or an API key cannot use it";
 
 /// `detail` of a 403 for a token without the permission a route needs.
 pub const NOT_ENOUGH_PERMISSIONS: &str = "Not enough permissions";
@@ -75,7 +78,7 @@ impl From<ClaimsError> for ApiError {
                 return ApiError::Forbidden(NOT_ENOUGH_PERMISSIONS.into());
             }
             ClaimsError::OutsideToken => return ApiError::Forbidden(OWN_TOKENS_ONLY.into()),
-            ClaimsError::ClientToken => return ApiError::Forbidden(USERS_ONLY.into()),
+            ClaimsError::NotSignedIn => return ApiError::Forbidden(USERS_ONLY.into()),
             _ => {}
         }
         tracing::warn!(error = %err, "protected route reached without usable claims");
@@ -96,7 +99,7 @@ pub trait RequestClaimsExt {
     /// a client's.
     fn verified_claims(&self) -> Result<AccessClaims, ClaimsError>;
     /// The claims of a signed-in user's authgate token, with its session: a client's token is
-    /// [`ClaimsError::ClientToken`], a 403.
+    /// [`ClaimsError::NotSignedIn`], a 403.
     fn user_claims(&self) -> Result<UserClaims, ClaimsError>;
     /// The verified claims of an authgate token read as `T`, custom claims included: FastJWT's
     /// typed payload.
@@ -145,7 +148,7 @@ impl RequestClaimsExt for Request {
         let claims = self.verified_claims()?;
         match (claims.holder(), &claims.email) {
             (Holder::User { session }, Some(_)) if !session.is_empty() => Ok(UserClaims(claims)),
-            (Holder::Client { .. }, _) => Err(ClaimsError::ClientToken),
+            (Holder::Client { .. } | Holder::ApiKey { .. }, _) => Err(ClaimsError::NotSignedIn),
             _ => Err(ClaimsError::Malformed),
         }
     }
@@ -210,6 +213,7 @@ pub fn token_holder(claims: &AccessClaims) -> Option<authgate_users::TokenHolder
     match claims.holder() {
         Holder::User { session } => authgate_users::TokenHolder::user(session, &claims.sub),
         Holder::Client { client_id } => authgate_users::TokenHolder::client(client_id),
+        Holder::ApiKey { .. } => None,
     }
 }
 
@@ -282,6 +286,7 @@ mod tests {
             exp: 4_102_444_800,
             jti: "j".into(),
             client_id: None,
+            api_key_id: None,
             email: Some("a@example.com".into()),
             email_verified: false,
             sid: Some("s-1".into()),
@@ -446,8 +451,8 @@ mod tests {
         let request = with_claims(Request::default(), &client);
         assert_eq!(request.verified_claims(), Ok(client));
         assert_eq!(request.require_permission("items:read"), Ok(()));
-        assert_eq!(request.user_claims(), Err(ClaimsError::ClientToken));
-        let response = ApiError::from(ClaimsError::ClientToken).into_response();
+        assert_eq!(request.user_claims(), Err(ClaimsError::NotSignedIn));
+        let response = ApiError::from(ClaimsError::NotSignedIn).into_response();
         assert_eq!(response.status(), 403);
         let user = with_claims(Request::default(), &claims())
             .user_claims()

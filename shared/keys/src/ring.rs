@@ -279,6 +279,11 @@ impl RingVerifier {
         }
     }
 
+    /// What tokens must say to be accepted.
+    pub fn validation(&self) -> &Validation {
+        &self.validation
+    }
+
     /// The claims of `token` as of `now`.
     pub async fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, VerifyError> {
         self.verify_encoded(token, now)

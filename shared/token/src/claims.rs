@@ -37,6 +37,10 @@ pub struct AccessClaims {
     /// The user's email at the time of issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The API key a request was made with, when it was made with one rather than a token: the
+    /// authorizer writes it into the claims it passes on; no token carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_id: Option<String>,
     /// Whether the user proved they receive mail at `email`. Until they have, no service should
     /// trust `email` as the user's (absent reads as `false`).
     #[serde(default)]
@@ -55,10 +59,42 @@ pub struct AccessClaims {
 impl AccessClaims {
     /// Who holds the token: a user in a session, or a client acting for itself.
     pub fn holder(&self) -> Holder<'_> {
-        match (&self.sid, &self.client_id) {
-            (Some(session), _) => Holder::User { session },
-            (None, Some(client_id)) => Holder::Client { client_id },
-            (None, None) => Holder::User { session: "" },
+        match (&self.api_key_id, &self.sid, &self.client_id) {
+            (Some(key_id), _, _) => Holder::ApiKey { key_id },
+            (None, Some(session), _) => Holder::User { session },
+            (None, None, Some(client_id)) => Holder::Client { client_id },
+            (None, None, None) => Holder::User { session: "" },
+        }
+    }
+
+    /// The claims the authorizer passes on for a request made with the API key `key_id` of
+    /// `user`: the deployment's `iss` and `aud`, the key's id as `jti`, made at `iat`, good
+    /// until `exp`, granting `scope`.
+    pub fn for_api_key(
+        iss: &str,
+        aud: &str,
+        user: &str,
+        key_id: &str,
+        scope: String,
+        iat: i64,
+        exp: i64,
+    ) -> Self {
+        Self {
+            iss: iss.to_owned(),
+            sub: user.to_owned(),
+            aud: aud.to_owned(),
+            iat,
+            nbf: iat,
+            exp,
+            jti: key_id.to_owned(),
+            client_id: None,
+            sid: None,
+            email: None,
+            api_key_id: Some(key_id.to_owned()),
+            email_verified: false,
+            roles: Vec::new(),
+            scope,
+            custom: serde_json::Map::new(),
         }
     }
 }
@@ -77,6 +113,11 @@ pub enum Holder<'a> {
         /// The `client_id` (also the `sub`).
         client_id: &'a str,
     },
+    /// A user, with one of their API keys (the `sub` is the user's id).
+    ApiKey {
+        /// The key's id.
+        key_id: &'a str,
+    },
 }
 
 impl Holder<'_> {
@@ -85,6 +126,7 @@ impl Holder<'_> {
         match self {
             Holder::User { .. } => HOLDER_USER,
             Holder::Client { .. } => HOLDER_CLIENT,
+            Holder::ApiKey { .. } => HOLDER_API_KEY,
         }
     }
 }
@@ -108,6 +150,8 @@ pub const HOLDER_CONTEXT_KEY: &str = "holder";
 pub const HOLDER_USER: &str = "user";
 /// [`HOLDER_CONTEXT_KEY`] of a client's token (client-credentials grant).
 pub const HOLDER_CLIENT: &str = "client";
+/// [`HOLDER_CONTEXT_KEY`] of a request made with a user's API key.
+pub const HOLDER_API_KEY: &str = "api_key";
 
 /// The context the authorizer returns, which API Gateway forwards to the protected function as
 /// `requestContext.authorizer`. API Gateway accepts only flat string, number and boolean values,
@@ -193,6 +237,7 @@ mod tests {
             exp: 2,
             jti: "j".into(),
             client_id: None,
+            api_key_id: None,
             sid: Some("d".into()),
             email: Some("e@example.com".into()),
             email_verified: false,
@@ -228,6 +273,7 @@ mod tests {
             exp: 2,
             jti: "j".into(),
             client_id: Some("c".into()),
+            api_key_id: None,
             sid: None,
             email: None,
             email_verified: false,

@@ -118,6 +118,7 @@ impl TokenIssuer {
             exp: now.saturating_add(ttl),
             jti: uuid::Uuid::new_v4().to_string(),
             client_id: None,
+            api_key_id: None,
             email: Some(subject.email.to_owned()),
             email_verified: subject.email_verified,
             sid: Some(subject.session.to_owned()),
@@ -169,6 +170,7 @@ impl TokenIssuer {
             exp,
             jti,
             client_id: Some(grant.client_id.to_owned()),
+            api_key_id: None,
             sid: None,
             email: None,
             email_verified: false,
@@ -181,6 +183,11 @@ impl TokenIssuer {
             expires_in: ttl.as_secs(),
             claims,
         })
+    }
+
+    /// Signs a client's token for `grant`, valid from now.
+    pub fn issue_client(&self, grant: &ClientGrant<'_>) -> Result<IssuedToken, SignError> {
+        self.issue_client_at(grant, crate::now_unix())
     }
 
     /// Signs a token for `subject`, valid from now.

@@ -20,9 +20,10 @@ mod validation;
 mod verify;
 
 pub use claims::{
-    ACCESS_TOKEN_TYPE, AccessClaims, AuthorizerContext, CLAIMS_CONTEXT_KEY, HOLDER_CLIENT,
-    HOLDER_CONTEXT_KEY, HOLDER_USER, Holder, SCOPE_CONTEXT_KEY, VERIFIED_BY_AUTHGATE,
-    VERIFIED_BY_CONTEXT_KEY, VERIFIED_BY_OUTSIDE, authorizer_context, authorizer_context_encoded,
+    ACCESS_TOKEN_TYPE, AccessClaims, AuthorizerContext, CLAIMS_CONTEXT_KEY, HOLDER_API_KEY,
+    HOLDER_CLIENT, HOLDER_CONTEXT_KEY, HOLDER_USER, Holder, SCOPE_CONTEXT_KEY,
+    VERIFIED_BY_AUTHGATE, VERIFIED_BY_CONTEXT_KEY, VERIFIED_BY_OUTSIDE, authorizer_context,
+    authorizer_context_encoded,
 };
 pub use error::{KeyError, SignError, VerifyError};
 pub use issue::{ClientGrant, IssuedToken, Subject, TokenIssuer};

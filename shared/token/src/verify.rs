@@ -185,6 +185,7 @@ fn read_claims(
         exp,
         jti,
         client_id,
+        api_key_id: None,
         email,
         email_verified,
         sid,

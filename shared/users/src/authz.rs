@@ -74,6 +74,7 @@ pub const RESERVED_CLAIMS: &[&str] = &[
     "kid",
     "alg",
     "claims",
+    "api_key_id",
 ];
 
 /// A role or permission name: 1 to 64 of `A-Z a-z 0-9 _ . : -`.
@@ -286,7 +287,14 @@ mod tests {
         let admin = map.permissions(&BTreeSet::from([ADMIN_ROLE.to_owned()]));
         assert_eq!(
             admin.into_iter().collect::<Vec<_>>(),
-            ["audit:read", USERS_READ, USERS_ROLES, USERS_WRITE]
+            [
+                "audit:read",
+                CLIENTS_READ,
+                CLIENTS_WRITE,
+                USERS_READ,
+                USERS_ROLES,
+                USERS_WRITE
+            ]
         );
         let both = map.permissions(&parse_roles(["editor", "ghost"]).unwrap());
         assert_eq!(

@@ -625,3 +625,120 @@ async fn a_clients_token_gets_the_routes_its_scopes_satisfy_while_the_client_may
     store.delete_client(client.id).await.unwrap();
     assert_eq!(decide().await.err(), Some(Unauthorized), "deleted");
 }
+
+#[tokio::test]
+async fn an_api_key_gets_the_routes_its_scopes_and_its_users_roles_both_grant() {
+    use authgate_users::{ApiKeyRecord, ApiKeyStore, parse_roles};
+    let store = Arc::new(InMemoryUserStore::new());
+    let user = store
+        .create(NewUser {
+            email: Email::parse("script-owner@example.com").unwrap(),
+            password_hash: authgate_users::PasswordHash::from_phc(
+                "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE",
+            )
+            .unwrap(),
+            roles: parse_roles(["editor"]).unwrap(),
+        })
+        .await
+        .unwrap();
+    let scopes = ["items:read".to_owned(), "items:write".to_owned()];
+    let (record, key) = ApiKeyRecord::issue(
+        user.id,
+        "script",
+        scopes.into_iter().collect(),
+        Some(now_ms() + 60_000),
+        now_ms(),
+    );
+    store.create_api_key(&record).await.unwrap();
+    let rules = r#"{"GET /items": ["items:read"], "POST /items": ["items:write"], "GET /users": ["users:read"]}"#;
+    let authorizer = authorizer_with(
+        store.clone(),
+        &[
+            ("ROUTE_PERMISSIONS", rules),
+            (
+                "ROLES",
+                r#"{"editor": ["items:read", "items:write"], "reader": ["items:read"]}"#,
+            ),
+        ],
+    )
+    .await;
+    let decide = |token: String| {
+        let authorizer = &authorizer;
+        async move {
+            authorizer
+                .handle(event_with("authorizer.json", &token))
+                .await
+                .map(|response| serde_json::to_value(&response).unwrap())
+        }
+    };
+    let stage = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/Prod";
+    let wire = decide(key.as_str().to_owned()).await.expect("a live key");
+    assert_eq!(wire["principalId"], user.id.to_string());
+    assert_eq!(
+        wire["policyDocument"]["Statement"][0]["Resource"],
+        json!([format!("{stage}/GET/items"), format!("{stage}/POST/items")])
+    );
+    let context = &wire["context"];
+    assert_eq!(
+        (&context["holder"], &context["sub"], &context["scope"]),
+        (
+            &json!("api_key"),
+            &json!(user.id.to_string()),
+            &json!("items:read items:write")
+        )
+    );
+    let claims: AccessClaims = serde_json::from_str(context["claims"].as_str().unwrap()).unwrap();
+    assert_eq!(claims.api_key_id, Some(record.id.to_string()));
+    assert!(
+        !context.to_string().contains(key.as_str()),
+        "the key is never passed on"
+    );
+
+    store
+        .update(
+            user.id,
+            UserChanges {
+                roles: Some(parse_roles(["reader"]).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let wire = decide(key.as_str().to_owned()).await.expect("still live");
+    assert_eq!(
+        wire["policyDocument"]["Statement"][0]["Resource"],
+        json!([format!("{stage}/GET/items")]),
+        "a demoted user's key loses the permission"
+    );
+
+    let flipped = {
+        let mut text = key.as_str().to_owned();
+        let last = if text.ends_with('0') { "1" } else { "0" };
+        text.replace_range(text.len() - 1.., last);
+        text
+    };
+    assert_eq!(
+        decide(flipped).await.err(),
+        Some(Unauthorized),
+        "bad checksum"
+    );
+    let unknown = authgate_users::ApiKey::generate(user.id);
+    assert_eq!(
+        decide(unknown.as_str().to_owned()).await.err(),
+        Some(Unauthorized),
+        "well formed but never issued"
+    );
+    store.set_disabled(user.id, true).await.unwrap();
+    assert_eq!(
+        decide(key.as_str().to_owned()).await.err(),
+        Some(Unauthorized),
+        "a disabled user's key"
+    );
+    store.set_disabled(user.id, false).await.unwrap();
+    store.delete_api_key(user.id, record.id).await.unwrap();
+    assert_eq!(
+        decide(key.as_str().to_owned()).await.err(),
+        Some(Unauthorized),
+        "a revoked key"
+    );
+}

@@ -1,32 +1,34 @@
 //! The authorizer binary as Lambda runs it: started fresh against a Lambda Runtime API on
-//! 127.0.0.1 (a stand-in serving one event), configured as the template configures it for the
-//! default RS256: the published public keys in moto's Secrets Manager (and no name of the signing
-//! secret at all), the session in DynamoDB Local, both found through the standard
-//! `AWS_ENDPOINT_URL_*` variables. It must answer an HTTP API payload 2.0 event with a simple
-//! response.
+//! 127.0.0.1 (a stand-in serving a few events in turn), configured as the template configures it
+//! for the default RS256: the published public keys in moto's Secrets Manager (and no name of the
+//! signing secret at all), sessions, clients and API keys in DynamoDB Local, both found through
+//! the standard `AWS_ENDPOINT_URL_*` variables. It must answer HTTP API payload 2.0 events with
+//! simple responses: for a user's token, a client's token and a user's API key.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use authgate_dynamo::{DynamoUserStore, create_table};
 use authgate_keys::{KeySource, SecretsManagerKeySource};
-use authgate_token::{Subject, TokenIssuer};
+use authgate_token::{ClientGrant, Subject, TokenIssuer};
+use authgate_users::{ApiKeyRecord, ApiKeyStore, Client, ClientStore, now_ms};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::Value;
 
 #[derive(Default)]
 struct RuntimeApi {
-    event: Mutex<Option<Value>>,
-    response: Mutex<Option<Value>>,
+    events: Mutex<VecDeque<Value>>,
+    responses: Mutex<Vec<Value>>,
     served: tokio::sync::Notify,
 }
 
-/// `GET /next`: the one event, then nothing (as Lambda keeps an idle instance waiting).
+/// `GET /next`: the events in turn, then nothing (as Lambda keeps an idle instance waiting).
 async fn next(State(api): State<Arc<RuntimeApi>>) -> (HeaderMap, String) {
-    let event = api.event.lock().unwrap().take();
+    let event = api.events.lock().unwrap().pop_front();
     let Some(event) = event else {
         std::future::pending::<()>().await;
         unreachable!()
@@ -52,19 +54,23 @@ async fn next(State(api): State<Arc<RuntimeApi>>) -> (HeaderMap, String) {
 }
 
 async fn respond(State(api): State<Arc<RuntimeApi>>, body: String) -> &'static str {
-    *api.response.lock().unwrap() = serde_json::from_str(&body).ok();
+    let answer = serde_json::from_str(&body).unwrap_or(Value::Null);
+    api.responses.lock().unwrap().push(answer);
     api.served.notify_one();
     "{}"
 }
 
 async fn error(State(api): State<Arc<RuntimeApi>>, body: String) -> &'static str {
-    *api.response.lock().unwrap() = Some(serde_json::json!({"error": body}));
+    api.responses
+        .lock()
+        .unwrap()
+        .push(serde_json::json!({"error": body}));
     api.served.notify_one();
     "{}"
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_binary_answers_an_http_api_2_0_event_through_the_runtime_api() {
+async fn the_binary_answers_users_clients_and_api_keys_through_the_runtime_api() {
     // What sam deploy creates: the table with a session, the secret.
     let dynamodb = authgate_testkit::dynamodb_client().await;
     let table = authgate_testkit::unique_name("users");
@@ -97,26 +103,44 @@ async fn the_binary_answers_an_http_api_2_0_event_through_the_runtime_api() {
         .await
         .unwrap();
     let (id, sid) = (user.id.to_string(), session.id.to_string());
-    let token = TokenIssuer::new(
+    let issuer = TokenIssuer::new(
         Arc::new(keys),
         "urn:authgate:runtime",
         "authgate-api",
         Duration::from_secs(900),
     )
-    .unwrap()
-    .issue(&Subject {
-        id: &id,
-        email: user.email.as_str(),
-        session: &sid,
-        ..Default::default()
-    })
-    .unwrap()
-    .token;
+    .unwrap();
+    let token = issuer
+        .issue(&Subject {
+            id: &id,
+            email: user.email.as_str(),
+            session: &sid,
+            ..Default::default()
+        })
+        .unwrap()
+        .token;
+    let (client, _) = Client::register("partner", BTreeSet::new(), now_ms());
+    store.create_client(&client).await.unwrap();
+    let client_id = client.id.to_string();
+    let client_token = issuer
+        .issue_client(&ClientGrant {
+            client_id: &client_id,
+            ..Default::default()
+        })
+        .unwrap()
+        .token;
+    let (record, api_key) = ApiKeyRecord::issue(user.id, "script", BTreeSet::new(), None, now_ms());
+    store.create_api_key(&record).await.unwrap();
 
-    let event = authgate_testkit::event("authorizer-http-v2.json")
-        .replace("REPLACE_WITH_AN_ACCESS_TOKEN", &token);
     let api = Arc::new(RuntimeApi::default());
-    *api.event.lock().unwrap() = Some(serde_json::from_str(&event).unwrap());
+    for presented in [&token, &client_token, &api_key.as_str().to_owned()] {
+        let event = authgate_testkit::event("authorizer-http-v2.json")
+            .replace("REPLACE_WITH_AN_ACCESS_TOKEN", presented);
+        api.events
+            .lock()
+            .unwrap()
+            .push_back(serde_json::from_str(&event).unwrap());
+    }
     let app = axum::Router::new()
         .route(
             "/2018-06-01/runtime/invocation/next",
@@ -161,12 +185,22 @@ async fn the_binary_answers_an_http_api_2_0_event_through_the_runtime_api() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(60), api.served.notified())
-        .await
-        .expect("the binary answered");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while api.responses.lock().unwrap().len() < 3 {
+        tokio::time::timeout_at(deadline, api.served.notified())
+            .await
+            .expect("the binary answered every event");
+    }
     child.kill().await.unwrap();
-    let response = api.response.lock().unwrap().clone().unwrap();
-    assert_eq!(response["isAuthorized"], true, "{response}");
-    assert_eq!(response["context"]["sub"], user.id.to_string());
-    assert_eq!(response["context"]["verified_by"], "authgate");
+    let responses = api.responses.lock().unwrap().clone();
+    for (response, (holder, sub)) in
+        responses
+            .iter()
+            .zip([("user", &id), ("client", &client_id), ("api_key", &id)])
+    {
+        assert_eq!(response["isAuthorized"], true, "{holder}: {response}");
+        assert_eq!(response["context"]["sub"], sub.as_str(), "{holder}");
+        assert_eq!(response["context"]["holder"], holder);
+        assert_eq!(response["context"]["verified_by"], "authgate");
+    }
 }

@@ -572,3 +572,51 @@ async fn a_client_administers_users_with_its_current_scopes_while_enabled() {
     let refused = f.users.handle(as_client("users-list.json", None)).await;
     assert_eq!(refused.status(), 401, "a disabled client");
 }
+
+#[tokio::test]
+async fn an_administrator_lists_and_revokes_a_users_api_keys() {
+    use authgate_users::{ApiKeyRecord, ApiKeyStore};
+    let f = fixture().await;
+    let (key, _) = ApiKeyRecord::issue(f.alice.id, "script", Default::default(), None, now_ms());
+    f.store.create_api_key(&key).await.unwrap();
+    let on = |name: &str, caller: &User, key_id: Option<String>| {
+        let mut request = call(name, caller, Some(&f.alice));
+        let mut params =
+            std::collections::HashMap::from([("id".to_owned(), f.alice.id.to_string())]);
+        if let Some(key_id) = key_id {
+            params.insert("key_id".to_owned(), key_id);
+        }
+        request = request.with_path_parameters(params);
+        request
+    };
+    let listed = f
+        .users
+        .handle(on("users-api-keys-list.json", &f.admin, None))
+        .await;
+    assert_eq!(listed.status(), 200, "{:?}", listed.body());
+    assert_eq!(json_body(&listed)[0]["name"], "script");
+    let plain = f
+        .users
+        .handle(on("users-api-keys-list.json", &f.alice, None))
+        .await;
+    assert_eq!(plain.status(), 403, "a plain user lists no one's keys here");
+    let revoked = f
+        .users
+        .handle(on(
+            "users-api-keys-delete.json",
+            &f.admin,
+            Some(key.id.to_string()),
+        ))
+        .await;
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(f.store.api_key(&key.hash).await.unwrap(), None);
+    let again = f
+        .users
+        .handle(on(
+            "users-api-keys-delete.json",
+            &f.admin,
+            Some(key.id.to_string()),
+        ))
+        .await;
+    assert_eq!(again.status(), 404);
+}
