@@ -26,10 +26,6 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::{Deserialize, Serialize};
 
-/// Clients per page when the request names no `limit`.
-pub const DEFAULT_PAGE_SIZE: usize = 50;
-/// The largest `limit` a page may ask for.
-pub const MAX_PAGE_SIZE: usize = 100;
 /// The longest client name.
 pub const MAX_NAME_CHARS: usize = 100;
 /// The shortest and longest lifetime a client's tokens may be given, as the deployment's
@@ -184,16 +180,8 @@ fn invalid(reason: impl Into<String>) -> ClientsError {
 
 impl Clients {
     async fn list(&self, request: &Request) -> Result<Response<Body>, ClientsError> {
-        let query = request.query_string_parameters();
-        let limit = match query.first("limit") {
-            None => DEFAULT_PAGE_SIZE,
-            Some(text) => text
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-                .ok_or_else(|| invalid(format!("limit: a number from 1 to {MAX_PAGE_SIZE}")))?,
-        };
-        let page = self.store.clients(limit, query.first("cursor")).await?;
+        let (limit, cursor) = body::page(request)?;
+        let page = self.store.clients(limit, cursor.as_deref()).await?;
         Ok(json_response(
             StatusCode::OK,
             &Page {

@@ -37,10 +37,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::{Deserialize, Serialize};
 
-/// Users per page when the request names no `limit`.
-pub const DEFAULT_PAGE_SIZE: usize = 50;
-/// The largest `limit` a page may ask for.
-pub const MAX_PAGE_SIZE: usize = 100;
+pub use authgate_http::body::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// A user as administrators see them: never the password hash.
 #[derive(Serialize)]
@@ -240,18 +237,8 @@ impl Endpoint for Users {
 
 impl Users {
     async fn list(&self, request: &Request) -> Result<Response<Body>, UsersError> {
-        let query = request.query_string_parameters();
-        let limit = match query.first("limit") {
-            None => DEFAULT_PAGE_SIZE,
-            Some(text) => text
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-                .ok_or_else(|| {
-                    ApiError::Unprocessable(format!("limit: a number from 1 to {MAX_PAGE_SIZE}"))
-                })?,
-        };
-        let page = self.store.page(limit, query.first("cursor")).await?;
+        let (limit, cursor) = body::page(request)?;
+        let page = self.store.page(limit, cursor.as_deref()).await?;
         Ok(json_response(
             StatusCode::OK,
             &Page {

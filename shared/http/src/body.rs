@@ -1,4 +1,5 @@
-//! Reading request bodies: size-bounded, media-type checked, and precise about what is wrong.
+//! Reading requests: bodies size-bounded, media-type checked, and precise about what is wrong;
+//! a list request's page.
 
 use lambda_http::http::header;
 use lambda_http::{Body, Request};
@@ -94,6 +95,29 @@ pub fn require_media_type(request: &Request, form_ok: bool) -> Result<MediaType,
             "Content-Type must be application/json".into(),
         )),
     }
+}
+
+/// Items per page when a list request names no `limit`.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+/// The largest `limit` a list request may ask for.
+pub const MAX_PAGE_SIZE: usize = 100;
+
+/// A list request's page: its `limit` (1 to [`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when
+/// absent; 422 otherwise) and its `cursor`, the same for every paged admin route.
+pub fn page(request: &Request) -> Result<(usize, Option<String>), ApiError> {
+    use lambda_http::RequestExt;
+    let query = request.query_string_parameters();
+    let limit = match query.first("limit") {
+        None => DEFAULT_PAGE_SIZE,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| {
+                ApiError::Unprocessable(format!("limit: a number from 1 to {MAX_PAGE_SIZE}"))
+            })?,
+    };
+    Ok((limit, query.first("cursor").map(str::to_owned)))
 }
 
 #[cfg(test)]
