@@ -34,6 +34,12 @@ AUTHORIZER_RRU, AUTHORIZER_ROUND_TRIPS = 2, 1
 # a ConditionCheck of the user (each counted as a transactional write, 2 WRU), the backoff's
 # DeleteItem, and the address window's and the in-flight count's UpdateItems back.
 LOGIN_RRU, LOGIN_WRU, LOGIN_ROUND_TRIPS = 3, 12, 10
+# client-credentials token: the client's throttle as login's (address window and in-flight
+# UpdateItems, backoff GetItem and conditional PutItem; on success the backoff's DeleteItem and
+# the two UpdateItems back) and the client's GetItem: 2 RRU, 6 WRU, 8 round trips.
+CLIENT_TOKEN_RRU, CLIENT_TOKEN_WRU, CLIENT_TOKEN_ROUND_TRIPS = 2, 6, 8
+# Cognito's machine-to-machine prices (US East): per app client a month, per token request.
+COGNITO_M2M_CLIENT_MONTH, COGNITO_M2M_TOKEN = 6.00, 2.25 / 1000
 MONTH_S = 30 * 24 * 3600
 TEMPLATE = pathlib.Path(__file__).resolve().parents[1] / "template.yaml"
 
@@ -118,6 +124,21 @@ def main():
         share = min(1.0, memory / ONE_VCPU_MB)
         print(f"| {memory} MB | {share:.0%} of a vCPU | {ms} ms | ${lam * 1e6:.2f} | "
               f"${dynamo_login * 1e6:.2f} | ${(lam + dynamo_login) * 1e6:.2f} |")
+
+    token_ms_core = mean_ns(args.criterion, "oauth", "client credentials token (RS256)") / 1e6
+    oauth_mb = memory_size("OAuthFunction")
+    token_ms = billed_ms(cpu_ms(token_ms_core, oauth_mb, args.core_ratio)
+                         + CLIENT_TOKEN_ROUND_TRIPS * args.dynamodb_ms)
+    per_token = (LAMBDA_REQUEST + oauth_mb / 1024 * token_ms / 1000 * arm
+                 + CLIENT_TOKEN_RRU * DYNAMODB_RRU + CLIENT_TOKEN_WRU * DYNAMODB_WRU)
+    print(f"\n### Machine-to-machine: client-credentials tokens (token endpoint at {oauth_mb} MB "
+          f"arm64, {token_ms_core:.2f} ms on one core here, billed {token_ms} ms)\n")
+    print("| clients | tokens a month | authgate (Lambda + DynamoDB + REST API) | Cognito M2M |")
+    print("| --- | --- | --- | --- |")
+    for clients, tokens in ((10, 1e5), (20, 1e6), (100, 1e7)):
+        ours = tokens * (per_token + 3.50 / 1e6)
+        cognito = clients * COGNITO_M2M_CLIENT_MONTH + tokens * COGNITO_M2M_TOKEN
+        print(f"| {clients} | {tokens:,.0f} | ${ours:,.2f} | ${cognito:,.0f} |")
 
     requests = 10_000 * MONTH_S
     print(f"\n### A month (30 days) at 10,000 requests/s: {requests / 1e9:.2f} billion requests\n")

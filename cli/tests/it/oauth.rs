@@ -106,7 +106,11 @@ fn an_oauth_library_discovers_gets_uses_introspects_and_revokes_client_tokens() 
     );
 
     for secret in [&partner.1, &narrow.1, &auditor.1] {
-        assert!(!out.contains(secret.as_str()) && !err.contains(secret.as_str()));
+        let hash = authgate_users::sha256_hex(secret.as_bytes());
+        for logged in [&out, &err] {
+            assert!(!logged.contains(secret.as_str()), "a secret in the logs");
+            assert!(!logged.contains(&hash), "a secret's hash in the logs");
+        }
     }
     assert!(
         !out.contains("eyJ") && !err.contains("eyJ"),
