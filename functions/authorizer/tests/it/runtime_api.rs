@@ -3,7 +3,8 @@
 //! for the default RS256: the published public keys in moto's Secrets Manager (and no name of the
 //! signing secret at all), sessions, clients and API keys in DynamoDB Local, both found through
 //! the standard `AWS_ENDPOINT_URL_*` variables. It must answer HTTP API payload 2.0 events with
-//! simple responses: for a user's token, a client's token and a user's API key.
+//! simple responses on a route that needs a permission: yes for a user's token, a client's token
+//! and a user's API key that grant it, no for a client's token that does not.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,7 +15,12 @@ use std::time::Duration;
 use authgate_dynamo::{DynamoUserStore, create_table};
 use authgate_keys::{KeySource, SecretsManagerKeySource};
 use authgate_token::{ClientGrant, Subject, TokenIssuer};
-use authgate_users::{ApiKeyRecord, ApiKeyStore, Client, ClientStore, now_ms};
+use authgate_users::{
+    ApiKeyRecord, ApiKeyStore, Client, ClientStore, UserChanges, UserStore, now_ms,
+};
+
+/// The permission the route in `events/authorizer-http-v2.json` needs here.
+const READ: &str = "items:read";
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::Value;
@@ -115,25 +121,52 @@ async fn the_binary_answers_users_clients_and_api_keys_through_the_runtime_api()
             id: &id,
             email: user.email.as_str(),
             session: &sid,
+            permissions: vec![READ.into()],
             ..Default::default()
         })
         .unwrap()
         .token;
-    let (client, _) = Client::register("partner", BTreeSet::new(), now_ms());
+    let read = BTreeSet::from([READ.to_owned()]);
+    let (client, _) = Client::register("partner", read.clone(), now_ms());
     store.create_client(&client).await.unwrap();
     let client_id = client.id.to_string();
     let client_token = issuer
         .issue_client(&ClientGrant {
             client_id: &client_id,
+            scopes: vec![READ.into()],
             ..Default::default()
         })
         .unwrap()
         .token;
-    let (record, api_key) = ApiKeyRecord::issue(user.id, "script", BTreeSet::new(), None, now_ms());
+    let (narrow, _) = Client::register("narrow", BTreeSet::new(), now_ms());
+    store.create_client(&narrow).await.unwrap();
+    let narrow_token = issuer
+        .issue_client(&ClientGrant {
+            client_id: &narrow.id.to_string(),
+            ..Default::default()
+        })
+        .unwrap()
+        .token;
+    store
+        .update(
+            user.id,
+            UserChanges {
+                roles: Some(BTreeSet::from(["reader".to_owned()])),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (record, api_key) = ApiKeyRecord::issue(user.id, "script", read, None, now_ms());
     store.create_api_key(&record).await.unwrap();
 
     let api = Arc::new(RuntimeApi::default());
-    for presented in [&token, &client_token, &api_key.as_str().to_owned()] {
+    for presented in [
+        &token,
+        &client_token,
+        &api_key.as_str().to_owned(),
+        &narrow_token,
+    ] {
         let event = authgate_testkit::event("authorizer-http-v2.json")
             .replace("REPLACE_WITH_AN_ACCESS_TOKEN", presented);
         api.events
@@ -182,11 +215,13 @@ async fn the_binary_answers_users_clients_and_api_keys_through_the_runtime_api()
         .env("USERS_TABLE", &table)
         .env("PUBLIC_KEYS_SECRET_ID", &public)
         .env("TOKEN_ISSUER", "urn:authgate:runtime")
+        .env("ROLES", r#"{"reader": ["items:read"]}"#)
+        .env("ROUTE_PERMISSIONS", r#"{"GET /users/me": ["items:read"]}"#)
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while api.responses.lock().unwrap().len() < 3 {
+    while api.responses.lock().unwrap().len() < 4 {
         tokio::time::timeout_at(deadline, api.served.notified())
             .await
             .expect("the binary answered every event");
@@ -203,4 +238,9 @@ async fn the_binary_answers_users_clients_and_api_keys_through_the_runtime_api()
         assert_eq!(response["context"]["holder"], holder);
         assert_eq!(response["context"]["verified_by"], "authgate");
     }
+    assert_eq!(
+        responses[3]["isAuthorized"], false,
+        "a client without items:read on a route that needs it: {}",
+        responses[3]
+    );
 }
