@@ -1,6 +1,6 @@
-//! The README's quick start, run verbatim: its serve command must be the one this test runs, and
-//! every curl and HTTPie command after it must work against that server. Only the port changes,
-//! from 3000 to a free one.
+//! The README's quick start, tour and machine-to-machine example, run verbatim: its serve command
+//! must be the one this test runs, and every curl and HTTPie command after it must work against
+//! that server. Only the port changes, from 3000 to a free one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -108,4 +108,56 @@ fn readme_tour_works_verbatim_against_serve() {
     assert_eq!(stdout.matches("\"refresh_token\"").count(), 1, "{stdout}");
     assert!(stdout.contains("\"keys\":[{"), "{stdout}");
     assert!(!stdout.contains("detail"), "no request failed: {stdout}");
+}
+
+#[test]
+fn readme_machine_to_machine_example_works_verbatim() {
+    let blocks = sh_blocks("m2m");
+    assert_eq!(blocks.len(), 3, "create, serve, token");
+    assert_eq!(blocks[1].trim(), "cargo run -p authgate -- serve");
+    let cli = "cargo run -q -p authgate --";
+    assert!(blocks[0].contains(cli), "{}", blocks[0]);
+    let data = tempfile::tempdir().unwrap();
+    let created = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "set -euo pipefail\n{}\necho \"$CLIENT\"",
+                blocks[0].replace(cli, env!("CARGO_BIN_EXE_authgate"))
+            ),
+        ])
+        .env("AUTHGATE_DATA_DIR", data.path())
+        .env_remove("USERS_TABLE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let client = String::from_utf8_lossy(&created.stdout).into_owned();
+
+    let server = Server::start(data.path(), &[]);
+    let script = format!(
+        "set -euo pipefail\nCLIENT={}\n{}",
+        shell_quote(&client),
+        blocks[2].replace("3000", &server.port.to_string())
+    );
+    let output = Command::new("bash")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    drop(server);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    let token: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(token["scope"], "items:read", "{stdout}");
+    assert!(
+        token["access_token"]
+            .as_str()
+            .is_some_and(|t| t.split('.').count() == 3)
+    );
+}
+
+/// `text` as one single-quoted shell word.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
