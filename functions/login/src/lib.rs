@@ -23,7 +23,7 @@ use serde::Deserialize;
 pub use authgate_http::EMAIL_NOT_VERIFIED;
 
 /// The one message for every credential failure.
-pub const INVALID_CREDENTIALS: &str = "Incorrect email or password";
+pub use authgate_accounts::INVALID_CREDENTIALS;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

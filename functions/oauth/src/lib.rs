@@ -27,8 +27,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use authgate_accounts::{
-    ClientAuth, ClientAuthError, ClientTokenError, ClientTokens, PasswordSignIn, RefreshFailure,
-    SessionRefresh, SignInError,
+    ClientAuth, ClientAuthError, ClientTokenError, ClientTokens, INVALID_CREDENTIALS,
+    INVALID_REFRESH_TOKEN, PasswordSignIn, RefreshFailure, SessionRefresh, SignInError,
 };
 use authgate_config::TokenSettings;
 use authgate_http::oauth::{GRANT_TYPES, OAuthError, OAuthErrorCode, Params, presented_client};
@@ -46,10 +46,6 @@ use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-/// `error_description` of a password grant with a wrong email or password.
-pub const INVALID_CREDENTIALS: &str = "Incorrect email or password";
-/// `error_description` of a refused refresh token.
-pub const INVALID_REFRESH_TOKEN: &str = "Invalid or expired refresh token";
 /// `error_description` of a failed client authentication.
 pub const INVALID_CLIENT: &str = "Client authentication failed";
 

@@ -11,7 +11,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 /// The one message for every refused refresh.
-pub const INVALID_REFRESH_TOKEN: &str = "Invalid or expired refresh token";
+pub use authgate_accounts::INVALID_REFRESH_TOKEN;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

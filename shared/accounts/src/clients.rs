@@ -9,7 +9,7 @@ use authgate_config::{ThrottleSettings, TokenSettings};
 use authgate_http::oauth::PresentedClient;
 use authgate_keys::RingIssuer;
 use authgate_runtime::{AccountStore, Backend, Env, InitError};
-use authgate_token::{ClientGrant, IssuedToken, SignError, TokenIssuer};
+use authgate_token::{ClientGrant, IssuedToken, SignError};
 use authgate_users::{
     Client, ClientSecret, Guessed, LoginLimits, StoreError, ThrottleError, Throttled, now_ms,
 };
@@ -110,16 +110,8 @@ pub struct ClientTokens {
 impl ClientTokens {
     /// From `env`'s token settings and `backend`'s keys.
     pub async fn build(env: &Env, backend: &dyn Backend) -> Result<Self, InitError> {
-        let tokens = TokenSettings::from_env(env)?;
-        let keys = backend.keys(env).await?;
-        let issuer = TokenIssuer::new(
-            keys.current(),
-            tokens.issuer,
-            tokens.audience,
-            tokens.access_ttl,
-        )?;
         Ok(Self {
-            issuer: RingIssuer::new(issuer, keys),
+            issuer: crate::ring_issuer(TokenSettings::from_env(env)?, backend, env).await?,
         })
     }
 

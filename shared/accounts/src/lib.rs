@@ -30,7 +30,10 @@ pub use api_keys::{
 pub use callers::{Caller, CallerError, Callers};
 pub use clients::{ClientAuth, ClientAuthError, ClientTokenError, ClientTokens};
 pub use passwords::{CredentialsError, NewCredentials, NewPasswords};
-pub use sign_in::{PasswordSignIn, RefreshFailure, SessionRefresh, SignInError};
+pub use sign_in::{
+    INVALID_CREDENTIALS, INVALID_REFRESH_TOKEN, PasswordSignIn, RefreshFailure, SessionRefresh,
+    SignInError,
+};
 
 /// What a user's access token says, decided in one place for every function that issues one:
 /// the user's id, email, roles, the permissions the roles grant (as `env`'s role definitions
@@ -54,15 +57,8 @@ impl UserTokens {
         let roles = AuthzSettings::from_env(env)?.roles;
         let requires_verified_email =
             authgate_config::MailSettings::from_env(env)?.login_requires_verified_email;
-        let keys = backend.keys(env).await?;
-        let issuer = TokenIssuer::new(
-            keys.current(),
-            tokens.issuer,
-            tokens.audience,
-            tokens.access_ttl,
-        )?;
         Ok(Self {
-            issuer: RingIssuer::new(issuer, keys),
+            issuer: ring_issuer(tokens, backend, env).await?,
             roles,
             requires_verified_email,
         })
@@ -98,6 +94,23 @@ impl UserTokens {
             claims: user.claims.as_map().clone(),
         })
     }
+}
+
+/// An issuer of `tokens`' `iss`, `aud` and lifetime, signing with `backend`'s keys as they are
+/// reloaded: what user and client tokens are both signed with.
+pub(crate) async fn ring_issuer(
+    tokens: TokenSettings,
+    backend: &dyn Backend,
+    env: &Env,
+) -> Result<RingIssuer, InitError> {
+    let keys = backend.keys(env).await?;
+    let issuer = TokenIssuer::new(
+        keys.current(),
+        tokens.issuer,
+        tokens.audience,
+        tokens.access_ttl,
+    )?;
+    Ok(RingIssuer::new(issuer, keys))
 }
 
 /// A changed user, and when their sessions were ended if the change ended them.

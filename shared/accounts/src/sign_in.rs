@@ -14,6 +14,12 @@ use authgate_users::{
 
 use crate::{EmailNotVerified, SessionStarter, StartError, UserTokens};
 
+/// What every refused sign-in is told, whatever the refusal's shape (`detail` or OAuth's
+/// `error_description`).
+pub const INVALID_CREDENTIALS: &str = "Incorrect email or password";
+/// What every refused refresh is told.
+pub const INVALID_REFRESH_TOKEN: &str = "Invalid or expired refresh token";
+
 /// Why a sign-in gave no tokens.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
